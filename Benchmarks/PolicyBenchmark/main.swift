@@ -1,0 +1,2 @@
+import PolicyNetwork
+print("policy benchmark")

@@ -1,0 +1,97 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Upcoming features every module of ours is built with: explicit `any`, and
+/// imports that are internal unless a module re-exports them on purpose.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "FleetLearning",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "PolicyNetwork", targets: ["PolicyNetwork"]),
+        .library(name: "DrivingSimulator", targets: ["DrivingSimulator"]),
+        .library(name: "SecureTransport", targets: ["SecureTransport"]),
+        .executable(name: "policy-benchmark", targets: ["PolicyBenchmark"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+    ],
+    targets: [
+        // MARK: System libraries (pkg-config)
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+
+        // MARK: Modules
+        .target(
+            name: "PolicyNetwork",
+            dependencies: ["CBLAS"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DrivingSimulator",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SecureTransport",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Benchmarks
+        .executableTarget(
+            name: "PolicyBenchmark",
+            dependencies: [
+                "PolicyNetwork",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/PolicyBenchmark",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests
+        .testTarget(
+            name: "PolicyNetworkTests",
+            dependencies: ["PolicyNetwork"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DrivingSimulatorTests",
+            dependencies: ["DrivingSimulator"],
+            resources: [],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SecureTransportTests",
+            dependencies: [
+                "SecureTransport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,4 @@
+import Testing
+@testable import DrivingSimulator
+
+@Test func moduleBuilds() { #expect(Bool(true)) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import PolicyNetwork
+
+@Test func moduleBuilds() { #expect(Bool(true)) }

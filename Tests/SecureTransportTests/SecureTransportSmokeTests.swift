@@ -1,0 +1,4 @@
+import Testing
+@testable import SecureTransport
+
+@Test func moduleBuilds() { #expect(Bool(true)) }
