@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "PolicyNetwork", targets: ["PolicyNetwork"]),
+        .library(name: "FleetWire", targets: ["FleetWire"]),
         .library(name: "DrivingSimulator", targets: ["DrivingSimulator"]),
         .library(name: "SecureTransport", targets: ["SecureTransport"]),
         .executable(name: "policy-benchmark", targets: ["PolicyBenchmark"]),
@@ -48,6 +49,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "FleetWire",
+            dependencies: ["CZstd"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "DrivingSimulator",
             swiftSettings: swiftSettings
         ),
@@ -76,6 +82,11 @@ let package = Package(
         .testTarget(
             name: "PolicyNetworkTests",
             dependencies: ["PolicyNetwork"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FleetWireTests",
+            dependencies: ["FleetWire"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,41 @@
+/// An error raised while encoding or decoding something that crosses the wire.
+///
+/// Everything a node or the coordinator receives is untrusted; every way it can
+/// be wrong has a code, so callers (and tests) match on ``code`` while people
+/// read ``message``. Equality and hashing consider the code only.
+public struct FleetWireError: Error, Hashable, CustomStringConvertible, Sendable {
+    /// The kind of problem, stable across releases.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let name: String
+        private init(_ name: String) { self.name = name }
+        public var description: String { name }
+
+        /// Compression failed (an internal zstd error while encoding).
+        public static let compressionFailed = Code("compressionFailed")
+        /// The compressed bytes are not a valid zstd stream.
+        public static let corruptCompressedData = Code("corruptCompressedData")
+        /// The zstd stream ended before its frame was complete.
+        public static let truncatedCompressedData = Code("truncatedCompressedData")
+        /// The bytes would decompress past the allowed size.
+        public static let decompressedSizeLimitExceeded = Code("decompressedSizeLimitExceeded")
+        /// The body is larger than the allowed size before decompression.
+        public static let compressedSizeLimitExceeded = Code("compressedSizeLimitExceeded")
+    }
+
+    public let code: Code
+    /// What went wrong, in words a person can act on.
+    public let message: String
+    /// Where it was raised, for logs.
+    public let location: String
+
+    public init(_ code: Code, _ message: String, file: String = #fileID, line: UInt = #line) {
+        self.code = code
+        self.message = message
+        self.location = "\(file):\(line)"
+    }
+
+    public var description: String { "FleetWireError.\(code): \(message)" }
+
+    public static func == (lhs: FleetWireError, rhs: FleetWireError) -> Bool { lhs.code == rhs.code }
+    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
+}
