@@ -20,6 +20,29 @@ public struct FleetWireError: Error, Hashable, CustomStringConvertible, Sendable
         public static let decompressedSizeLimitExceeded = Code("decompressedSizeLimitExceeded")
         /// The body is larger than the allowed size before decompression.
         public static let compressedSizeLimitExceeded = Code("compressedSizeLimitExceeded")
+
+        /// The input ends before a field it declares.
+        public static let truncated = Code("truncated")
+        /// The input does not start with the expected magic bytes.
+        public static let badMagic = Code("badMagic")
+        /// The format version is not one this decoder reads.
+        public static let unsupportedVersion = Code("unsupportedVersion")
+        /// A field holds a value the format does not allow.
+        public static let invalidField = Code("invalidField")
+        /// A declared count or size is past the configured limit.
+        public static let limitExceeded = Code("limitExceeded")
+        /// A tensor's shape is impossible or does not match its payload or the model.
+        public static let invalidShape = Code("invalidShape")
+        /// A sparse index is out of range, repeated or out of order.
+        public static let invalidIndex = Code("invalidIndex")
+        /// A value or scale is NaN or infinite.
+        public static let nonFiniteValue = Code("nonFiniteValue")
+        /// The metadata is not the JSON object the format requires.
+        public static let invalidMetadata = Code("invalidMetadata")
+        /// The checksum does not match the content.
+        public static let checksumMismatch = Code("checksumMismatch")
+        /// Bytes follow the end of the container.
+        public static let trailingBytes = Code("trailingBytes")
     }
 
     public let code: Code

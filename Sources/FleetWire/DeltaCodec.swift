@@ -1,0 +1,382 @@
+import Foundation
+
+/// Encodes and decodes the policy delta container (`Protocols/delta-format.md`).
+///
+/// Decoding trusts nothing: every length is checked against ``DeltaLimits``
+/// before anything is allocated for it, every index and value is validated,
+/// and the checksum must match. Any failure is a ``FleetWireError`` whose code
+/// names the problem.
+public enum DeltaCodec {
+    /// `FLDELTA\0`.
+    static let magic: [UInt8] = Array("FLDELTA".utf8) + [0]
+    /// The format version this codec writes and reads.
+    public static let formatVersion: UInt16 = 1
+    static let maxRank = 4
+
+    // MARK: Encoding
+
+    /// The uncompressed container bytes of `delta`.
+    ///
+    /// - Precondition: the delta is well formed (shapes match payloads,
+    ///   indices strictly increasing); ``validate(_:limits:)`` checks that.
+    public static func encode(_ delta: PolicyDelta) throws(FleetWireError) -> [UInt8] {
+        try validate(delta)
+        var writer = ByteWriter(reservingCapacity: 256 + delta.tensors.reduce(0) { $0 + 5 * $1.elementCount })
+        writer.write(raw: magic)
+        writer.write(formatVersion)
+        writer.write(UInt16(0))
+        writer.writeString16(delta.architecture)
+        writer.write(delta.baseVersion)
+        writer.write(delta.round)
+        writer.writeString16(delta.nodeID)
+        writer.write(UInt32(delta.tensors.count))
+        for tensor in delta.tensors {
+            encode(tensor, into: &writer)
+        }
+        writer.write(UInt32(delta.routingCounts.count))
+        for count in delta.routingCounts { writer.write(count) }
+        let metadata = try encodeMetadata(delta.metadata)
+        writer.write(UInt32(metadata.count))
+        writer.write(raw: metadata)
+        writer.write(CRC32C.checksum(writer.bytes))
+        return writer.bytes
+    }
+
+    /// The container compressed with zstd, as uploaded.
+    public static func encodeCompressed(_ delta: PolicyDelta, level: Int32 = Zstd.defaultLevel) throws(FleetWireError) -> [UInt8] {
+        try Zstd.compress(encode(delta), level: level)
+    }
+
+    private static func encode(_ tensor: TensorDelta, into writer: inout ByteWriter) {
+        writer.writeString16(tensor.name)
+        writer.write(tensor.role.rawValue)
+        writer.write(UInt8(tensor.shape.count))
+        for dim in tensor.shape { writer.write(UInt32(dim)) }
+        writer.write(tensor.payload.encodingCode)
+        switch tensor.payload {
+        case .dense(let values):
+            writer.write(values)
+        case .sparse(let indices, let values):
+            writer.write(UInt32(indices.count))
+            writeGaps(indices, into: &writer)
+            writer.write(values)
+        case .denseInt8(let scales, let values):
+            writer.write(scales)
+            writer.write(values)
+        case .sparseInt8(let scales, let indices, let values):
+            writer.write(scales)
+            writer.write(UInt32(indices.count))
+            writeGaps(indices, into: &writer)
+            writer.write(values)
+        }
+    }
+
+    private static func writeGaps(_ indices: [UInt32], into writer: inout ByteWriter) {
+        var previous: UInt32 = 0
+        for (position, index) in indices.enumerated() {
+            writer.writeVarint(position == 0 ? index : index - previous)
+            previous = index
+        }
+    }
+
+    private static func encodeMetadata(_ metadata: DeltaMetadata) throws(FleetWireError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        do {
+            return Array(try encoder.encode(metadata))
+        } catch {
+            throw FleetWireError(.invalidMetadata, "the delta metadata cannot be written as JSON: \(error)")
+        }
+    }
+
+    // MARK: Decoding
+
+    /// Decompresses and decodes an uploaded body.
+    public static func decodeCompressed(_ body: [UInt8], limits: DeltaLimits = .default) throws(FleetWireError) -> PolicyDelta {
+        guard body.count <= limits.maxCompressedBytes else {
+            throw FleetWireError(
+                .compressedSizeLimitExceeded,
+                "the delta body is \(body.count) bytes, more than the limit of \(limits.maxCompressedBytes)"
+            )
+        }
+        return try decode(Zstd.decompress(body, limit: limits.maxDecompressedBytes), limits: limits)
+    }
+
+    /// Decodes an uncompressed container.
+    public static func decode(_ bytes: [UInt8], limits: DeltaLimits = .default) throws(FleetWireError) -> PolicyDelta {
+        guard bytes.count <= limits.maxDecompressedBytes else {
+            throw FleetWireError(
+                .limitExceeded,
+                "the delta container is \(bytes.count) bytes, more than the limit of \(limits.maxDecompressedBytes)"
+            )
+        }
+        var reader = ByteReader(bytes)
+        guard bytes.count >= magic.count + 4 else {
+            throw FleetWireError(.truncated, "the delta container is \(bytes.count) bytes, too short for its header")
+        }
+        guard Array(try reader.readBytes(magic.count, "the magic")) == magic else {
+            throw FleetWireError(.badMagic, "the body does not start with the delta magic FLDELTA\\0")
+        }
+        let version = try reader.readInteger(UInt16.self, "the format version")
+        guard version == formatVersion else {
+            throw FleetWireError(.unsupportedVersion, "delta format version \(version) is not supported (this decoder reads \(formatVersion))")
+        }
+        let flags = try reader.readInteger(UInt16.self, "the flags")
+        guard flags == 0 else {
+            throw FleetWireError(.invalidField, "the flags field is \(flags); version 1 requires 0")
+        }
+        let architecture = try reader.readString16("the architecture hash", maxBytes: limits.maxNameBytes)
+        let baseVersion = try reader.readInteger(UInt64.self, "the base version")
+        let round = try reader.readInteger(UInt64.self, "the round")
+        let nodeID = try reader.readString16("the node id", maxBytes: limits.maxNameBytes)
+
+        let tensorCount = Int(try reader.readInteger(UInt32.self, "the tensor count"))
+        guard tensorCount <= limits.maxTensors else {
+            throw FleetWireError(.limitExceeded, "the delta declares \(tensorCount) tensors, more than the limit of \(limits.maxTensors)")
+        }
+        var tensors: [TensorDelta] = []
+        tensors.reserveCapacity(tensorCount)
+        var totalElements = 0
+        for position in 0..<tensorCount {
+            let tensor = try decodeTensor(from: &reader, position: position, limits: limits, totalElements: &totalElements)
+            if let previous = tensors.last, !previous.name.utf8.lexicographicallyPrecedes(tensor.name.utf8) {
+                throw FleetWireError(.invalidField, "tensor '\(tensor.name)' follows '\(previous.name)': names must be unique and in increasing order")
+            }
+            tensors.append(tensor)
+        }
+
+        let expertCount = Int(try reader.readInteger(UInt32.self, "the expert count"))
+        guard expertCount <= limits.maxExperts else {
+            throw FleetWireError(.limitExceeded, "the delta declares \(expertCount) experts, more than the limit of \(limits.maxExperts)")
+        }
+        guard expertCount * 8 <= reader.remaining else {
+            throw FleetWireError(.truncated, "the input ends inside the routing counts")
+        }
+        var routingCounts: [UInt64] = []
+        routingCounts.reserveCapacity(expertCount)
+        for expert in 0..<expertCount {
+            routingCounts.append(try reader.readInteger(UInt64.self, "the routing count of expert \(expert)"))
+        }
+
+        let metadataLength = Int(try reader.readInteger(UInt32.self, "the metadata length"))
+        guard metadataLength <= limits.maxMetadataBytes else {
+            throw FleetWireError(.limitExceeded, "the metadata is \(metadataLength) bytes, more than the limit of \(limits.maxMetadataBytes)")
+        }
+        let metadata = try decodeMetadata(reader.readBytes(metadataLength, "the metadata"))
+
+        let computed = CRC32C.checksum(reader.consumedBytes())
+        let stored = try reader.readInteger(UInt32.self, "the checksum")
+        guard stored == computed else {
+            throw FleetWireError(.checksumMismatch, "the checksum is \(hex(stored)) but the content sums to \(hex(computed)): the delta was corrupted")
+        }
+        guard reader.remaining == 0 else {
+            throw FleetWireError(.trailingBytes, "\(reader.remaining) bytes follow the checksum")
+        }
+        return PolicyDelta(
+            architecture: architecture,
+            baseVersion: baseVersion,
+            round: round,
+            nodeID: nodeID,
+            tensors: tensors,
+            routingCounts: routingCounts,
+            metadata: metadata
+        )
+    }
+
+    private static func decodeTensor(
+        from reader: inout ByteReader,
+        position: Int,
+        limits: DeltaLimits,
+        totalElements: inout Int
+    ) throws(FleetWireError) -> TensorDelta {
+        let name = try reader.readString16("the name of tensor \(position)", maxBytes: limits.maxNameBytes)
+        guard !name.isEmpty else {
+            throw FleetWireError(.invalidField, "tensor \(position) has an empty name")
+        }
+        let roleCode = try reader.readInteger(UInt8.self, "the role of '\(name)'")
+        guard let role = TensorDelta.Role(rawValue: roleCode) else {
+            throw FleetWireError(.invalidField, "tensor '\(name)' has unknown role \(roleCode) (0 difference, 1 addition)")
+        }
+        let rank = Int(try reader.readInteger(UInt8.self, "the rank of '\(name)'"))
+        guard (1...maxRank).contains(rank) else {
+            throw FleetWireError(.invalidShape, "tensor '\(name)' has rank \(rank); ranks 1 to \(maxRank) are allowed")
+        }
+        var shape: [Int] = []
+        var elements = 1
+        for axis in 0..<rank {
+            let dim = Int(try reader.readInteger(UInt32.self, "dim \(axis) of '\(name)'"))
+            guard dim >= 1 else {
+                throw FleetWireError(.invalidShape, "tensor '\(name)' has dim \(axis) = 0")
+            }
+            elements = elements.multipliedReportingOverflow(by: dim).overflow ? Int.max : elements * dim
+            guard elements <= limits.maxElementsPerTensor else {
+                throw FleetWireError(.limitExceeded, "tensor '\(name)' has more than \(limits.maxElementsPerTensor) elements")
+            }
+            shape.append(dim)
+        }
+        totalElements += elements
+        guard totalElements <= limits.maxTotalElements else {
+            throw FleetWireError(.limitExceeded, "the delta carries more than \(limits.maxTotalElements) elements in all")
+        }
+        let rows = rank == 1 ? 1 : shape[0]
+        let encoding = try reader.readInteger(UInt8.self, "the encoding of '\(name)'")
+        let payload: TensorPayload
+        switch encoding {
+        case 0:
+            let values = try reader.readFloats(elements, "the values of '\(name)'")
+            try checkFinite(values, "value", name)
+            payload = .dense(values)
+        case 1:
+            let indices = try readIndices(from: &reader, elements: elements, name: name)
+            let values = try reader.readFloats(indices.count, "the values of '\(name)'")
+            try checkFinite(values, "value", name)
+            payload = .sparse(indices: indices, values: values)
+        case 2:
+            let scales = try readScales(from: &reader, rows: rows, name: name)
+            payload = .denseInt8(scales: scales, values: try reader.readInt8s(elements, "the values of '\(name)'"))
+        case 3:
+            let scales = try readScales(from: &reader, rows: rows, name: name)
+            let indices = try readIndices(from: &reader, elements: elements, name: name)
+            payload = .sparseInt8(scales: scales, indices: indices, values: try reader.readInt8s(indices.count, "the values of '\(name)'"))
+        default:
+            throw FleetWireError(.invalidField, "tensor '\(name)' has unknown encoding \(encoding) (0 to 3 are defined)")
+        }
+        return TensorDelta(name: name, role: role, shape: shape, payload: payload)
+    }
+
+    private static func readScales(from reader: inout ByteReader, rows: Int, name: String) throws(FleetWireError) -> [Float] {
+        let scales = try reader.readFloats(rows, "the scales of '\(name)'")
+        try checkFinite(scales, "scale", name)
+        if let negative = scales.firstIndex(where: { $0 < 0 }) {
+            throw FleetWireError(.invalidField, "tensor '\(name)' has a negative scale in row \(negative)")
+        }
+        return scales
+    }
+
+    private static func readIndices(from reader: inout ByteReader, elements: Int, name: String) throws(FleetWireError) -> [UInt32] {
+        let count = Int(try reader.readInteger(UInt32.self, "the nonzero count of '\(name)'"))
+        guard count <= elements else {
+            throw FleetWireError(.invalidIndex, "tensor '\(name)' declares \(count) nonzeros but has only \(elements) elements")
+        }
+        guard count <= reader.remaining else {
+            throw FleetWireError(.truncated, "the input ends inside the indices of '\(name)'")
+        }
+        var indices = [UInt32](repeating: 0, count: count)
+        var current: UInt64 = 0
+        for position in 0..<count {
+            let gap = UInt64(try reader.readVarint("index \(position) of '\(name)'"))
+            if position > 0 && gap == 0 {
+                throw FleetWireError(.invalidIndex, "tensor '\(name)' repeats index \(current)")
+            }
+            current += gap
+            guard current < UInt64(elements) else {
+                throw FleetWireError(.invalidIndex, "tensor '\(name)' has index \(current), past its \(elements) elements")
+            }
+            indices[position] = UInt32(current)
+        }
+        return indices
+    }
+
+    private static func checkFinite(_ values: [Float], _ what: String, _ name: String) throws(FleetWireError) {
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw FleetWireError(.nonFiniteValue, "tensor '\(name)' has a non-finite \(what) (\(values[bad])) at position \(bad)")
+        }
+    }
+
+    private static func decodeMetadata(_ bytes: ArraySlice<UInt8>) throws(FleetWireError) -> DeltaMetadata {
+        let metadata: DeltaMetadata
+        do {
+            metadata = try JSONDecoder().decode(DeltaMetadata.self, from: Data(bytes))
+        } catch {
+            throw FleetWireError(.invalidMetadata, "the delta metadata is not the expected JSON object: \(error)")
+        }
+        if metadata.samples < 0 || metadata.captures < 0 {
+            throw FleetWireError(.invalidMetadata, "the delta metadata has a negative sample or capture count")
+        }
+        if let bad = metadata.metrics.first(where: { !$0.value.isFinite }) {
+            throw FleetWireError(.invalidMetadata, "the delta metric '\(bad.key)' is not finite")
+        }
+        return metadata
+    }
+
+    // MARK: Validation
+
+    /// Checks that a delta is well formed and within `limits` — what the
+    /// decoder enforces, applied to a delta built in memory before encoding.
+    public static func validate(_ delta: PolicyDelta, limits: DeltaLimits = .default) throws(FleetWireError) {
+        guard delta.tensors.count <= limits.maxTensors else {
+            throw FleetWireError(.limitExceeded, "the delta has \(delta.tensors.count) tensors, more than the limit of \(limits.maxTensors)")
+        }
+        for field in [delta.architecture, delta.nodeID] where field.utf8.count > limits.maxNameBytes {
+            throw FleetWireError(.limitExceeded, "'\(field.prefix(40))…' is longer than \(limits.maxNameBytes) bytes")
+        }
+        guard delta.routingCounts.count <= limits.maxExperts else {
+            throw FleetWireError(.limitExceeded, "the delta has \(delta.routingCounts.count) routing counts, more than the limit of \(limits.maxExperts)")
+        }
+        var previousName: String?
+        for tensor in delta.tensors {
+            if let previousName, !previousName.utf8.lexicographicallyPrecedes(tensor.name.utf8) {
+                throw FleetWireError(.invalidField, "tensor name '\(tensor.name)' appears twice")
+            }
+            previousName = tensor.name
+            try validate(tensor, limits: limits)
+        }
+    }
+
+    private static func validate(_ tensor: TensorDelta, limits: DeltaLimits) throws(FleetWireError) {
+        let name = tensor.name
+        guard !name.isEmpty, name.utf8.count <= limits.maxNameBytes else {
+            throw FleetWireError(.invalidField, "tensor name '\(name.prefix(40))' is empty or longer than \(limits.maxNameBytes) bytes")
+        }
+        guard (1...maxRank).contains(tensor.shape.count), tensor.shape.allSatisfy({ $0 >= 1 && $0 <= Int(UInt32.max) }) else {
+            throw FleetWireError(.invalidShape, "tensor '\(name)' has shape \(tensor.shape); 1 to \(maxRank) dims, each ≥ 1")
+        }
+        let elements = tensor.elementCount
+        guard elements <= limits.maxElementsPerTensor else {
+            throw FleetWireError(.limitExceeded, "tensor '\(name)' has \(elements) elements, more than \(limits.maxElementsPerTensor)")
+        }
+        func checkIndices(_ indices: [UInt32], valueCount: Int) throws(FleetWireError) {
+            guard indices.count == valueCount else {
+                throw FleetWireError(.invalidShape, "tensor '\(name)' has \(indices.count) indices but \(valueCount) values")
+            }
+            var previous: UInt32?
+            for index in indices {
+                guard Int(index) < elements, previous.map({ index > $0 }) ?? true else {
+                    throw FleetWireError(.invalidIndex, "tensor '\(name)' has index \(index) out of order or past \(elements) elements")
+                }
+                previous = index
+            }
+        }
+        func checkScales(_ scales: [Float]) throws(FleetWireError) {
+            guard scales.count == tensor.rows else {
+                throw FleetWireError(.invalidShape, "tensor '\(name)' has \(scales.count) scales for \(tensor.rows) rows")
+            }
+            guard scales.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                throw FleetWireError(.nonFiniteValue, "tensor '\(name)' has a negative or non-finite scale")
+            }
+        }
+        switch tensor.payload {
+        case .dense(let values):
+            guard values.count == elements else {
+                throw FleetWireError(.invalidShape, "tensor '\(name)' has \(values.count) values for shape \(tensor.shape)")
+            }
+            try checkFinite(values, "value", name)
+        case .sparse(let indices, let values):
+            try checkIndices(indices, valueCount: values.count)
+            try checkFinite(values, "value", name)
+        case .denseInt8(let scales, let values):
+            try checkScales(scales)
+            guard values.count == elements else {
+                throw FleetWireError(.invalidShape, "tensor '\(name)' has \(values.count) values for shape \(tensor.shape)")
+            }
+        case .sparseInt8(let scales, let indices, let values):
+            try checkScales(scales)
+            try checkIndices(indices, valueCount: values.count)
+        }
+    }
+
+    private static func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
+    }
+}
