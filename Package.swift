@@ -54,6 +54,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "EdgeLearning",
+            dependencies: ["FleetWire"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "DrivingSimulator",
             swiftSettings: swiftSettings
         ),
@@ -87,6 +92,11 @@ let package = Package(
         .testTarget(
             name: "FleetWireTests",
             dependencies: ["FleetWire"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EdgeLearningTests",
+            dependencies: ["EdgeLearning", "FleetWire"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
