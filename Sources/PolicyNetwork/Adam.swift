@@ -1,0 +1,60 @@
+/// Adam: per-parameter step sizes from running moments of the gradient.
+///
+/// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − η·m̂ / (√v̂ + ε) with the
+/// bias corrections m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ) — the same arithmetic as
+/// PyTorch's `torch.optim.Adam`. Robust to the very different gradient scales of
+/// the router and the experts, which is why it is the default for training.
+public struct Adam: Optimizer {
+    /// Step size η.
+    public var learningRate: Float
+    public var beta1: Float
+    public var beta2: Float
+    public var epsilon: Float
+    /// Updates applied since the last reset.
+    public private(set) var step = 0
+    private var firstMoment = SlotState()
+    private var secondMoment = SlotState()
+
+    public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+    }
+
+    public mutating func update(_ policy: inout MoEPolicy, gradients: MoEGradients) {
+        let sizes = policy.tensorSizes
+        if firstMoment.fit(sizes) {
+            secondMoment.fit(sizes)
+            step = 0
+        }
+        step += 1
+        let offsets = firstMoment.offsets
+        let b1 = beta1, b2 = beta2, eps = epsilon
+        let correction1 = 1 - Float(_exp(Double(step) * _log(Double(beta1))))
+        let correction2 = 1 - Float(_exp(Double(step) * _log(Double(beta2))))
+        let stepSize = learningRate / correction1
+        let inverseRootCorrection2 = 1 / correction2.squareRoot()
+        firstMoment.values.withUnsafeMutableBufferPointer { mState in
+            secondMoment.values.withUnsafeMutableBufferPointer { vState in
+                policy.updateTrainable(gradients: gradients) { slot, p, g in
+                    let m = mState.baseAddress! + offsets[slot], v = vState.baseAddress! + offsets[slot]
+                    for i in 0..<p.count {
+                        let gi = g[i]
+                        let mi = b1 * m[i] + (1 - b1) * gi
+                        let vi = b2 * v[i] + (1 - b2) * gi * gi
+                        m[i] = mi
+                        v[i] = vi
+                        p[i] -= stepSize * mi / (vi.squareRoot() * inverseRootCorrection2 + eps)
+                    }
+                }
+            }
+        }
+    }
+
+    public mutating func reset() {
+        firstMoment.clear()
+        secondMoment.clear()
+        step = 0
+    }
+}
