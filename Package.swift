@@ -69,6 +69,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/PolicyBenchmark",
+            exclude: ["policy_peer.py"],
             swiftSettings: swiftSettings
         ),
 
