@@ -42,9 +42,52 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
         case .relu:
             for i in 0..<count { y[i] = Swift.max(x[i], 0) }
         case .gelu:
-            for i in 0..<count { y[i] = Self.gelu(x[i]) }
+            var i = 0
+            while i + 8 <= count {
+                FastMath.store(FastMath.gelu(FastMath.load(x, i)), y, i)
+                i += 8
+            }
+            while i < count {
+                y[i] = Self.gelu(x[i])
+                i += 1
+            }
         case .tanh:
             for i in 0..<count { y[i] = FastMath.tanh(x[i]) }
+        }
+    }
+
+    /// y[i] = f(x[i]) and d[i] = f'(x[i]) in one pass, so the backward pass is
+    /// a multiplication instead of a second round of transcendental functions.
+    @inline(__always)
+    func applyWithDerivative(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ d: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        switch self {
+        case .relu:
+            for i in 0..<count {
+                let positive = x[i] > 0
+                y[i] = positive ? x[i] : 0
+                d[i] = positive ? 1 : 0
+            }
+        case .gelu:
+            var i = 0
+            while i + 8 <= count {
+                let (value, derivative) = FastMath.geluWithDerivative(FastMath.load(x, i))
+                FastMath.store(value, y, i)
+                FastMath.store(derivative, d, i)
+                i += 8
+            }
+            while i < count {
+                y[i] = Self.gelu(x[i])
+                d[i] = Self.geluDerivative(x[i])
+                i += 1
+            }
+        case .tanh:
+            for i in 0..<count {
+                let t = FastMath.tanh(x[i])
+                y[i] = t
+                d[i] = 1 - t * t
+            }
         }
     }
 
@@ -64,15 +107,14 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
         }
     }
 
+    /// Scalar GELU, the same arithmetic as one lane of ``FastMath/geluWithDerivative(_:)``.
     @inline(__always)
     static func gelu(_ x: Float) -> Float {
-        0.5 * x * (1 + FastMath.erf(x * 0.707_106_77))
+        FastMath.geluWithDerivative(FastMath.Vector(repeating: x)).value[0]
     }
 
     @inline(__always)
     static func geluDerivative(_ x: Float) -> Float {
-        let cdf = 0.5 * (1 + FastMath.erf(x * 0.707_106_77))
-        let pdf = 0.398_942_28 * FastMath.exp(-0.5 * x * x)
-        return cdf + x * pdf
+        FastMath.geluWithDerivative(FastMath.Vector(repeating: x)).derivative[0]
     }
 }

@@ -38,17 +38,41 @@ public struct Adam: Optimizer {
         firstMoment.values.withUnsafeMutableBufferPointer { mState in
             secondMoment.values.withUnsafeMutableBufferPointer { vState in
                 policy.updateTrainable(gradients: gradients) { slot, p, g in
-                    let m = mState.baseAddress! + offsets[slot], v = vState.baseAddress! + offsets[slot]
-                    for i in 0..<p.count {
-                        let gi = g[i]
-                        let mi = b1 * m[i] + (1 - b1) * gi
-                        let vi = b2 * v[i] + (1 - b2) * gi * gi
-                        m[i] = mi
-                        v[i] = vi
-                        p[i] -= stepSize * mi / (vi.squareRoot() * inverseRootCorrection2 + eps)
-                    }
+                    Self.update(
+                        p.baseAddress!, g.baseAddress!, mState.baseAddress! + offsets[slot],
+                        vState.baseAddress! + offsets[slot], count: p.count,
+                        b1: b1, b2: b2, stepSize: stepSize, inverseRootCorrection2: inverseRootCorrection2, eps: eps)
                 }
             }
+        }
+    }
+
+    /// The elementwise Adam update, eight lanes at a time.
+    @inline(__always)
+    static func update(
+        _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+        _ v: UnsafeMutablePointer<Float>, count: Int,
+        b1: Float, b2: Float, stepSize: Float, inverseRootCorrection2: Float, eps: Float
+    ) {
+        var i = 0
+        while i + 8 <= count {
+            let gi = FastMath.load(g, i)
+            let mi = b1 * FastMath.load(m, i) + (1 - b1) * gi
+            let vi = b2 * FastMath.load(v, i) + (1 - b2) * gi * gi
+            FastMath.store(mi, m, i)
+            FastMath.store(vi, v, i)
+            let step = stepSize * mi / (vi.squareRoot() * inverseRootCorrection2 + eps)
+            FastMath.store(FastMath.load(p, i) - step, p, i)
+            i += 8
+        }
+        while i < count {
+            let gi = g[i]
+            let mi = b1 * m[i] + (1 - b1) * gi
+            let vi = b2 * v[i] + (1 - b2) * gi * gi
+            m[i] = mi
+            v[i] = vi
+            p[i] -= stepSize * mi / (vi.squareRoot() * inverseRootCorrection2 + eps)
+            i += 1
         }
     }
 

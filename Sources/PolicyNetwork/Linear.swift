@@ -129,6 +129,20 @@ enum Kernels {
         }
     }
 
+    /// a[i] *= b[i].
+    @inline(__always)
+    static func multiply(_ a: UnsafeMutablePointer<Float>, by b: UnsafePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            FastMath.store(FastMath.load(a, i) * FastMath.load(b, i), a, i)
+            i += 8
+        }
+        while i < count {
+            a[i] *= b[i]
+            i += 1
+        }
+    }
+
     /// Σ a[i]·b[i] with eight independent partial sums, so the loop vectorizes.
     @inline(__always)
     static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {

@@ -70,3 +70,66 @@ enum FastMath {
         return (e - 1) / (e + 1)
     }
 }
+
+/// Eight-lane versions of the kernels above, lane-for-lane the same arithmetic
+/// as the scalar forms, for the loops that dominate a training step.
+extension FastMath {
+    typealias Vector = SIMD8<Float>
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ i: Int) -> Vector {
+        UnsafeRawPointer(p).loadUnaligned(fromByteOffset: i &* 4, as: Vector.self)
+    }
+
+    @inline(__always)
+    static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, toByteOffset: i &* 4, as: Vector.self)
+    }
+
+    /// e^x lane by lane; see ``exp(_:)-(Float)``.
+    @inline(__always)
+    static func exp(_ x: Vector) -> Vector {
+        let clamped = pointwiseMax(pointwiseMin(x, Vector(repeating: 88)), Vector(repeating: -87))
+        let magic = Vector(repeating: 12_582_912.0)
+        let shifted = clamped * 1.442_695_04 + magic
+        let n = shifted - magic
+        let r = (clamped - n * 0.693_145_75) - n * 1.428_606_8e-6
+        var p = Vector(repeating: 1.987_569_1e-4)
+        p = p * r + 1.398_199_9e-3
+        p = p * r + 8.333_452e-3
+        p = p * r + 4.166_579_6e-2
+        p = p * r + 0.166_666_66
+        p = p * r + 0.5
+        p = p * r * r + r + 1
+        let exponent = (unsafeBitCast(shifted, to: SIMD8<UInt32>.self) &- unsafeBitCast(magic, to: SIMD8<UInt32>.self)
+            &+ 127) &<< 23
+        return p * unsafeBitCast(exponent, to: Vector.self)
+    }
+
+    /// GELU and its derivative together: both need erf(|x|/√2) and e^{−x²/2},
+    /// which is exactly the exponential inside that erf.
+    @inline(__always)
+    static func geluWithDerivative(_ x: Vector) -> (value: Vector, derivative: Vector) {
+        let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
+        let sign = bits & 0x8000_0000
+        let a = unsafeBitCast(bits & 0x7FFF_FFFF, to: Vector.self) * 0.707_106_77
+        let t = 1 / (1 + 0.327_591_1 * a)
+        var poly = Vector(repeating: 1.061_405_429)
+        poly = poly * t - 1.453_152_027
+        poly = poly * t + 1.421_413_741
+        poly = poly * t - 0.284_496_736
+        poly = poly * t + 0.254_829_592
+        poly = poly * t
+        let gaussian = exp(-(a * a))
+        let erfAbs = 1 - poly * gaussian
+        let erf = unsafeBitCast(unsafeBitCast(erfAbs, to: SIMD8<UInt32>.self) | sign, to: Vector.self)
+        let cdf = 0.5 * (1 + erf)
+        return (x * cdf, cdf + x * (0.398_942_28 * gaussian))
+    }
+
+    /// GELU alone (same lanes as ``geluWithDerivative(_:)``).
+    @inline(__always)
+    static func gelu(_ x: Vector) -> Vector {
+        geluWithDerivative(x).value
+    }
+}

@@ -90,6 +90,7 @@ extension MoEPolicy {
         let output = ws.output.pointer
         output.update(repeating: 0, count: batch * actions)
         let pre = ws.preActivation.pointer, act = ws.activation.pointer, expertOutput = ws.expertOutput.pointer
+        let derivative = ws.activationDerivative.pointer
         for e in 0..<expertCount {
             let r0 = offset[e], n = offset[e + 1] - r0
             guard n > 0 else { continue }
@@ -106,7 +107,8 @@ extension MoEPolicy {
                     for j in 0..<hidden { row[j] += b1[j] }
                 }
             }
-            architecture.activation.apply(pre + r0 * hidden, act + r0 * hidden, count: n * hidden)
+            architecture.activation.applyWithDerivative(
+                pre + r0 * hidden, act + r0 * hidden, derivative + r0 * hidden, count: n * hidden)
             expert.fc2.weight.withUnsafeBufferPointer { w2 in
                 BLAS.gemm(
                     transposeA: false, transposeB: true, m: n, n: actions, k: hidden,
@@ -167,7 +169,8 @@ extension MoEPolicy {
         let offset = ws.expertOffset.pointer, rowSample = ws.rowSample.pointer, rowSlot = ws.rowSlot.pointer
         let rowGate = ws.rowGate.pointer, gradOutput = ws.gradOutput.pointer, expertOutput = ws.expertOutput.pointer
         let gradExpertOutput = ws.gradExpertOutput.pointer, gradGates = ws.gradGates.pointer
-        let gradHidden = ws.gradHidden.pointer, act = ws.activation.pointer, pre = ws.preActivation.pointer
+        let gradHidden = ws.gradHidden.pointer, act = ws.activation.pointer
+        let derivative = ws.activationDerivative.pointer
         let gathered = ws.gathered.pointer
         let trainRouter = isRouterTrainable
 
@@ -204,7 +207,7 @@ extension MoEPolicy {
             gradients.experts[e].fc2.bias.withUnsafeMutableBufferPointer { gb2 in
                 Kernels.columnSums(dY, rows: n, columns: actions, into: gb2.baseAddress!)
             }
-            architecture.activation.multiplyByDerivative(pre + r0 * hidden, dH, count: n * hidden)
+            Kernels.multiply(dH, by: derivative + r0 * hidden, count: n * hidden)
             gradients.experts[e].fc1.weight.withUnsafeMutableBufferPointer { gw1 in
                 BLAS.gemm(
                     transposeA: true, transposeB: false, m: hidden, n: inputs, k: n,

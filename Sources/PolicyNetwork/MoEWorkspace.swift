@@ -37,6 +37,7 @@ public final class MoEWorkspace {
     private(set) var gathered = Buffer<Float>()  // [B·k, inputs]
     private(set) var preActivation = Buffer<Float>()  // [B·k, hidden]
     private(set) var activation = Buffer<Float>()  // [B·k, hidden]
+    private(set) var activationDerivative = Buffer<Float>()  // [B·k, hidden]  f'(pre-activation)
     private(set) var expertOutput = Buffer<Float>()  // [B·k, A]
     private(set) var gradExpertOutput = Buffer<Float>()  // [B·k, A]
     private(set) var gradHidden = Buffer<Float>()  // [B·k, hidden]
@@ -76,6 +77,7 @@ public final class MoEWorkspace {
         gathered.resize(rows * inputs)
         preActivation.resize(rows * hidden)
         activation.resize(rows * hidden)
+        activationDerivative.resize(rows * hidden)
         expertOutput.resize(rows * actions)
         gradExpertOutput.resize(rows * actions)
         gradHidden.resize(rows * hidden)
