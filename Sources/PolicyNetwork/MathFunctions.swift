@@ -89,7 +89,9 @@ extension FastMath {
     /// e^x lane by lane; see ``exp(_:)-(Float)``.
     @inline(__always)
     static func exp(_ x: Vector) -> Vector {
-        let clamped = pointwiseMax(pointwiseMin(x, Vector(repeating: 88)), Vector(repeating: -87))
+        var clamped = x
+        clamped.replace(with: 88, where: x .> 88)
+        clamped.replace(with: -87, where: x .< -87)
         let magic = Vector(repeating: 12_582_912.0)
         let shifted = clamped * 1.442_695_04 + magic
         let n = shifted - magic
