@@ -7,14 +7,18 @@
 public struct Adam: Optimizer {
     /// Step size η.
     public var learningRate: Float
+    /// Decay of the first-moment (mean) average.
     public var beta1: Float
+    /// Decay of the second-moment (uncentered variance) average.
     public var beta2: Float
+    /// Added to √v̂ so that parameters with tiny gradients do not take huge steps.
     public var epsilon: Float
     /// Updates applied since the last reset.
     public private(set) var step = 0
     private var firstMoment = SlotState()
     private var secondMoment = SlotState()
 
+    /// PyTorch's defaults.
     public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
         self.learningRate = learningRate
         self.beta1 = beta1

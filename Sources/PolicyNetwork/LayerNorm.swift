@@ -23,8 +23,11 @@ public struct LayerNorm: Sendable, Equatable {
 
     /// The gradients of one backward pass.
     public struct Gradients: Sendable {
+        /// dL/dγ, shape `[features]`.
         public var gamma: Tensor
+        /// dL/dβ, shape `[features]`.
         public var beta: Tensor
+        /// dL/dx, shape of the input.
         public var input: Tensor
     }
 

@@ -58,8 +58,11 @@ public struct Linear: Sendable, Equatable {
 
     /// The gradients of one backward pass.
     public struct Gradients: Sendable {
+        /// dL/dW, `[outputs, inputs]`.
         public var weight: Tensor
+        /// dL/db, `[outputs]`.
         public var bias: Tensor
+        /// dL/dX, `[batch, inputs]`.
         public var input: Tensor
     }
 

@@ -18,6 +18,7 @@ public final class MoETrainer {
     let workspace = MoEWorkspace()
     var gradients: MoEGradients?
 
+    /// A trainer; workspace and gradient buffers are sized on the first step.
     public init(optimizer: any Optimizer = Adam(), auxiliaryLossWeight: Float = 0.01, gradientClipNorm: Float? = nil) {
         self.optimizer = optimizer
         self.auxiliaryLossWeight = auxiliaryLossWeight

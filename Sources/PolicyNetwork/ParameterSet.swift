@@ -168,6 +168,7 @@ public struct ParameterSet: Sendable, Equatable, Sequence {
 
     // MARK: Sequence
 
+    /// One named tensor, as produced by iteration.
     public struct Element: Sendable {
         public let name: String
         public let tensor: Tensor

@@ -37,6 +37,7 @@ public struct PolicyNetworkError: Error, Hashable, Sendable, CustomStringConvert
     /// Extra facts (parameter name, shapes) that locate the problem.
     public var context: [String: String]
 
+    /// An error with a code, a message and optional context.
     public init(_ code: Code, _ message: String, context: [String: String] = [:]) {
         self.code = code
         self.message = message

@@ -11,6 +11,7 @@ public struct SGD: Optimizer {
     public var weightDecay: Float
     private var velocity = SlotState()
 
+    /// An optimizer with the given step size, momentum and L2 penalty.
     public init(learningRate: Float, momentum: Float = 0.9, weightDecay: Float = 0) {
         self.learningRate = learningRate
         self.momentum = momentum

@@ -23,12 +23,15 @@ public enum Safetensors {
         /// Most dimensions of one tensor.
         public var maximumRank: Int = 8
 
+        /// The default limits: 16 MiB of header, 65,536 tensors, rank ≤ 8.
         public init() {}
     }
 
     /// The contents of a file: tensors converted to Float32, in data order, and the metadata.
     public struct Contents: Sendable, Equatable {
+        /// The tensors, ordered by their position in the data section.
         public var parameters: ParameterSet
+        /// The `__metadata__` string pairs (empty when absent).
         public var metadata: [String: String]
 
         public init(parameters: ParameterSet, metadata: [String: String]) {

@@ -36,10 +36,14 @@ public struct SafetensorsError: Error, Hashable, Sendable, CustomStringConvertib
         public static let invalidModel = Code("invalidModel")
     }
 
+    /// What went wrong, for matching.
     public var code: Code
+    /// What went wrong and what to do about it, for a person.
     public var message: String
+    /// Extra facts (tensor name, offsets) that locate the problem.
     public var context: [String: String]
 
+    /// An error with a code, a message and optional context.
     public init(_ code: Code, _ message: String, context: [String: String] = [:]) {
         self.code = code
         self.message = message
