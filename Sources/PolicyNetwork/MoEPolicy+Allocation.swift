@@ -9,8 +9,9 @@
 extension MoEPolicy {
     /// Appends a freshly initialized expert and returns its index.
     ///
-    /// The new router row is zero with bias equal to the mean of the existing
-    /// biases, so at first the new expert is neither favored nor ignored.
+    /// The new router row is small seeded Xavier noise and its bias the mean of
+    /// the existing biases, so at first the new expert is neither favored nor
+    /// ignored, and the router can learn to send it the scenes it is good at.
     @discardableResult
     public mutating func addExpert(seed: UInt64) -> Int {
         let expert = ExpertMLP(architecture: architecture, seed: seed)

@@ -108,6 +108,8 @@ public struct MoEPolicy: Sendable, Equatable {
     /// Replaces every parameter with the tensor of the same name.
     ///
     /// All-or-nothing: the set is checked completely before anything changes.
+    /// This policy's pruning masks are re-applied afterwards, so loading never
+    /// revives a pruned weight; training flags are kept.
     public mutating func load(_ parameters: ParameterSet) throws(PolicyNetworkError) {
         let expected = parameterNames
         for name in expected where !parameters.contains(name) {
