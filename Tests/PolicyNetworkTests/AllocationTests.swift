@@ -179,6 +179,14 @@ struct AllocationTests {
         #expect(routing.samplesPerExpert.reduce(0, +) == 100)
         #expect(routing.topChoicePerExpert.reduce(0, +) == 50)
         #expect(abs(routing.meanProbability.reduce(0, +) - 1) < 1e-5)
+
+        var total = RoutingStatistics(experts: 4)
+        try total.accumulate(routing)
+        try total.accumulate(routing)
+        #expect(total.batchSize == 100)
+        #expect(total.samplesPerExpert == routing.samplesPerExpert.map { $0 * 2 })
+        for e in 0..<4 { #expect(abs(total.meanProbability[e] - routing.meanProbability[e]) < 1e-6) }
+        #expect(throws: PolicyNetworkError(.shapeMismatch, "")) { try total.accumulate(RoutingStatistics(experts: 3)) }
     }
 
     @Test func badInputsAreRejectedWithoutChangingThePolicy() throws {
