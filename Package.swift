@@ -80,6 +80,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/PolicyBenchmark",
+            exclude: ["policy_peer.py"],
             swiftSettings: swiftSettings
         ),
 

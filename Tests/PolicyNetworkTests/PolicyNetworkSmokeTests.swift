@@ -1,4 +1,0 @@
-import Testing
-@testable import PolicyNetwork
-
-@Test func moduleBuilds() { #expect(Bool(true)) }
