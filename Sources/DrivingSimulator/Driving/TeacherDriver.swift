@@ -18,7 +18,7 @@
 ///     − action cost                        lane change 0.3, brake 0.4, speed change 0.02
 ///
 /// `v_safe` is the limit, lowered ahead of bends so that at every point of the
-/// next 200 m `v² κ ≤ 0.8·μ·g` can still be reached braking at 0.5·μ·g — on
+/// next 400 m `v² κ ≤ 0.8·μ·g` can still be reached braking at 0.7·μ·g — on
 /// ice the teacher slows before the curve instead of discovering it inside.
 public struct TeacherDriver: Driver, Sendable {
     public var name: String { "teacher" }
@@ -137,21 +137,21 @@ public struct TeacherDriver: Driver, Sendable {
         return speed
     }
 
-    /// The highest speed from which every bend in the next 200 m can be taken within 0.8·μ·g.
+    /// The highest speed from which every bend in the next 400 m can be taken within 0.8·μ·g.
     public static func safeSpeed(world: World) -> Double {
         let ego = world.actors[0]
         let road = world.road
         let grip = min(world.environment.gripLimit, World.egoMaxGrip)
         var safe = road.speedLimit(at: ego.s)
         var index = road.segmentIndex(at: ego.s)
-        while index < road.segments.count && road.segmentStarts[index] <= ego.s + 200 {
+        while index < road.segments.count && road.segmentStarts[index] <= ego.s + 400 {
             let segment = road.segments[index]
             let distance = max(road.segmentStarts[index] - ego.s, 0)
             var vSegment = segment.speedLimit
             if segment.curvature != 0 {
                 vSegment = min(vSegment, (0.8 * grip / abs(segment.curvature)).squareRoot())
             }
-            safe = min(safe, (vSegment * vSegment + 2 * 0.5 * grip * distance).squareRoot())
+            safe = min(safe, (vSegment * vSegment + 2 * 0.7 * grip * distance).squareRoot())
             index += 1
         }
         return safe

@@ -89,6 +89,8 @@ public struct Scenario: Sendable, Equatable, Encodable {
         public var targetSpeed: ScenarioValue?
         /// Whether MOBIL may change its lane.
         public var changesLanes: Bool
+        /// Whether the driver watches the traffic ahead (false: IDM as on a free road).
+        public var attentive: Bool
         public var actions: [ActionSpec]
     }
 

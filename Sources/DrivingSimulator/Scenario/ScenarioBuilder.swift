@@ -101,6 +101,7 @@ public enum ScenarioBuilder {
         var actor = Actor(kind: agent.kind, s: egoS + v(agent.ahead), d: d, speed: speed, length: length, width: width,
                           lane: road.lane(at: d), targetSpeed: agent.targetSpeed.map(v) ?? speed)
         actor.changesLanes = moving && agent.changesLanes
+        actor.inattentive = !agent.attentive
         actor.targetLane = max(min(agent.lane, road.laneCount - 1), 0)
         return actor
     }

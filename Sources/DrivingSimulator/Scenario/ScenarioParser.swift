@@ -207,7 +207,7 @@ public enum ScenarioParser {
 
         func agent(_ field: JSONField, road: Scenario.RoadSpec) throws -> AgentSpec {
             let object = try field.object(allowed: ["id", "kind", "lane", "ahead", "offset", "speed", "targetSpeed",
-                                                    "changesLanes", "actions"])
+                                                    "changesLanes", "attentive", "actions"])
             let kindName = try object.string("kind")
             let kinds: [String: ActorKind] = ["car": .car, "truck": .truck, "stalled": .stalled, "cone": .cone,
                                               "pedestrian": .pedestrian]
@@ -229,6 +229,7 @@ public enum ScenarioParser {
                 speed: try value(object, "speed", in: 0...60, default: 0),
                 targetSpeed: try object.optional("targetSpeed").map { try value($0, in: 0...60) },
                 changesLanes: try object.bool("changesLanes", default: false),
+                attentive: try object.bool("attentive", default: true),
                 actions: actions)
         }
 

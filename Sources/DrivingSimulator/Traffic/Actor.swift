@@ -58,6 +58,8 @@ public struct Actor: Sendable, Codable, Equatable {
     public var scriptedFloorSpeed: Double
     /// Whether the actor has crashed (it then stands still).
     public var crashed: Bool
+    /// An inattentive driver ignores the traffic ahead (IDM as on a free road) until a script takes over.
+    public var inattentive: Bool
 
     public init(kind: ActorKind, s: Double, d: Double, speed: Double, length: Double, width: Double,
                 lane: Int, targetSpeed: Double, behaviour: DriverBehaviour = .highwayDefault) {
@@ -80,6 +82,7 @@ public struct Actor: Sendable, Codable, Equatable {
         self.scriptedAcceleration = nil
         self.scriptedFloorSpeed = 0
         self.crashed = false
+        self.inattentive = false
     }
 
     /// Velocity along the road (`ṡ`, ignoring curvature scaling), m/s.

@@ -22,7 +22,7 @@ enum TrafficModel {
         let me = actors[i]
         var gap = Double.infinity
         var closing = 0.0
-        if lane >= 0 {
+        if lane >= 0 && !me.inattentive {
             let r = occupancy.range(of: lane)
             let position = lane == me.lane ? Int(occupancy.rank[i]) + 1
                 : occupancy.firstPosition(in: lane, after: me.s, actors: actors)
