@@ -78,6 +78,13 @@ public struct World: Sendable {
         egoCollided || egoOffRoad || actors[0].s >= road.length - 5
     }
 
+    /// Forgets that the ego crashed so a fixed-length rollout can go on (the flags are sticky otherwise).
+    mutating func clearCrash() {
+        egoCollided = false
+        egoOffRoad = false
+        collisionPartner = -1
+    }
+
     /// Applies a driver's decision to the ego's controllers.
     public mutating func apply(_ action: MetaAction) {
         controller.apply(action, currentSpeed: actors[0].speed, currentLane: actors[0].lane,

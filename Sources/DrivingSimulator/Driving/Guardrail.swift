@@ -53,7 +53,9 @@ public struct GuardrailRule: Sendable, Codable, Equatable {
         /// Observed lead time-to-collision below `threshold` seconds → BRAKE.
         case timeToCollisionBrake
         /// Never change lanes when an observed vehicle is within `threshold` metres (bumper gap)
-        /// of the ego along the road in the target lane, or a follower there closes faster than the gap allows.
+        /// of the ego along the road in the target lane, plus one second of its closing speed.
+        /// The lane change becomes IDLE, or BRAKE when the ego's own lane is closing in
+        /// (lead TTC under 3 s, or the lane ends within 60 m).
         case occupiedGap
         /// Never go faster than the limit by more than `threshold` (a fraction, 0.1 = 10 %).
         case speedLimit
@@ -72,7 +74,11 @@ public struct GuardrailRule: Sendable, Codable, Equatable {
                 let bumperGap = abs(other.x) - Actor.carLength
                 // A follower closing at vx needs vx·1 s more room.
                 let needed = threshold + (other.x < 0 ? max(other.vx, 0) : max(-other.vx, 0))
-                if bumperGap < needed { return .idle }
+                if bumperGap < needed {
+                    // Stay in lane; if staying means closing on something, brake instead.
+                    let pressed = observation.leadTimeToCollision < 3 || observation.distanceToLaneEnd < 60
+                    return pressed ? .brake : .idle
+                }
             }
             return nil
         case .speedLimit:

@@ -18,6 +18,8 @@ public struct EpisodeOptions: Sendable {
     public var episode: EpisodeSpec?
     /// The seed written into captures when there is no episode.
     public var seed: UInt64
+    /// Whether a crash ends the episode (false keeps simulating to the duration, e.g. fixed-length rollouts).
+    public var stopOnCrash: Bool
 
     public init(duration: Double, decisionSteps: Int = 3) {
         self.duration = duration
@@ -29,6 +31,7 @@ public struct EpisodeOptions: Sendable {
         self.recordDigest = false
         self.episode = nil
         self.seed = 0
+        self.stopOnCrash = true
     }
 }
 
@@ -88,6 +91,7 @@ public enum EpisodeRunner {
         var previousAcceleration = world.actors[0].acceleration
         var jerkSquares = 0.0
         var steps = 0
+        var collidedBefore = false, offRoadBefore = false, partnerBefore = -1
 
         func fire(_ kind: TriggerEvent.Kind, value: Double, detail: String) {
             guard let configuration = options.triggers, configuration.enabled.contains(kind),
@@ -104,7 +108,10 @@ public enum EpisodeRunner {
         }
 
         var decision = 0
-        while world.time < options.duration - 1e-9 && !world.isTerminal {
+        func finished() -> Bool {
+            world.time >= options.duration - 1e-9 || (options.stopOnCrash ? world.isTerminal : world.actors[0].s >= world.road.length - 5)
+        }
+        while !finished() {
             if options.triggers != nil && decision % snapshotEvery == 0 {
                 snapshots.append(world)
                 if snapshots.count > 6 { snapshots.removeFirst() }
@@ -132,6 +139,12 @@ public enum EpisodeRunner {
             result.decisions += 1
             world.apply(action)
             for _ in 0..<options.decisionSteps {
+                if !options.stopOnCrash && (world.egoCollided || world.egoOffRoad) {
+                    collidedBefore = collidedBefore || world.egoCollided
+                    offRoadBefore = offRoadBefore || world.egoOffRoad
+                    if world.egoCollided { partnerBefore = world.collisionPartner }
+                    world.clearCrash()
+                }
                 world.step()
                 steps += 1
                 let ego = world.actors[0]
@@ -152,12 +165,13 @@ public enum EpisodeRunner {
                         fire(.hardBraking, value: -ego.acceleration, detail: "")
                     }
                 }
-                if world.isTerminal || world.time >= options.duration - 1e-9 { break }
+                if finished() { break }
             }
         }
-        result.collided = world.egoCollided
-        result.offRoad = world.egoOffRoad
-        if world.egoCollided { result.collisionWith = "\(world.actors[world.collisionPartner].kind)" }
+        result.collided = world.egoCollided || collidedBefore
+        result.offRoad = world.egoOffRoad || offRoadBefore
+        let partner = world.egoCollided ? world.collisionPartner : partnerBefore
+        if partner >= 0 { result.collisionWith = "\(world.actors[partner].kind)" }
         result.time = world.time - startTime
         result.distance = world.actors[0].s - startS
         result.meanSpeed = result.time > 0 ? result.distance / result.time : 0
