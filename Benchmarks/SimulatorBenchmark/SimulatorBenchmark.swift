@@ -98,7 +98,7 @@ struct SimulatorBenchmark: ParsableCommand {
             }
             simRates.append(Double(steps) * vehicles / seconds(clock.now - start))
             var observation = Observation()
-            var driver = ConstantDriver(.idle)
+            let driver = ConstantDriver(.idle)
             world = template
             var decisions = 0
             let envStart = clock.now

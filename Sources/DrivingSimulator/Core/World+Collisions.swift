@@ -56,9 +56,10 @@ extension World {
         if a.kind.isStatic && b.kind.isStatic { return false }
         if a.crashed && b.crashed { return false }
         let ds = b.s - a.s, dd = b.d - a.d
-        let reachS = (a.length + b.length) / 2 + 0.5
-        let reachD = (a.width + b.width) / 2 + 0.5
-        if abs(ds) > reachS || abs(dd) > reachD { return false }
+        // Bounding circles: half diagonals bound the box whatever its heading.
+        let reach = 0.5 * ((a.length * a.length + a.width * a.width).squareRoot()
+                           + (b.length * b.length + b.width * b.width).squareRoot())
+        if abs(ds) > reach || abs(dd) > reach || ds * ds + dd * dd > reach * reach { return false }
         return OrientedBox.overlaps(ax: a.s, ay: a.d, aHalfLength: a.length / 2, aHalfWidth: a.width / 2, aHeading: a.heading,
                                     bx: b.s, by: b.d, bHalfLength: b.length / 2, bHalfWidth: b.width / 2, bHeading: b.heading)
     }
