@@ -67,7 +67,8 @@ extension World {
     @inline(__always)
     static func crash(_ i: Int, _ j: Int, _ actors: UnsafeMutableBufferPointer<Actor>, _ egoHit: inout Int) {
         if i == 0 { egoHit = j } else if j == 0 { egoHit = i }
-        for k in [i, j] where k != 0 && !actors[k].kind.isStatic {
+        @inline(__always) func stop(_ k: Int) {
+            guard k != 0 && !actors[k].kind.isStatic else { return }
             actors[k].crashed = true
             actors[k].speed = 0
             actors[k].acceleration = 0
@@ -75,5 +76,7 @@ extension World {
             actors[k].scriptedAcceleration = nil
             actors[k].changesLanes = false
         }
+        stop(i)
+        stop(j)
     }
 }

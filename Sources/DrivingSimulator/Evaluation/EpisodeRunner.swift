@@ -184,9 +184,10 @@ public enum EpisodeRunner {
     static func digest(_ seed: UInt64, _ world: World) -> UInt64 {
         var h = seed
         for actor in world.actors {
-            for value in [actor.s, actor.d, actor.heading, actor.speed] {
-                h = (h ^ value.bitPattern) &* 0x100_0000_01B3
-            }
+            h = (h ^ actor.s.bitPattern) &* 0x100_0000_01B3
+            h = (h ^ actor.d.bitPattern) &* 0x100_0000_01B3
+            h = (h ^ actor.heading.bitPattern) &* 0x100_0000_01B3
+            h = (h ^ actor.speed.bitPattern) &* 0x100_0000_01B3
         }
         return h
     }

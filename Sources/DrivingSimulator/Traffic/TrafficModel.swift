@@ -71,7 +71,7 @@ enum TrafficModel {
         let current = acceleration(of: i, in: me.lane, actors: actors, occupancy: occupancy, road: road)
         var best = 0.0
         var choice: Int?
-        for lane in [me.lane - 1, me.lane + 1] {
+        for lane in stride(from: me.lane - 1, through: me.lane + 1, by: 2) {
             guard road.isOpen(lane: lane, at: me.s),
                   road.distanceToLaneEnd(lane: lane, from: me.s) > 4 * me.length + me.speed * 2 else { continue }
             let r = occupancy.range(of: lane)
