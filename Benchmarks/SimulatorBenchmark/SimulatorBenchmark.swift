@@ -22,15 +22,15 @@ struct SimulatorBenchmark: ParsableCommand {
     func run() throws {
         var results: [String: Double] = [:]
         let small = try highwayWorld(vehicles: 50, length: 30_000)
-        let (simRate, stepRate) = try measure(world: small, repeats: repeats, envSteps: 3_000)
+        let (simRate, stepRate, envUpdates) = try measure(world: small, repeats: repeats, envSteps: 3_000)
         results["ours_vehicle_updates_per_second_sim"] = simRate
         results["ours_env_steps_per_second"] = stepRate
-        results["ours_vehicle_updates_per_second_env"] = stepRate * 15 * Double(small.actors.count)
+        results["ours_vehicle_updates_per_second_env"] = envUpdates
         print("ours, 50 vehicles, 4 lanes, 15 Hz: \(fmt(simRate)) vehicle updates/s (simulation only), "
-              + "\(fmt(stepRate)) env steps/s (\(fmt(stepRate * 15 * Double(small.actors.count))) vehicle updates/s)")
+              + "\(fmt(stepRate)) env steps/s (\(fmt(envUpdates)) vehicle updates/s)")
 
         let large = try highwayWorld(vehicles: 1_000, length: 60_000)
-        let (largeSim, largeSteps) = try measure(world: large, repeats: repeats, envSteps: 300)
+        let (largeSim, largeSteps, _) = try measure(world: large, repeats: repeats, envSteps: 300)
         results["ours_1000_vehicle_updates_per_second_sim"] = largeSim
         results["ours_1000_env_steps_per_second"] = largeSteps
         print("ours, 1,000 vehicles, 4 lanes: \(fmt(largeSim)) vehicle updates/s, \(fmt(largeSteps)) env steps/s "
@@ -82,12 +82,14 @@ struct SimulatorBenchmark: ParsableCommand {
         return try ScenarioBuilder.build(scenario, seed: 7, parameters: [:])
     }
 
-    /// (vehicle updates/s of bare simulation steps, env steps/s with observation + decision every 15 steps).
-    func measure(world template: World, repeats: Int, envSteps: Int) throws -> (Double, Double) {
+    /// (vehicle updates/s of bare simulation steps, env steps/s with observation + decision every 15 steps,
+    /// vehicle updates/s inside that env loop).
+    func measure(world template: World, repeats: Int, envSteps: Int) throws -> (Double, Double, Double) {
         let clock = ContinuousClock()
         let vehicles = Double(template.actors.count)
         var simRates: [Double] = []
         var envRates: [Double] = []
+        var envUpdateRates: [Double] = []
         for _ in 0..<repeats {
             var world = template
             let steps = envSteps * 15
@@ -101,20 +103,26 @@ struct SimulatorBenchmark: ParsableCommand {
             let driver = ConstantDriver(.idle)
             world = template
             var decisions = 0
+            var updates = 0
             let envStart = clock.now
             for _ in 0..<envSteps {
                 world.observe(into: &observation)
                 let action = driver.decide(observation, context: DriverContext(world: world, decisionSteps: 15))
-                world.advance(with: action, steps: 15)
+                // Like highway-env, an env step always simulates its 15 steps; a crash ends the episode after it.
+                world.apply(action)
+                for _ in 0..<15 { world.step() }
+                updates += 15 * world.actors.count
                 decisions += 1
                 if decisions == 40 || world.isTerminal {
                     world = template
                     decisions = 0
                 }
             }
-            envRates.append(Double(envSteps) / seconds(clock.now - envStart))
+            let envSeconds = seconds(clock.now - envStart)
+            envRates.append(Double(envSteps) / envSeconds)
+            envUpdateRates.append(Double(updates) / envSeconds)
         }
-        return (median(simRates), median(envRates))
+        return (median(simRates), median(envRates), median(envUpdateRates))
     }
 
     /// (seconds to generate 1,000 variants, seconds to generate and roll each out 10 s with the
