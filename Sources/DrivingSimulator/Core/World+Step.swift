@@ -101,7 +101,7 @@ extension World {
             let fires: Bool
             switch scripts[k].condition {
             case .time(let t):
-                fires = time >= t
+                fires = time + 1e-9 >= t
             case .distance(let metres):
                 fires = agent.s - ego.s <= metres
             case .timeToCollision(let seconds):

@@ -94,3 +94,21 @@ public struct Region: Sendable, Codable, Equatable {
         try ScenarioLibrary.jsonFiles(in: directory).map { try load(contentsOf: $0, library: library) }
     }
 }
+
+extension Region {
+    /// Episode `index` a node in this region meets: a family drawn by weight, its
+    /// parameters sampled, the region's environment applied — all from `mix(seed, index)`.
+    public func episode(_ index: Int, seed: UInt64, library: ScenarioLibrary) throws -> (EpisodeSpec, World) {
+        var generator = SeededGenerator(seed: SeededGenerator.mix(seed, UInt64(index)))
+        let family = drawFamily(using: &generator)
+        guard let scenario = library.scenario(family: family) else {
+            throw SimulationError(code: .unknownReference, message: "region '\(name)' names unknown family '\(family)'",
+                                  field: "families.\(family)")
+        }
+        var episode = ScenarioBuilder.episode(scenario, index: index, baseSeed: generator.next() & EpisodeSpec.seedMask)
+        episode.id = name + "-" + episode.id
+        var world = try ScenarioBuilder.build(scenario, episode: episode)
+        apply(to: &world, using: &generator)
+        return (episode, world)
+    }
+}
