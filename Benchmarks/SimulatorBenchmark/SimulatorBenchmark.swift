@@ -18,8 +18,19 @@ struct SimulatorBenchmark: ParsableCommand {
     @Option(help: "Seconds per highway-env run.") var peerSeconds = 10.0
     @Flag(help: "Skip the highway-env peer.") var noPeer = false
     @Option(help: "Write the results as JSON to this file.") var json: String?
+    @Option(help: "Only step the 50-vehicle world this many times and exit (for allocation counting).") var stepsOnly: Int?
 
     func run() throws {
+        if let stepsOnly {
+            var world = try highwayWorld(vehicles: 50, length: 30_000)
+            var observation = Observation()
+            for k in 0..<stepsOnly {
+                world.step()
+                if k % 15 == 0 { world.observe(into: &observation) }
+            }
+            print(world.actors[0].s)
+            return
+        }
         var results: [String: Double] = [:]
         let small = try highwayWorld(vehicles: 50, length: 30_000)
         let (simRate, stepRate, envUpdates) = try measure(world: small, repeats: repeats, envSteps: 3_000)

@@ -5,54 +5,58 @@ extension World {
         let dt = timeStep
         let grip = environment.gripLimit
         let road = self.road
-        let occupancy = self.occupancy
         let controller = self.controller
-        actors.withUnsafeMutableBufferPointer { actors in
-            let n = actors.count
-            // 1. Traffic decisions on the current, consistent state.
-            for i in 1..<n {
-                let kind = actors[i].kind
-                guard kind == .car || kind == .truck, !actors[i].crashed else { continue }
-                if actors[i].changesLanes && actors[i].lane >= 0 && actors[i].targetLane == actors[i].lane {
-                    actors[i].laneChangeTimer -= dt
-                    if actors[i].laneChangeTimer <= 0 {
-                        actors[i].laneChangeTimer += TrafficModel.laneChangeInterval
-                        if let lane = TrafficModel.chooseLane(for: i, actors: UnsafeBufferPointer(actors),
-                                                              occupancy: occupancy, road: road) {
-                            actors[i].targetLane = lane
+        // The index is read through a local copy inside this block only, so that it is released
+        // before `rebuild` mutates `self.occupancy` (which then stays unique: no copy-on-write).
+        do {
+            let occupancy = self.occupancy
+            actors.withUnsafeMutableBufferPointer { actors in
+                let n = actors.count
+                // 1. Traffic decisions on the current, consistent state.
+                for i in 1..<n {
+                    let kind = actors[i].kind
+                    guard kind == .car || kind == .truck, !actors[i].crashed else { continue }
+                    if actors[i].changesLanes && actors[i].lane >= 0 && actors[i].targetLane == actors[i].lane {
+                        actors[i].laneChangeTimer -= dt
+                        if actors[i].laneChangeTimer <= 0 {
+                            actors[i].laneChangeTimer += TrafficModel.laneChangeInterval
+                            if let lane = TrafficModel.chooseLane(for: i, actors: UnsafeBufferPointer(actors),
+                                                                  occupancy: occupancy, road: road) {
+                                actors[i].targetLane = lane
+                            }
                         }
                     }
-                }
-                var a: Double
-                if let scripted = actors[i].scriptedAcceleration {
-                    if actors[i].speed <= actors[i].scriptedFloorSpeed {
-                        actors[i].scriptedAcceleration = nil
-                        actors[i].targetSpeed = actors[i].scriptedFloorSpeed
-                        a = 0
+                    var a: Double
+                    if let scripted = actors[i].scriptedAcceleration {
+                        if actors[i].speed <= actors[i].scriptedFloorSpeed {
+                            actors[i].scriptedAcceleration = nil
+                            actors[i].targetSpeed = actors[i].scriptedFloorSpeed
+                            a = 0
+                        } else {
+                            a = scripted
+                        }
                     } else {
-                        a = scripted
+                        a = TrafficModel.acceleration(of: i, actors: UnsafeBufferPointer(actors),
+                                                      occupancy: occupancy, road: road)
                     }
-                } else {
-                    a = TrafficModel.acceleration(of: i, actors: UnsafeBufferPointer(actors),
-                                                  occupancy: occupancy, road: road)
+                    actors[i].acceleration = clamp(a, -min(grip, TrafficModel.maxBraking), min(grip, actors[i].behaviour.maxAcceleration * 2))
                 }
-                actors[i].acceleration = clamp(a, -min(grip, TrafficModel.maxBraking), min(grip, actors[i].behaviour.maxAcceleration * 2))
-            }
-            // 2. Motion.
-            World.moveEgo(&actors[0], controller: controller, road: road, grip: grip, dt: dt)
-            for i in 1..<n {
-                switch actors[i].kind {
-                case .car, .truck:
-                    if actors[i].crashed { continue }
-                    TrafficModel.move(&actors[i], road: road, dt: dt)
-                case .pedestrian:
-                    if actors[i].lateralSpeed != 0 && !actors[i].crashed {
-                        actors[i].d += actors[i].lateralSpeed * dt
-                        if actors[i].d < -3 || actors[i].d > road.width + 3 { actors[i].lateralSpeed = 0 }
-                        actors[i].lane = road.lane(at: actors[i].d)
+                // 2. Motion.
+                World.moveEgo(&actors[0], controller: controller, road: road, grip: grip, dt: dt)
+                for i in 1..<n {
+                    switch actors[i].kind {
+                    case .car, .truck:
+                        if actors[i].crashed { continue }
+                        TrafficModel.move(&actors[i], road: road, dt: dt)
+                    case .pedestrian:
+                        if actors[i].lateralSpeed != 0 && !actors[i].crashed {
+                            actors[i].d += actors[i].lateralSpeed * dt
+                            if actors[i].d < -3 || actors[i].d > road.width + 3 { actors[i].lateralSpeed = 0 }
+                            actors[i].lane = road.lane(at: actors[i].d)
+                        }
+                    case .ego, .stalled, .cone:
+                        break
                     }
-                case .ego, .stalled, .cone:
-                    break
                 }
             }
         }
