@@ -79,8 +79,8 @@ struct LaneOccupancy: Sendable {
         return Int(starts[slot])..<Int(starts[slot + 1])
     }
 
-    /// The first `order` position in `lane` whose actor has `s` strictly greater than `s`
-    /// (ties broken by actor index against `excluding`).
+    /// The first `order` position in `lane` whose actor is strictly ahead of `s` (binary search;
+    /// the block's upper bound if none is).
     @inline(__always)
     func firstPosition(in lane: Int, after s: Double, actors: UnsafeBufferPointer<Actor>) -> Int {
         let r = range(of: lane)
