@@ -107,7 +107,8 @@ struct SimulatorBenchmark: ParsableCommand {
             let start = clock.now
             for k in 0..<steps {
                 world.step()
-                if k % 600 == 599 { world = template }  // 40 s episodes like highway-v0
+                // 40 s episodes like highway-v0, ended early by a crash as there.
+                if k % 600 == 599 || world.isTerminal { world = template }
             }
             simRates.append(Double(steps) * vehicles / seconds(clock.now - start))
             var observation = Observation()
