@@ -30,6 +30,8 @@ public struct Capture: Sendable, Codable {
     public var triggers: TriggerConfiguration
     /// The world at the start of the replay window.
     public var snapshot: World
+    /// The declared ranges its variations are drawn from.
+    public var variationRanges: VariationRanges
 
     /// Runs `driver` from the snapshot until just after the captured trigger time.
     ///

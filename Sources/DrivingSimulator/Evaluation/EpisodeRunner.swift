@@ -20,6 +20,8 @@ public struct EpisodeOptions: Sendable {
     public var seed: UInt64
     /// Whether a crash ends the episode (false keeps simulating to the duration, e.g. fixed-length rollouts).
     public var stopOnCrash: Bool
+    /// The variation ranges written into captures.
+    public var variationRanges: VariationRanges
 
     public init(duration: Double, decisionSteps: Int = 3) {
         self.duration = duration
@@ -32,6 +34,7 @@ public struct EpisodeOptions: Sendable {
         self.episode = nil
         self.seed = 0
         self.stopOnCrash = true
+        self.variationRanges = VariationRanges()
     }
 }
 
@@ -104,7 +107,8 @@ public enum EpisodeRunner {
             result.captures.append(Capture(
                 schema: Capture.schema, trigger: event, seed: options.episode?.seed ?? options.seed, episode: options.episode,
                 driver: driver.name, decisionSteps: options.decisionSteps, guardrail: options.guardrail?.rules,
-                shadowTeacher: options.shadowTeacher != nil, triggers: configuration, snapshot: snapshot))
+                shadowTeacher: options.shadowTeacher != nil, triggers: configuration, snapshot: snapshot,
+                variationRanges: options.variationRanges))
         }
 
         var decision = 0

@@ -44,9 +44,10 @@ public struct VariationSampler: Sendable {
     public let capture: Capture
     public let ranges: VariationRanges
 
-    public init(capture: Capture, ranges: VariationRanges = VariationRanges()) {
+    /// A sampler over `ranges`, by default the ranges declared in the capture.
+    public init(capture: Capture, ranges: VariationRanges? = nil) {
         self.capture = capture
-        self.ranges = ranges
+        self.ranges = ranges ?? capture.variationRanges
     }
 
     /// The seed of variant `index`.
