@@ -167,11 +167,27 @@ struct Evaluate: AsyncParsableCommand {
     @Flag(help: "Filter the driver through the guardrail rules.") var guardrail = false
     @Option(help: "Write the report as JSON to this file.") var json: String?
     @Option(help: "Concurrent episodes.") var jobs = 2
+    @Option(help: "Instead of a suite file, sample this many fresh episodes per family (held-out variations).")
+    var perFamily: Int?
+    @Option(help: "Difficulty knob for sampled episodes (0 easy … 1 hard; default: each scenario's own).")
+    var difficulty: Double?
+    @Option(help: "Base seed for sampled episodes (episode i of a family uses mix(mix(scenario seed, base), i)).")
+    var seed: UInt64 = 1
 
     func run() async throws {
         let located = try content.locate()
         let library = try content.library()
-        var episodes = try GoldSuite.loadDirectory(suite.map { URL(fileURLWithPath: $0) } ?? located.gold, library: library)
+        var episodes: [EpisodeSpec]
+        if let perFamily {
+            episodes = library.scenarios.flatMap { scenario in
+                (0..<perFamily).map {
+                    ScenarioBuilder.episode(scenario, index: $0, baseSeed: SeededGenerator.mix(scenario.seed, seed),
+                                            difficulty: difficulty)
+                }
+            }
+        } else {
+            episodes = try GoldSuite.loadDirectory(suite.map { URL(fileURLWithPath: $0) } ?? located.gold, library: library)
+        }
         if let families {
             let wanted = Set(families.split(separator: ",").map(String.init))
             episodes = episodes.filter { wanted.contains($0.family) }

@@ -69,12 +69,14 @@ extension World {
         if i == 0 { egoHit = j } else if j == 0 { egoHit = i }
         @inline(__always) func stop(_ k: Int) {
             guard k != 0 && !actors[k].kind.isStatic else { return }
+            // A wreck skids to a halt (full braking, no steering) rather than stopping dead,
+            // so a crash ahead is not an unavoidable wall for the traffic behind it.
             actors[k].crashed = true
-            actors[k].speed = 0
-            actors[k].acceleration = 0
             actors[k].lateralSpeed = 0
+            actors[k].heading = 0
             actors[k].scriptedAcceleration = nil
             actors[k].changesLanes = false
+            actors[k].targetLane = max(actors[k].lane, 0)
         }
         stop(i)
         stop(j)

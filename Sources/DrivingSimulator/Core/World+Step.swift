@@ -15,7 +15,11 @@ extension World {
                 // 1. Traffic decisions on the current, consistent state.
                 for i in 1..<n {
                     let kind = actors[i].kind
-                    guard kind == .car || kind == .truck, !actors[i].crashed else { continue }
+                    guard kind == .car || kind == .truck else { continue }
+                    if actors[i].crashed {
+                        actors[i].acceleration = actors[i].speed > 0 ? -min(grip, TrafficModel.maxBraking) : 0
+                        continue
+                    }
                     if actors[i].changesLanes && actors[i].lane >= 0 && actors[i].targetLane == actors[i].lane {
                         actors[i].laneChangeTimer -= dt
                         if actors[i].laneChangeTimer <= 0 {
@@ -46,8 +50,12 @@ extension World {
                 for i in 1..<n {
                     switch actors[i].kind {
                     case .car, .truck:
-                        if actors[i].crashed { continue }
-                        TrafficModel.move(&actors[i], road: road, dt: dt)
+                        if actors[i].crashed {
+                            actors[i].speed = max(actors[i].speed + actors[i].acceleration * dt, 0)
+                            actors[i].s += actors[i].speed * dt
+                        } else {
+                            TrafficModel.move(&actors[i], road: road, dt: dt)
+                        }
                     case .pedestrian:
                         if actors[i].lateralSpeed != 0 && !actors[i].crashed {
                             actors[i].d += actors[i].lateralSpeed * dt

@@ -11,7 +11,7 @@
 ///
 /// Score of a rollout (higher is better):
 ///
-///     −1000·(2 − t_crash / H)              on a collision or road departure at t_crash
+///     −1000·(2 − t_crash / H) − 20·v_crash  on a collision or road departure at t_crash
 ///     − Σ dt · |v − v_safe| / v_safe       progress against the safe speed
 ///     − Σ dt · 4 · max(0, 2 s − TTC)       closeness
 ///     − Σ dt · 3 · max(0, v − v_safe)      speeding over the safe speed
@@ -82,7 +82,8 @@ public struct TeacherDriver: Driver, Sendable {
                 world.step()
                 step += 1
                 if world.egoCollided || world.egoOffRoad {
-                    return score - 1000 * (2 - Double(step) / Double(totalSteps))
+                    // Later is better, and slower is better when it cannot be avoided.
+                    return score - 1000 * (2 - Double(step) / Double(totalSteps)) - 20 * world.actors[0].speed
                 }
                 if step % 3 == 0 {
                     let ego = world.actors[0]

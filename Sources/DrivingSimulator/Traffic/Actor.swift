@@ -56,7 +56,7 @@ public struct Actor: Sendable, Codable, Equatable {
     public var scriptedAcceleration: Double?
     /// The speed at which a scripted brake stops (then IDM resumes at this target).
     public var scriptedFloorSpeed: Double
-    /// Whether the actor has crashed (it then stands still).
+    /// Whether the actor has crashed (it then skids to a halt in its lane).
     public var crashed: Bool
     /// An inattentive driver ignores the traffic ahead (IDM as on a free road) until a script takes over.
     public var inattentive: Bool
