@@ -73,7 +73,6 @@ extension World {
             // so a crash ahead is not an unavoidable wall for the traffic behind it.
             actors[k].crashed = true
             actors[k].lateralSpeed = 0
-            actors[k].heading = 0
             actors[k].scriptedAcceleration = nil
             actors[k].changesLanes = false
             actors[k].targetLane = max(actors[k].lane, 0)
