@@ -114,3 +114,5 @@ public struct GuardedDriver<Base: Driver>: Driver {
         return verdict.action
     }
 }
+
+extension GuardedDriver: Sendable where Base: Sendable {}

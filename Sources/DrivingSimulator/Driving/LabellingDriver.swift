@@ -42,3 +42,5 @@ public struct LabellingDriver<Student: Driver>: Driver {
         return executed
     }
 }
+
+extension LabellingDriver: Sendable where Student: Sendable {}

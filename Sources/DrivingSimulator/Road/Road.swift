@@ -21,8 +21,10 @@ public struct Road: Sendable, Codable, Equatable {
     public let closures: [LaneClosure]
     /// Start `s` of each segment (same count as `segments`), precomputed.
     let segmentStarts: [Double]
-    /// Closures per lane, sorted by `from`.
-    let closuresByLane: [[LaneClosure]]
+    /// Closures sorted by (lane, from), flattened so lookups touch no nested arrays.
+    let sortedClosures: [LaneClosure]
+    /// Lane `L`'s closures are `sortedClosures[closureStarts[L] ..< closureStarts[L + 1]]`.
+    let closureStarts: [Int]
 
     /// Total length in metres.
     public var length: Double { (segmentStarts.last ?? 0) + (segments.last?.length ?? 0) }
@@ -41,11 +43,12 @@ public struct Road: Sendable, Codable, Equatable {
             s += segment.length
         }
         segmentStarts = starts
-        var byLane = [[LaneClosure]](repeating: [], count: max(laneCount, 0))
-        for closure in closures where closure.lane >= 0 && closure.lane < laneCount {
-            byLane[closure.lane].append(closure)
-        }
-        closuresByLane = byLane.map { $0.sorted { $0.from < $1.from } }
+        let valid = closures.filter { $0.lane >= 0 && $0.lane < laneCount }
+        sortedClosures = valid.sorted { ($0.lane, $0.from) < ($1.lane, $1.from) }
+        var offsets = [Int](repeating: 0, count: max(laneCount, 0) + 1)
+        for closure in sortedClosures { offsets[closure.lane + 1] += 1 }
+        for k in 1..<offsets.count { offsets[k] += offsets[k - 1] }
+        closureStarts = offsets
     }
 
     enum CodingKeys: String, CodingKey { case laneCount, laneWidth, segments, closures }
@@ -114,7 +117,12 @@ public struct Road: Sendable, Codable, Equatable {
     @inline(__always)
     public func isOpen(lane: Int, at s: Double) -> Bool {
         guard lane >= 0 && lane < laneCount else { return false }
-        for closure in closuresByLane[lane] where s >= closure.from && s < closure.to { return false }
+        var k = closureStarts[lane]
+        let end = closureStarts[lane + 1]
+        while k < end {
+            if s >= sortedClosures[k].from && s < sortedClosures[k].to { return false }
+            k += 1
+        }
         return true
     }
 
@@ -122,8 +130,11 @@ public struct Road: Sendable, Codable, Equatable {
     @inline(__always)
     public func distanceToLaneEnd(lane: Int, from s: Double) -> Double {
         guard lane >= 0 && lane < laneCount else { return 0 }
-        for closure in closuresByLane[lane] where closure.to > s {
-            return max(closure.from - s, 0)
+        var k = closureStarts[lane]
+        let end = closureStarts[lane + 1]
+        while k < end {
+            if sortedClosures[k].to > s { return max(sortedClosures[k].from - s, 0) }
+            k += 1
         }
         return .infinity
     }
