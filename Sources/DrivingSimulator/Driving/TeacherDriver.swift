@@ -2,8 +2,9 @@
 ///
 /// It sees the true world (no noise, no fog, no latency) and looks ahead by
 /// simulation: for each first action it clones the world, applies the action,
-/// continues with each of three continuation policies (hold, follow the lead
-/// with IDM, brake) for `horizon` seconds, and scores the best continuation.
+/// continues with each continuation policy — hold, follow the lead with IDM,
+/// and (after a brake, a slow-down or a lane change) keep braking — for
+/// `horizon` seconds, and scores the first action by its best continuation.
 /// Other agents move by their behaviour models in the clones; storyboard
 /// actions that have not started yet are *not* foreseen, so the teacher reacts
 /// to what can be observed (a cut-in once it begins, a pedestrian once it
