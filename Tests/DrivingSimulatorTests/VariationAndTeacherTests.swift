@@ -64,4 +64,16 @@ struct VariationAndTeacherTests {
         let decoded = try JSONDecoder().decode(EvaluationReport.self, from: JSONEncoder().encode(report))
         #expect(decoded == report)
     }
+
+    @Test("variations of a capture evaluate as a held-out suite under the capture's family")
+    func variationSuite() async throws {
+        let sampler = VariationSampler(capture: try capture())
+        let items = sampler.items(count: 20, seconds: 4)
+        #expect(items.allSatisfy { abs($0.duration - $0.world.time - 4) < 1e-9 })
+        let report = await Evaluator.evaluate(items: items, driverName: "baseline") { BaselineDriver() }
+        #expect(report.families.map(\.family) == ["cut-in"])
+        #expect(report.overall.episodes == 20)
+        let again = await Evaluator.evaluate(items: items, driverName: "baseline", concurrency: 1) { BaselineDriver() }
+        #expect(again == report)
+    }
 }
