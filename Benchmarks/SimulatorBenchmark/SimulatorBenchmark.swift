@@ -149,7 +149,9 @@ struct SimulatorBenchmark: ParsableCommand {
         options.episode = episode
         var baseline = BaselineDriver()
         let result = EpisodeRunner.run(try ScenarioBuilder.build(scenario, episode: episode), driver: &baseline, options: options)
-        guard let capture = result.captures.first else { throw ValidationError("the cut-in episode produced no capture") }
+        guard let capture = result.captures.first(where: { $0.trigger.kind == .collision }) else {
+            throw ValidationError("the baseline did not crash in cut-in-000; no collision capture to vary")
+        }
         let sampler = VariationSampler(capture: capture)
         let clock = ContinuousClock()
         var generation: [Double] = []
