@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "DrivingSimulator", targets: ["DrivingSimulator"]),
         .library(name: "SecureTransport", targets: ["SecureTransport"]),
         .executable(name: "policy-benchmark", targets: ["PolicyBenchmark"]),
+        .executable(name: "fleet-sim", targets: ["FleetSimCLI"]),
+        .executable(name: "simulator-benchmark", targets: ["SimulatorBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -72,7 +74,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Executables
+        .executableTarget(
+            name: "FleetSimCLI",
+            dependencies: [
+                "DrivingSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Benchmarks
+        .executableTarget(
+            name: "SimulatorBenchmark",
+            dependencies: [
+                "DrivingSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/SimulatorBenchmark",
+            exclude: ["highway_env_peer.py"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "PolicyBenchmark",
             dependencies: [

@@ -1,0 +1,168 @@
+/// The privileged planner that labels states for the student.
+///
+/// It sees the true world (no noise, no fog, no latency) and looks ahead by
+/// simulation: for each first action it clones the world, applies the action,
+/// continues with each continuation policy — hold, follow the lead with IDM,
+/// and (after a brake, a slow-down or a lane change) keep braking — for
+/// `horizon` seconds, and scores the first action by its best continuation.
+/// Other agents move by their behaviour models in the clones; storyboard
+/// actions that have not started yet are *not* foreseen, so the teacher reacts
+/// to what can be observed (a cut-in once it begins, a pedestrian once it
+/// steps out) and its labels stay learnable from the observation.
+///
+/// Score of a rollout (higher is better):
+///
+///     −1000·(2 − t_crash / H) − 20·v_crash  on a collision or road departure at t_crash
+///     − Σ dt · |v − v_safe| / v_safe       progress against the safe speed
+///     − Σ dt · 4 · max(0, 2 s − TTC)       closeness
+///     − Σ dt · 3 · max(0, v − v_safe)      speeding over the safe speed
+///     − action cost                        lane change 0.3, brake 0.4, speed change 0.02
+///
+/// `v_safe` is the limit, lowered ahead of bends so that at every point of the
+/// next 400 m `v² κ ≤ 0.8·μ·g` can still be reached braking at 0.7·μ·g — on
+/// ice the teacher slows before the curve instead of discovering it inside.
+public struct TeacherDriver: Driver, Sendable {
+    public var name: String { "teacher" }
+    /// Look-ahead horizon, seconds.
+    public var horizon: Double
+
+    public init(horizon: Double = 4.0) {
+        self.horizon = horizon
+    }
+
+    enum Continuation: CaseIterable { case hold, follow, brake }
+
+    public func decide(_ observation: Observation, context: DriverContext) -> MetaAction {
+        decide(world: context.world, decisionSteps: context.decisionSteps)
+    }
+
+    /// The teacher's action for a world state (also used for DAgger labels).
+    public func decide(world: World, decisionSteps: Int) -> MetaAction {
+        var base = world
+        base.forgetPendingScripts()
+        var bestAction = MetaAction.idle
+        var bestScore = -Double.infinity
+        let ego = world.actors[0]
+        for action in MetaAction.allCases {
+            if action == .laneLeft && !world.road.isOpen(lane: world.controller.targetLane + 1, at: ego.s) { continue }
+            if action == .laneRight && !world.road.isOpen(lane: world.controller.targetLane - 1, at: ego.s) { continue }
+            var score = -Double.infinity
+            for continuation in Continuation.allCases {
+                if continuation == .brake && action != .brake && action != .slower
+                    && action != .laneLeft && action != .laneRight { continue }
+                score = max(score, rollout(base, first: action, then: continuation, decisionSteps: decisionSteps))
+            }
+            score -= TeacherDriver.cost(of: action)
+            if score > bestScore {
+                bestScore = score
+                bestAction = action
+            }
+        }
+        return bestAction
+    }
+
+    static func cost(of action: MetaAction) -> Double {
+        switch action {
+        case .idle: 0
+        case .faster, .slower: 0.02
+        case .brake: 0.4
+        case .laneLeft, .laneRight: 0.3
+        }
+    }
+
+    func rollout(_ start: World, first: MetaAction, then continuation: Continuation, decisionSteps: Int) -> Double {
+        var world = start
+        let dt = world.timeStep
+        let totalSteps = Int((horizon / dt).rounded())
+        var score = 0.0
+        var step = 0
+        var action = first
+        while step < totalSteps {
+            world.apply(action)
+            for _ in 0..<decisionSteps {
+                world.step()
+                step += 1
+                if world.egoCollided || world.egoOffRoad {
+                    // Later is better, and slower is better when it cannot be avoided.
+                    return score - 1000 * (2 - Double(step) / Double(totalSteps)) - 20 * world.actors[0].speed
+                }
+                if step % 3 == 0 {
+                    let ego = world.actors[0]
+                    let safe = TeacherDriver.safeSpeed(world: world)
+                    let v = ego.speed
+                    let period = 3 * dt
+                    score -= period * abs(v - safe) / max(safe, 1)
+                    score -= period * 3 * max(0, v - safe)
+                    let ttc = world.egoTimeToCollision(range: 100)
+                    if ttc < 2 { score -= period * 4 * (2 - ttc) }
+                }
+                if step >= totalSteps { break }
+            }
+            action = nextAction(world, continuation)
+        }
+        return score
+    }
+
+    func nextAction(_ world: World, _ continuation: Continuation) -> MetaAction {
+        switch continuation {
+        case .hold:
+            return .idle
+        case .brake:
+            return world.actors[0].speed > 0.5 ? .brake : .idle
+        case .follow:
+            let ego = world.actors[0]
+            let gap = world.egoHeadway(range: 120)
+            let safe = TeacherDriver.safeSpeed(world: world)
+            let leaderSpeed = TeacherDriver.leadSpeed(world)
+            let a = IntelligentDriverModel.acceleration(
+                speed: ego.speed, desiredSpeed: safe, gap: gap.isFinite ? gap + Actor.carLength : .infinity,
+                closingSpeed: ego.speed - leaderSpeed, behaviour: .highwayDefault)
+            if a < -4 { return .brake }
+            if a < -0.7 { return .slower }
+            if a > 0.7 && world.controller.targetSpeed < safe - 1 { return .faster }
+            return .idle
+        }
+    }
+
+    /// Speed of the nearest actor ahead in the ego's corridor (its own speed if none).
+    static func leadSpeed(_ world: World) -> Double {
+        let ego = world.actors[0]
+        var best = Double.infinity
+        var speed = ego.speed
+        for other in world.actors.dropFirst() where other.s > ego.s && other.s - ego.s < 120
+            && abs(other.d - ego.d) < (other.width + ego.width) / 2 + 0.2 {
+            if other.s - ego.s < best {
+                best = other.s - ego.s
+                speed = other.longitudinalSpeed
+            }
+        }
+        return speed
+    }
+
+    /// The highest speed from which every bend in the next 400 m can be taken within 0.8·μ·g.
+    public static func safeSpeed(world: World) -> Double {
+        let ego = world.actors[0]
+        let road = world.road
+        let grip = min(world.environment.gripLimit, World.egoMaxGrip)
+        var safe = road.speedLimit(at: ego.s)
+        var index = road.segmentIndex(at: ego.s)
+        while index < road.segments.count && road.segmentStarts[index] <= ego.s + 400 {
+            let segment = road.segments[index]
+            let distance = max(road.segmentStarts[index] - ego.s, 0)
+            var vSegment = segment.speedLimit
+            if segment.curvature != 0 {
+                vSegment = min(vSegment, (0.8 * grip / abs(segment.curvature)).squareRoot())
+            }
+            safe = min(safe, (vSegment * vSegment + 2 * 0.7 * grip * distance).squareRoot())
+            index += 1
+        }
+        return safe
+    }
+}
+
+extension World {
+    /// Drops storyboard actions that have not started (the teacher's rollouts do not foresee them).
+    mutating func forgetPendingScripts() {
+        scripts.removeAll { !$0.started }
+    }
+}

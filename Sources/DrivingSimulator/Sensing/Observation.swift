@@ -1,0 +1,126 @@
+/// What a driver sees: a fixed-size vector of `Float`, normalized like highway-env's Kinematics observation.
+///
+/// A neural policy consumes this vector directly, so its layout is a contract:
+/// `Observation.size` floats, in four blocks. Distances and speeds are divided
+/// by the ranges below and clipped to [-1, 1] (highway-env's `lmap` + clip);
+/// flags are 0 or 1. All vehicle quantities are relative to the ego, in road
+/// coordinates (x along the road, y to the left). This is the one place the
+/// layout is defined; `Simulator/README.md` repeats it for readers.
+///
+/// | index | block | feature | scale |
+/// | --- | --- | --- | --- |
+/// | 0 | ego | speed | / 40 m/s |
+/// | 1 | ego | lateral speed ḋ | / 5 m/s |
+/// | 2 | ego | heading relative to the road | / 0.5 rad |
+/// | 3 | ego | offset from the current lane centre | / (lane width / 2) |
+/// | 4 | ego | longitudinal acceleration | / 10 m/s² |
+/// | 5 | ego | controller target speed | / 40 m/s |
+/// | 6 | ego | speed limit here | / 40 m/s |
+/// | 7 | ego | target lane − current lane | −1, 0, 1 |
+/// | 8 | lane | a lane to the left is open here | 0/1 |
+/// | 9 | lane | a lane to the right is open here | 0/1 |
+/// | 10 | lane | distance to the end of the current lane | / 200 m (1 = none) |
+/// | 11 | lane | curvature here | × 200 m |
+/// | 12 | lane | sharpest curvature in the next 150 m | × 200 m |
+/// | 13 | lane | current lane index | / (lanes − 1) |
+/// | 14 | lane | time-to-collision with the observed lead | / 10 s (1 = none) |
+/// | 15 | environment | friction estimate μ̂ | as is |
+/// | 16 | environment | visibility | / 200 m |
+/// | 17 | environment | sensor noise σ | / 2 m |
+/// | 18 | environment | dropout probability | as is |
+/// | 19 | environment | latency | / 0.5 s |
+/// | 20 + 7k … | vehicle k (k = 0 … 7, nearest first) | presence, x / 100 m, y / 15 m, vx / 40 m/s, vy / 5 m/s, heading / 0.5 rad, kind | |
+///
+/// `kind` is 0 for a vehicle, 0.5 for a stationary object (stalled car, cone)
+/// and 1 for a pedestrian. Rows of absent vehicles are all zero. Vehicles are
+/// the K = 8 nearest (Euclidean, in road coordinates) within the sensor range
+/// and the visibility; each may be dropped (dropout) and its position and
+/// speed carry Gaussian noise. With latency the driver receives the frame
+/// produced that many decision periods ago.
+public struct Observation: Sendable, Equatable {
+    /// The feature vector, `Observation.size` long.
+    public var values: [Float]
+
+    /// An all-zero observation.
+    public init() {
+        values = [Float](repeating: 0, count: Observation.size)
+    }
+
+    public init(values: [Float]) {
+        precondition(values.count == Observation.size, "an observation has \(Observation.size) values")
+        self.values = values
+    }
+
+    /// Number of floats: 8 ego + 7 lane + 5 environment + 8 × 7 vehicle features = 76.
+    public static let size = egoFeatures + laneFeatures + environmentFeatures + vehicleSlots * vehicleFeatures
+    public static let egoFeatures = 8
+    public static let laneFeatures = 7
+    public static let environmentFeatures = 5
+    /// K, the number of vehicle rows.
+    public static let vehicleSlots = 8
+    public static let vehicleFeatures = 7
+    public static let laneOffset = egoFeatures
+    public static let environmentOffset = laneOffset + laneFeatures
+    public static let vehiclesOffset = environmentOffset + environmentFeatures
+
+    // Normalization ranges.
+    static let speedScale = 40.0
+    static let lateralSpeedScale = 5.0
+    static let headingScale = 0.5
+    static let accelerationScale = 10.0
+    static let distanceScale = 200.0
+    static let curvatureScale = 200.0
+    static let timeScale = 10.0
+    static let xScale = 100.0
+    static let yScale = 15.0
+    static let noiseScale = 2.0
+    static let latencyScale = 0.5
+}
+
+/// One decoded vehicle row, in physical units relative to the ego.
+public struct ObservedVehicle: Sendable, Equatable {
+    public var x: Double
+    public var y: Double
+    public var vx: Double
+    public var vy: Double
+    public var heading: Double
+    public var kind: Double
+}
+
+extension Observation {
+    /// Ego speed, m/s.
+    public var egoSpeed: Double { Double(values[0]) * Observation.speedScale }
+    /// Controller target speed, m/s.
+    public var targetSpeed: Double { Double(values[5]) * Observation.speedScale }
+    /// Speed limit, m/s.
+    public var speedLimit: Double { Double(values[6]) * Observation.speedScale }
+    /// Whether a lane change is under way.
+    public var changingLanes: Bool { values[7] != 0 }
+    public var leftLaneOpen: Bool { values[Observation.laneOffset] > 0.5 }
+    public var rightLaneOpen: Bool { values[Observation.laneOffset + 1] > 0.5 }
+    /// Distance to the end of the current lane, m (∞ if none in range).
+    public var distanceToLaneEnd: Double {
+        let v = Double(values[Observation.laneOffset + 2])
+        return v >= 1 ? .infinity : v * Observation.distanceScale
+    }
+    /// Estimated time-to-collision with the lead, s (∞ if none).
+    public var leadTimeToCollision: Double {
+        let v = Double(values[Observation.laneOffset + 6])
+        return v >= 1 ? .infinity : v * Observation.timeScale
+    }
+    /// Friction estimate μ̂.
+    public var frictionEstimate: Double { Double(values[Observation.environmentOffset]) }
+
+    /// The k-th vehicle row, or nil if the slot is empty.
+    public func vehicle(_ k: Int) -> ObservedVehicle? {
+        let base = Observation.vehiclesOffset + k * Observation.vehicleFeatures
+        guard values[base] > 0.5 else { return nil }
+        return ObservedVehicle(
+            x: Double(values[base + 1]) * Observation.xScale,
+            y: Double(values[base + 2]) * Observation.yScale,
+            vx: Double(values[base + 3]) * Observation.speedScale,
+            vy: Double(values[base + 4]) * Observation.lateralSpeedScale,
+            heading: Double(values[base + 5]) * Observation.headingScale,
+            kind: Double(values[base + 6]))
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import DrivingSimulator
-
-@Test func moduleBuilds() { #expect(Bool(true)) }

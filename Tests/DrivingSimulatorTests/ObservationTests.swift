@@ -1,0 +1,70 @@
+import Testing
+@testable import DrivingSimulator
+
+@Suite("Observation layout")
+struct ObservationTests {
+    @Test("size and block offsets are the documented ones")
+    func layout() {
+        #expect(Observation.size == 76)
+        #expect(Observation.laneOffset == 8 && Observation.environmentOffset == 15 && Observation.vehiclesOffset == 20)
+        #expect(MetaAction.count == 6 && MetaAction.brake.rawValue == 5)
+    }
+
+    @Test("ego and the nearest vehicles are encoded relative and normalized")
+    func encoding() {
+        var world = Fixtures.world(others: [Fixtures.car(lane: 1, s: 140, speed: 20), Fixtures.car(lane: 2, s: 110, speed: 25),
+                                            Fixtures.car(lane: 0, s: 300, speed: 25)])
+        var observation = Observation()
+        world.observe(into: &observation)
+        #expect(observation.values[0] == Float(25.0 / 40))
+        #expect(abs(observation.egoSpeed - 25) < 1e-5)
+        let nearest = observation.vehicle(0)!
+        #expect(abs(nearest.x - 10) < 1e-4 && abs(nearest.y - 3.75) < 1e-4)
+        let lead = observation.vehicle(1)!
+        #expect(abs(lead.x - 40) < 1e-4 && abs(lead.vx + 5) < 1e-4)
+        #expect(observation.vehicle(3) == nil)
+        #expect(observation.values.allSatisfy { $0 >= -1 && $0 <= 1 })
+        #expect(abs(observation.leadTimeToCollision - 35.0 / 5) < 1e-3)
+    }
+
+    @Test("fog hides what is beyond the visibility")
+    func fog() {
+        var world = Fixtures.world(others: [Fixtures.car(lane: 1, s: 160, speed: 20)])
+        world.environment.visibility = 40
+        var observation = Observation()
+        world.observe(into: &observation)
+        #expect(observation.vehicle(0) == nil)
+        world.environment.visibility = 80
+        world.observe(into: &observation)
+        #expect(observation.vehicle(0) != nil)
+    }
+
+    @Test("dropout removes detections at about the given rate")
+    func dropout() {
+        var world = Fixtures.world(others: [Fixtures.car(lane: 1, s: 150, speed: 25)])
+        world.environment.dropout = 0.7
+        var observation = Observation()
+        var seen = 0
+        for _ in 0..<1_000 {
+            world.observe(into: &observation)
+            if observation.vehicle(0) != nil { seen += 1 }
+        }
+        #expect(seen > 220 && seen < 380)
+    }
+
+    @Test("latency delivers the frame from the given number of periods ago")
+    func latency() {
+        var world = Fixtures.world(egoSpeed: 20)
+        world.environment.latency = 0.4
+        var observation = Observation()
+        var speeds: [Float] = []
+        for _ in 0..<6 {
+            world.observe(into: &observation)
+            speeds.append(observation.values[0])
+            world.advance(with: .faster, steps: 3)
+        }
+        let fresh = Float(world.actors[0].speed / 40)
+        #expect(speeds[0] == speeds[1] && speeds[1] == speeds[2])
+        #expect(speeds[5] < fresh)
+    }
+}
