@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .library(name: "PolicyNetwork", targets: ["PolicyNetwork"]),
         .library(name: "FleetWire", targets: ["FleetWire"]),
+        .library(name: "Aggregation", targets: ["Aggregation"]),
         .library(name: "DrivingSimulator", targets: ["DrivingSimulator"]),
         .library(name: "SecureTransport", targets: ["SecureTransport"]),
         .executable(name: "policy-benchmark", targets: ["PolicyBenchmark"]),
@@ -52,7 +53,12 @@ let package = Package(
         ),
         .target(
             name: "FleetWire",
-            dependencies: ["CZstd"],
+            dependencies: ["PolicyNetwork", "CZstd"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Aggregation",
+            dependencies: ["FleetWire"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -115,6 +121,11 @@ let package = Package(
         .testTarget(
             name: "FleetWireTests",
             dependencies: ["FleetWire"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AggregationTests",
+            dependencies: ["Aggregation", "FleetWire"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

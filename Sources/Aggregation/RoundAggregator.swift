@@ -1,0 +1,219 @@
+public import FleetWire
+
+/// Folds a round's updates into one change to the model as they arrive.
+///
+/// With the default rule (per-expert weighted mean) every update is added at
+/// once into running sums and dropped, so memory is the size of the touched
+/// tensors — O(model) — however many nodes report:
+///
+///     Δ_t = Σ_n w_{n,t} · δ_{n,t} / Σ_n w_{n,t}
+///
+/// where w_{n,t} is the number of samples node n routed to tensor t's expert
+/// (all its samples for shared tensors such as the router), times the
+/// staleness factor (1 + τ)^−a and the clip factor min(1, C / ‖δ_n‖). An
+/// expert no node touched gets no entry and stays as it is.
+///
+/// The robust rules (trimmed mean, median) need every value of a coordinate at
+/// once; they keep up to `bufferCapacity` updates (sparse as sent) and combine
+/// them, per tensor, over the nodes that touched it, unweighted.
+///
+/// Added experts are not averaged (two nodes' new experts are different
+/// experts): the proposal whose new expert had the most routed samples wins.
+public struct RoundAggregator: Sendable {
+    public let layout: ModelLayout
+    public let configuration: AggregationConfiguration
+    public let currentVersion: UInt64
+    /// The open round; nil in asynchronous mode.
+    public let round: UInt64?
+
+    private var sums: [String: [Float]] = [:]
+    private var weights: [String: Double] = [:]
+    private var buffered: [(delta: PolicyDelta, scale: Float)] = []
+    private var contributors: [String] = []
+    private var contributorSet: Set<String> = []
+    private var samplesPerExpert: [UInt64]
+    private var families: [String: Int] = [:]
+    private var clippedUpdates = 0
+    private var bestAddition: (node: String, samples: UInt64, tensors: [TensorDelta])?
+
+    public init(
+        layout: ModelLayout,
+        configuration: AggregationConfiguration = AggregationConfiguration(),
+        currentVersion: UInt64,
+        round: UInt64?
+    ) throws(AggregationError) {
+        try configuration.validate()
+        self.layout = layout
+        self.configuration = configuration
+        self.currentVersion = currentVersion
+        self.round = round
+        samplesPerExpert = Array(repeating: 0, count: layout.expertCount)
+    }
+
+    /// Updates counted so far.
+    public var updateCount: Int { contributors.count }
+
+    /// Validates `delta` and folds it in.
+    ///
+    /// - Returns: The validated update (its staleness and norm).
+    /// - Throws: ``AggregationError``; a refused update changes nothing.
+    @discardableResult
+    public mutating func add(_ delta: PolicyDelta) throws(AggregationError) -> ValidatedUpdate {
+        let update = try UpdateValidator.validate(
+            delta, layout: layout, currentVersion: currentVersion, round: round, configuration: configuration
+        )
+        guard !contributorSet.contains(delta.nodeID) else {
+            throw AggregationError(.duplicateNode, "node \(delta.nodeID) already contributed to this round")
+        }
+        if configuration.rule != .weightedMean && buffered.count >= configuration.bufferCapacity {
+            throw AggregationError(.bufferFull, "the round already holds \(buffered.count) updates, the robust rule's capacity")
+        }
+
+        var scale: Float = 1
+        let clip = configuration.privacy?.clipNorm ?? configuration.clipNorm
+        if let clip, update.norm > clip {
+            scale = Float(clip / update.norm)
+            clippedUpdates += 1
+        }
+        let stalenessFactor = Float(pow(1 + Double(update.staleness), -configuration.stalenessExponent))
+
+        switch configuration.rule {
+        case .weightedMean:
+            let totalSamples = delta.routingCounts.prefix(layout.expertCount).reduce(0, +)
+            for tensor in delta.tensors where tensor.role == .difference {
+                let weight: Double
+                if configuration.privacy != nil {
+                    weight = 1  // equal weights keep each node's influence within the clip
+                } else if let expert = layout[tensor.name]?.expert {
+                    weight = Double(delta.routingCounts[expert]) * Double(stalenessFactor)
+                } else {
+                    weight = Double(totalSamples) * Double(stalenessFactor)
+                }
+                guard weight > 0 else { continue }
+                var sum = sums[tensor.name] ?? [Float](repeating: 0, count: tensor.elementCount)
+                sum.withUnsafeMutableBufferPointer { FoldKernels.fold(tensor, weight: Float(weight) * scale, into: $0) }
+                sums[tensor.name] = sum
+                weights[tensor.name, default: 0] += weight
+            }
+        case .trimmedMean, .median:
+            buffered.append((delta, scale * stalenessFactor))
+        }
+
+        contributors.append(delta.nodeID)
+        contributorSet.insert(delta.nodeID)
+        for expert in 0..<layout.expertCount { samplesPerExpert[expert] += delta.routingCounts[expert] }
+        for family in Set(delta.metadata.families) { families[family, default: 0] += 1 }
+        let additions = delta.tensors.filter { $0.role == .addition }
+        if !additions.isEmpty {
+            let added = delta.routingCounts.dropFirst(layout.expertCount).reduce(0, +)
+            if bestAddition.map({ added > $0.samples }) ?? true {
+                bestAddition = (delta.nodeID, added, additions)
+            }
+        }
+        return update
+    }
+
+    /// The combined change of every update folded in.
+    public func finalize() throws(AggregationError) -> AggregateResult {
+        guard !contributors.isEmpty else {
+            throw AggregationError(.emptyRound, "no update was accepted in this round")
+        }
+        var mean: [String: [Float]]
+        var noise: Double?
+        switch configuration.rule {
+        case .weightedMean:
+            if let privacy = configuration.privacy {
+                (mean, noise) = privateMean(privacy)
+            } else {
+                mean = [:]
+                for (name, sum) in sums {
+                    let weight = Float(weights[name] ?? 0)
+                    mean[name] = sum.map { $0 / weight }
+                }
+            }
+        case .trimmedMean(let fraction):
+            mean = robustCombine { CoordinateStatistics.trimmedMean(&$0, fraction: fraction) }
+        case .median:
+            mean = robustCombine { CoordinateStatistics.median(&$0) }
+        }
+        return AggregateResult(
+            meanDelta: mean,
+            additions: bestAddition?.tensors ?? [],
+            additionProposer: bestAddition?.node,
+            contributors: contributors,
+            samplesPerExpert: samplesPerExpert,
+            families: families,
+            clippedUpdates: clippedUpdates,
+            noiseStandardDeviation: noise
+        )
+    }
+
+    /// Σ clipped updates + N(0, (zC)²) on every coordinate of the model, over the participants.
+    private func privateMean(_ privacy: AggregationConfiguration.DifferentialPrivacy) -> ([String: [Float]], Double) {
+        var generator = GaussianNoise(seed: privacy.seed)
+        let participants = Double(contributors.count)
+        let standardDeviation = privacy.noiseMultiplier * privacy.clipNorm
+        var mean: [String: [Float]] = [:]
+        for entry in layout.entries {
+            var sum = sums[entry.name] ?? [Float](repeating: 0, count: entry.elementCount)
+            for index in sum.indices {
+                sum[index] = Float((Double(sum[index]) + standardDeviation * generator.next()) / participants)
+            }
+            mean[entry.name] = sum
+        }
+        return (mean, standardDeviation / participants)
+    }
+
+    /// Per tensor, per coordinate, `statistic` over the buffered updates that touched the tensor.
+    private func robustCombine(_ statistic: (inout [Float]) -> Float) -> [String: [Float]] {
+        var byTensor: [String: [(TensorDelta, Float)]] = [:]
+        for (delta, scale) in buffered {
+            for tensor in delta.tensors where tensor.role == .difference {
+                byTensor[tensor.name, default: []].append((tensor, scale))
+            }
+        }
+        var result: [String: [Float]] = [:]
+        for (name, updates) in byTensor {
+            let count = updates[0].0.elementCount
+            // One row per update, expanded once; then a column per coordinate.
+            var matrix = [Float](repeating: 0, count: updates.count * count)
+            matrix.withUnsafeMutableBufferPointer { buffer in
+                for (row, (tensor, scale)) in updates.enumerated() {
+                    let slice = UnsafeMutableBufferPointer(rebasing: buffer[(row * count)..<((row + 1) * count)])
+                    FoldKernels.fold(tensor, weight: scale, into: slice)
+                }
+            }
+            var column = [Float](repeating: 0, count: updates.count)
+            var combined = [Float](repeating: 0, count: count)
+            for index in 0..<count {
+                for row in 0..<updates.count { column[row] = matrix[row * count + index] }
+                combined[index] = statistic(&column)
+            }
+            result[name] = combined
+        }
+        return result
+    }
+}
+
+/// Coordinate-wise robust statistics over one coordinate's values.
+enum CoordinateStatistics {
+    static func median(_ values: inout [Float]) -> Float {
+        values.sort()
+        let middle = values.count / 2
+        return values.count % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2
+    }
+
+    /// The mean after dropping ⌊fraction·n⌋ values from each end.
+    static func trimmedMean(_ values: inout [Float], fraction: Double) -> Float {
+        values.sort()
+        let drop = Int(fraction * Double(values.count))
+        let kept = values[drop..<(values.count - drop)]
+        return kept.reduce(0, +) / Float(kept.count)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
