@@ -62,6 +62,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Coordinator",
+            dependencies: ["Aggregation", "FleetWire"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "EdgeLearning",
             dependencies: ["FleetWire"],
             swiftSettings: swiftSettings
@@ -126,6 +131,11 @@ let package = Package(
         .testTarget(
             name: "AggregationTests",
             dependencies: ["Aggregation", "FleetWire"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: ["Coordinator"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,182 @@
+import Testing
+@testable import Coordinator
+
+@Suite("round state machine")
+struct RoundStateMachineTests {
+    static let nodes = (0..<10).map { "node-\($0)" }
+
+    func machine(_ configuration: RoundConfiguration) throws -> RoundStateMachine {
+        var machine = try RoundStateMachine(configuration: configuration, currentVersion: 3)
+        for node in Self.nodes { machine.nodeSeen(node, at: 0) }
+        return machine
+    }
+
+    func openRound(_ machine: inout RoundStateMachine) throws -> RoundStateMachine.Round {
+        guard case .openRound(let round) = machine.tick(at: 0) else {
+            if let round = machine.collecting { return round }
+            throw RoundError.notOpened
+        }
+        return round
+    }
+
+    enum RoundError: Error { case notOpened }
+
+    @Test("a round samples its participants, reproducibly from the seed")
+    func sampling() throws {
+        var first = try machine(RoundConfiguration(participationFraction: 0.5, minParticipants: 2, seed: 42))
+        var second = try machine(RoundConfiguration(participationFraction: 0.5, minParticipants: 2, seed: 42))
+        let a = try openRound(&first)
+        let b = try openRound(&second)
+        #expect(a.participants.count == 5)
+        #expect(a.participants == b.participants)
+        #expect(a.baseVersion == 3)
+        #expect(Set(a.participants).isSubset(of: Set(Self.nodes)))
+    }
+
+    @Test("invited nodes get the task, others wait")
+    func tasks() throws {
+        var machine = try machine(RoundConfiguration(participationFraction: 0.3, seed: 1))
+        let round = try openRound(&machine)
+        let invited = round.participants[0]
+        let outsider = try #require(Self.nodes.first { !round.participants.contains($0) })
+        #expect(machine.taskRequested(by: invited, at: 1).0 == .participate(round: round.number, baseVersion: 3))
+        #expect(machine.taskRequested(by: outsider, at: 1).0 == .wait)
+    }
+
+    @Test("the round closes at its quorum, not waiting for the last straggler")
+    func quorum() throws {
+        var machine = try machine(RoundConfiguration(quorumFraction: 0.8))
+        let round = try openRound(&machine)
+        var action = RoundStateMachine.Action.none
+        for node in round.participants.prefix(7) {
+            action = try machine.updateAccepted(from: node, round: round.number, at: 5)
+            #expect(action == .none)
+        }
+        action = try machine.updateAccepted(from: round.participants[7], round: round.number, at: 6)
+        guard case .aggregate(let closed) = action else {
+            Issue.record("expected aggregation at 8 of 10, got \(action)")
+            return
+        }
+        #expect(closed.accepted.count == 8)
+        // The straggler's late update is refused with 409 and the open round named.
+        #expect(throws: CoordinatorError(.roundClosed, "")) {
+            try machine.updateAccepted(from: round.participants[9], round: round.number, at: 7)
+        }
+    }
+
+    @Test("at the deadline a round aggregates what it has, or is abandoned")
+    func deadline() throws {
+        var machine = try machine(RoundConfiguration(minUpdates: 2, deadline: 60, heartbeatTimeout: 1_000))
+        let round = try openRound(&machine)
+        _ = try machine.updateAccepted(from: round.participants[0], round: round.number, at: 10)
+        #expect(machine.tick(at: 59) == .none)
+        guard case .abandon(let abandoned, _) = machine.tick(at: 60) else {
+            Issue.record("one update of two required must abandon the round")
+            return
+        }
+        #expect(abandoned.number == round.number)
+        // A new round opens straight away, and this time two updates arrive.
+        guard case .openRound(let next) = machine.tick(at: 61) else {
+            Issue.record("a new round must open after an abandoned one")
+            return
+        }
+        #expect(next.number == round.number + 1)
+        _ = try machine.updateAccepted(from: next.participants[0], round: next.number, at: 70)
+        _ = try machine.updateAccepted(from: next.participants[1], round: next.number, at: 71)
+        guard case .aggregate(let closed) = machine.tick(at: 121) else {
+            Issue.record("two updates at the deadline must be aggregated")
+            return
+        }
+        #expect(closed.accepted.count == 2)
+    }
+
+    @Test("heartbeats keep a slow node in the quorum; silence drops it")
+    func heartbeats() throws {
+        var machine = try machine(RoundConfiguration(quorumFraction: 1, deadline: 10_000, heartbeatTimeout: 30))
+        let round = try openRound(&machine)
+        for node in round.participants.dropLast() {
+            machine.nodeSeen(node, at: 20)
+            _ = try machine.updateAccepted(from: node, round: round.number, at: 25)
+        }
+        // The last node keeps sending heartbeats during long local work…
+        let slow = round.participants.last!
+        for beat in 1...10 {
+            machine.nodeSeen(slow, at: Double(beat * 20))
+            #expect(machine.tick(at: Double(beat * 20)) == .none)
+        }
+        #expect(machine.collecting != nil)
+        // …and once it goes silent past the timeout, the round closes without it.
+        guard case .aggregate = machine.tick(at: 200 + 31) else {
+            Issue.record("a node silent past its heartbeat timeout must not hold the round")
+            return
+        }
+    }
+
+    @Test("updates are refused when they are not for the open round, not invited, or repeated")
+    func admission() throws {
+        var machine = try machine(RoundConfiguration(participationFraction: 0.5, seed: 7))
+        let round = try openRound(&machine)
+        let outsider = try #require(Self.nodes.first { !round.participants.contains($0) })
+        #expect(throws: CoordinatorError(.roundClosed, "")) { try machine.admitUpdate(from: round.participants[0], round: round.number + 1) }
+        #expect(throws: CoordinatorError(.notParticipant, "")) { try machine.admitUpdate(from: outsider, round: round.number) }
+        _ = try machine.updateAccepted(from: round.participants[0], round: round.number, at: 1)
+        #expect(throws: CoordinatorError(.duplicateUpdate, "")) { try machine.admitUpdate(from: round.participants[0], round: round.number) }
+        #expect(CoordinatorError.Code.roundClosed.status == 409)
+    }
+
+    @Test("aggregate → gate → publish moves the current version and opens the next round")
+    func lifecycle() throws {
+        var machine = try machine(RoundConfiguration(quorumFraction: 0.1))
+        let round = try openRound(&machine)
+        guard case .aggregate = try machine.updateAccepted(from: round.participants[0], round: round.number, at: 1) else {
+            Issue.record("quorum of one must close the round")
+            return
+        }
+        #expect(machine.tick(at: 2) == .none)  // no new round while one is finishing
+        #expect(machine.aggregationFinished(round: round.number) == .gate(machine.finishing!.round))
+        guard case .finish(_, published: true) = machine.gateFinished(round: round.number, promotedVersion: 4) else {
+            Issue.record("a promoted candidate must finish as published")
+            return
+        }
+        #expect(machine.currentVersion == 4)
+        guard case .openRound(let next) = machine.tick(at: 3) else {
+            Issue.record("the next round must open")
+            return
+        }
+        #expect(next.baseVersion == 4)
+    }
+
+    @Test("asynchronous mode cuts a version every buffer and keeps collecting meanwhile")
+    func asynchronous() throws {
+        var machine = try machine(RoundConfiguration(mode: .asynchronous(bufferSize: 3)))
+        let buffer = try openRound(&machine)
+        #expect(buffer.participants.isEmpty)
+        #expect(machine.taskRequested(by: "node-9", at: 1).0 == .participate(round: buffer.number, baseVersion: 3))
+        _ = try machine.updateAccepted(from: "node-1", round: buffer.number, at: 2)
+        _ = try machine.updateAccepted(from: "node-2", round: buffer.number, at: 3)
+        guard case .aggregate(let full) = try machine.updateAccepted(from: "node-3", round: buffer.number, at: 4) else {
+            Issue.record("a full buffer must go to aggregation")
+            return
+        }
+        #expect(full.accepted == ["node-1", "node-2", "node-3"])
+        // The next buffer opens at once, while the previous one is still finishing.
+        guard case .openRound(let next) = machine.tick(at: 5) else {
+            Issue.record("asynchronous mode must keep collecting")
+            return
+        }
+        // An update computed for the previous buffer still counts (staleness is weighed later).
+        _ = try machine.updateAccepted(from: "node-4", round: buffer.number, at: 6)
+        #expect(machine.collecting?.accepted == ["node-4"])
+        #expect(next.number == buffer.number + 1)
+    }
+
+    @Test("bad configurations are refused, naming the field")
+    func configuration() {
+        #expect(throws: CoordinatorError(.invalidConfiguration, "")) {
+            try RoundStateMachine(configuration: RoundConfiguration(quorumFraction: 0), currentVersion: 0)
+        }
+        #expect(throws: CoordinatorError(.invalidConfiguration, "")) {
+            try RoundStateMachine(configuration: RoundConfiguration(mode: .asynchronous(bufferSize: 0)), currentVersion: 0)
+        }
+    }
+}
