@@ -1,0 +1,200 @@
+import Foundation
+public import PolicyNetwork
+
+/// Why a model version exists: its lineage, who contributed, what it learned
+/// from and how it did at the gate. Signed by the coordinator; a node uses a
+/// model only if the signature over these exact bytes verifies and the
+/// checkpoint's hash matches ``contentHash``.
+///
+/// `Protocols/model-format.md` specifies the JSON.
+public struct ModelManifest: Sendable, Equatable, Codable {
+    /// The manifest format identifier, `fleet-model/1`.
+    public static let currentFormat = "fleet-model/1"
+
+    public var format: String
+    /// This version's number; versions increase by one from 1.
+    public var version: UInt64
+    /// The version it was built from; nil for the first.
+    public var parent: UInt64?
+    /// `sha256:<hex>` of the safetensors checkpoint.
+    public var contentHash: String
+    /// Size of the checkpoint in bytes.
+    public var contentLength: Int
+    public var architecture: PolicyArchitecture
+    /// ``PolicyArchitecture/hash``: what deltas against this version must carry.
+    public var architectureHash: String
+    /// The round that produced it; nil for a version not made by a round (the seed model).
+    public var round: UInt64?
+    /// ISO 8601 time of publication.
+    public var createdAt: String
+    /// Nodes whose updates were aggregated into it.
+    public var contributors: [String]
+    /// Edge-case families the contributors learned from, with the number of updates naming each.
+    public var families: [String: Int]
+    /// Samples routed to each expert, summed over contributors.
+    public var samplesPerExpert: [UInt64]
+    /// How the updates were combined.
+    public var aggregation: AggregationSummary?
+    /// The regression gate's verdict and its evidence.
+    public var gate: GateSummary?
+    /// Free-form notes (e.g. how a seed model was trained).
+    public var notes: String?
+
+    public init(
+        version: UInt64,
+        parent: UInt64?,
+        contentHash: String,
+        contentLength: Int,
+        architecture: PolicyArchitecture,
+        round: UInt64?,
+        createdAt: String,
+        contributors: [String] = [],
+        families: [String: Int] = [:],
+        samplesPerExpert: [UInt64] = [],
+        aggregation: AggregationSummary? = nil,
+        gate: GateSummary? = nil,
+        notes: String? = nil
+    ) {
+        format = Self.currentFormat
+        self.version = version
+        self.parent = parent
+        self.contentHash = contentHash
+        self.contentLength = contentLength
+        self.architecture = architecture
+        architectureHash = architecture.hash
+        self.round = round
+        self.createdAt = createdAt
+        self.contributors = contributors
+        self.families = families
+        self.samplesPerExpert = samplesPerExpert
+        self.aggregation = aggregation
+        self.gate = gate
+        self.notes = notes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, parent, architecture, round, contributors, families, aggregation, gate, notes
+        case contentHash = "content_hash"
+        case contentLength = "content_length"
+        case architectureHash = "architecture_hash"
+        case createdAt = "created_at"
+        case samplesPerExpert = "samples_per_expert"
+    }
+
+    /// The canonical bytes that are signed: JSON with sorted keys, no extra spaces.
+    public func canonicalBytes() throws(FleetWireError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            return Array(try encoder.encode(self))
+        } catch {
+            throw FleetWireError(.invalidMetadata, "the manifest cannot be written as JSON: \(error)")
+        }
+    }
+
+    /// Parses and checks a manifest received from the coordinator.
+    public static func decode(_ bytes: some Collection<UInt8>, maxBytes: Int = 1 << 20) throws(FleetWireError) -> ModelManifest {
+        guard bytes.count <= maxBytes else {
+            throw FleetWireError(.limitExceeded, "the manifest is \(bytes.count) bytes, more than the limit of \(maxBytes)")
+        }
+        let manifest: ModelManifest
+        do {
+            manifest = try JSONDecoder().decode(ModelManifest.self, from: Data(bytes))
+        } catch {
+            throw FleetWireError(.invalidMetadata, "the manifest is not valid: \(error)")
+        }
+        guard manifest.format == currentFormat else {
+            throw FleetWireError(.unsupportedVersion, "manifest format \(manifest.format) is not supported (expected \(currentFormat))")
+        }
+        guard manifest.architectureHash == manifest.architecture.hash else {
+            throw FleetWireError(.invalidField, "the manifest's architecture_hash does not match its architecture")
+        }
+        guard manifest.contentHash.hasPrefix("sha256:"), manifest.contentHash.count == 71 else {
+            throw FleetWireError(.invalidField, "the manifest's content_hash must be sha256:<64 hex digits>")
+        }
+        return manifest
+    }
+}
+
+/// How a version's updates were combined.
+public struct AggregationSummary: Sendable, Equatable, Codable {
+    /// `weighted_mean`, `trimmed_mean(0.2)` or `median`.
+    public var rule: String
+    /// `fedavg`, `fedadam` or `fedyogi`.
+    public var serverOptimizer: String
+    public var updates: Int
+    public var clippedUpdates: Int
+    /// Standard deviation of the DP noise per averaged coordinate; nil without DP.
+    public var noiseStandardDeviation: Double?
+
+    public init(rule: String, serverOptimizer: String, updates: Int, clippedUpdates: Int = 0, noiseStandardDeviation: Double? = nil) {
+        self.rule = rule
+        self.serverOptimizer = serverOptimizer
+        self.updates = updates
+        self.clippedUpdates = clippedUpdates
+        self.noiseStandardDeviation = noiseStandardDeviation
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case rule, updates
+        case serverOptimizer = "server_optimizer"
+        case clippedUpdates = "clipped_updates"
+        case noiseStandardDeviation = "noise_std"
+    }
+}
+
+/// The regression gate's verdict on a candidate, and the evidence.
+public struct GateSummary: Sendable, Equatable, Codable {
+    /// One scenario family, current model against candidate.
+    public struct Family: Sendable, Equatable, Codable {
+        public var family: String
+        public var episodes: Int
+        public var currentCollisionRate: Double
+        public var candidateCollisionRate: Double
+        public var currentInterventions: Double
+        public var candidateInterventions: Double
+
+        public init(family: String, episodes: Int, currentCollisionRate: Double, candidateCollisionRate: Double, currentInterventions: Double, candidateInterventions: Double) {
+            self.family = family
+            self.episodes = episodes
+            self.currentCollisionRate = currentCollisionRate
+            self.candidateCollisionRate = candidateCollisionRate
+            self.currentInterventions = currentInterventions
+            self.candidateInterventions = candidateInterventions
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case family, episodes
+            case currentCollisionRate = "current_collision_rate"
+            case candidateCollisionRate = "candidate_collision_rate"
+            case currentInterventions = "current_interventions"
+            case candidateInterventions = "candidate_interventions"
+        }
+    }
+
+    /// `promoted`, `rejected` or `awaiting_approval`.
+    public var verdict: String
+    /// The gold suite's identifier and version.
+    public var suite: String
+    /// Gold-suite score (0–100, higher is better) of the current model and the candidate.
+    public var currentScore: Double
+    public var candidateScore: Double
+    public var families: [Family]
+    /// Why a candidate was rejected (empty when promoted).
+    public var reasons: [String]
+
+    public init(verdict: String, suite: String, currentScore: Double, candidateScore: Double, families: [Family], reasons: [String]) {
+        self.verdict = verdict
+        self.suite = suite
+        self.currentScore = currentScore
+        self.candidateScore = candidateScore
+        self.families = families
+        self.reasons = reasons
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case verdict, suite, families, reasons
+        case currentScore = "current_score"
+        case candidateScore = "candidate_score"
+    }
+}
