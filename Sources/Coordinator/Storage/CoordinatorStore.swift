@@ -1,0 +1,339 @@
+public import Foundation
+import GRDB
+
+/// The coordinator's durable state: nodes, rounds, versions, the updates each
+/// open round acknowledged, and the audit trail — in SQLite (WAL).
+///
+/// SQLite in WAL mode commits atomically and survives `kill -9` at any
+/// moment: after a restart the coordinator reads the last published version
+/// and the open round from here. Large bodies (checkpoints, accepted updates)
+/// live in the ``BlobStore``; rows refer to them by content hash, and a row is
+/// written only after its blob is durable, so no row ever points at nothing.
+public final class CoordinatorStore: Sendable {
+    private let database: DatabasePool
+
+    /// Opens (creating and migrating if needed) the database at `path`.
+    public init(path: String) throws(CoordinatorError) {
+        do {
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(10)
+            database = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(database)
+        } catch {
+            throw CoordinatorError(.storage, "cannot open the coordinator database at \(path): \(error)")
+        }
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "node") { t in
+                t.primaryKey("id", .text)
+                t.column("firstSeen", .double).notNull()
+                t.column("lastSeen", .double).notNull()
+                t.column("region", .text)
+                t.column("modelVersion", .integer)
+            }
+            try db.create(table: "version") { t in
+                t.primaryKey("version", .integer)
+                t.column("parent", .integer)
+                t.column("status", .text).notNull()
+                t.column("contentHash", .text).notNull()
+                t.column("manifest", .blob).notNull()
+                t.column("signature", .blob)
+                t.column("createdAt", .double).notNull()
+            }
+            try db.create(table: "round") { t in
+                t.primaryKey("number", .integer)
+                t.column("baseVersion", .integer).notNull()
+                t.column("status", .text).notNull()
+                t.column("openedAt", .double).notNull()
+                t.column("closedAt", .double)
+                t.column("participants", .text).notNull()
+                t.column("reason", .text)
+            }
+            try db.create(table: "acceptedUpdate") { t in
+                t.column("round", .integer).notNull().references("round", onDelete: .cascade)
+                t.column("node", .text).notNull()
+                t.column("blobHash", .text).notNull()
+                t.column("receivedAt", .double).notNull()
+                t.primaryKey(["round", "node"])
+            }
+            try db.create(table: "audit") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("time", .double).notNull()
+                t.column("kind", .text).notNull()
+                t.column("subject", .text).notNull()
+                t.column("detail", .text).notNull()
+            }
+        }
+        return migrator
+    }
+
+    private func write<T>(_ what: String, _ body: (Database) throws -> T) throws(CoordinatorError) -> T {
+        do {
+            return try database.write(body)
+        } catch {
+            throw CoordinatorError(.storage, "cannot \(what): \(error)")
+        }
+    }
+
+    private func read<T>(_ what: String, _ body: (Database) throws -> T) throws(CoordinatorError) -> T {
+        do {
+            return try database.read(body)
+        } catch {
+            throw CoordinatorError(.storage, "cannot \(what): \(error)")
+        }
+    }
+
+    // MARK: Nodes
+
+    /// A node known to the coordinator.
+    public struct Node: Sendable, Equatable, Codable {
+        public var id: String
+        public var firstSeen: Double
+        public var lastSeen: Double
+        public var region: String?
+        public var modelVersion: Int64?
+    }
+
+    /// Records that `id` was heard from.
+    public func nodeSeen(_ id: String, at time: Double, region: String? = nil, modelVersion: UInt64? = nil) throws(CoordinatorError) {
+        try write("record node \(id)") { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO node (id, firstSeen, lastSeen, region, modelVersion) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET lastSeen = excluded.lastSeen,
+                        region = COALESCE(excluded.region, region), modelVersion = COALESCE(excluded.modelVersion, modelVersion)
+                    """,
+                arguments: [id, time, time, region, modelVersion.map(Int64.init)]
+            )
+        }
+    }
+
+    /// Every node, by id.
+    public func nodes() throws(CoordinatorError) -> [Node] {
+        try read("list nodes") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM node ORDER BY id").map {
+                Node(id: $0["id"], firstSeen: $0["firstSeen"], lastSeen: $0["lastSeen"], region: $0["region"], modelVersion: $0["modelVersion"])
+            }
+        }
+    }
+
+    // MARK: Versions
+
+    /// A model version (or rejected candidate) and its signed manifest.
+    public struct Version: Sendable, Equatable, Codable {
+        public enum Status: String, Sendable, Codable {
+            case published
+            case rejected
+            case awaitingApproval = "awaiting_approval"
+        }
+        public var version: Int64
+        public var parent: Int64?
+        public var status: Status
+        public var contentHash: String
+        /// The manifest's canonical bytes, exactly as signed.
+        public var manifest: Data
+        public var signature: Data?
+        public var createdAt: Double
+
+        public init(version: UInt64, parent: UInt64?, status: Status, contentHash: String, manifest: [UInt8], signature: [UInt8]?, createdAt: Double) {
+            self.version = Int64(version)
+            self.parent = parent.map(Int64.init)
+            self.status = status
+            self.contentHash = contentHash
+            self.manifest = Data(manifest)
+            self.signature = signature.map { Data($0) }
+            self.createdAt = createdAt
+        }
+
+        init(row: Row) {
+            version = row["version"]
+            parent = row["parent"]
+            status = Status(rawValue: row["status"]) ?? .rejected
+            contentHash = row["contentHash"]
+            manifest = row["manifest"]
+            signature = row["signature"]
+            createdAt = row["createdAt"]
+        }
+
+        var arguments: StatementArguments {
+            [version, parent, status.rawValue, contentHash, manifest, signature, createdAt]
+        }
+    }
+
+    /// Stores a version record (its checkpoint blob must already be durable).
+    public func insert(_ version: Version) throws(CoordinatorError) {
+        try write("store version \(version.version)") { db in
+            try db.execute(
+                sql: "INSERT INTO version (version, parent, status, contentHash, manifest, signature, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: version.arguments
+            )
+        }
+    }
+
+    /// Changes a version's status (manual approval), and its signature if given.
+    public func setStatus(_ status: Version.Status, signature: [UInt8]? = nil, of version: UInt64) throws(CoordinatorError) {
+        let changed = try write("update version \(version)") { db -> Bool in
+            try db.execute(
+                sql: "UPDATE version SET status = ?, signature = COALESCE(?, signature) WHERE version = ?",
+                arguments: [status.rawValue, signature.map { Data($0) }, Int64(version)]
+            )
+            return db.changesCount > 0
+        }
+        guard changed else { throw CoordinatorError(.notFound, "there is no version \(version)") }
+    }
+
+    public func version(_ number: UInt64) throws(CoordinatorError) -> Version? {
+        try read("read version \(number)") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM version WHERE version = ?", arguments: [Int64(number)]).map(Version.init(row:))
+        }
+    }
+
+    /// Every version and candidate, newest first.
+    public func versions() throws(CoordinatorError) -> [Version] {
+        try read("list versions") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM version ORDER BY version DESC").map(Version.init(row:))
+        }
+    }
+
+    /// The newest published version.
+    public func latestPublished() throws(CoordinatorError) -> Version? {
+        try read("read the latest version") { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM version WHERE status = ? ORDER BY version DESC LIMIT 1",
+                arguments: [Version.Status.published.rawValue]
+            ).map(Version.init(row:))
+        }
+    }
+
+    /// The highest version number used so far (published or not).
+    public func highestVersionNumber() throws(CoordinatorError) -> UInt64 {
+        try read("read version numbers") { db in
+            UInt64(try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM version") ?? 0)
+        }
+    }
+
+    // MARK: Rounds
+
+    /// A round as stored.
+    public struct Round: Sendable, Equatable, Codable {
+        public enum Status: String, Sendable, Codable {
+            case collecting, aggregating, gating, published, rejected, abandoned
+        }
+        public var number: Int64
+        public var baseVersion: Int64
+        public var status: Status
+        public var openedAt: Double
+        public var closedAt: Double?
+        /// Invited nodes as a JSON array.
+        public var participants: String
+        public var reason: String?
+
+        public init(number: UInt64, baseVersion: UInt64, status: Status, openedAt: Double, closedAt: Double? = nil, participants: [String], reason: String? = nil) {
+            self.number = Int64(number)
+            self.baseVersion = Int64(baseVersion)
+            self.status = status
+            self.openedAt = openedAt
+            self.closedAt = closedAt
+            self.participants = (try? String(decoding: JSONEncoder().encode(participants), as: UTF8.self)) ?? "[]"
+            self.reason = reason
+        }
+
+        init(row: Row) {
+            number = row["number"]
+            baseVersion = row["baseVersion"]
+            status = Status(rawValue: row["status"]) ?? .abandoned
+            openedAt = row["openedAt"]
+            closedAt = row["closedAt"]
+            participants = row["participants"]
+            reason = row["reason"]
+        }
+
+        /// The invited nodes.
+        public var participantList: [String] {
+            (try? JSONDecoder().decode([String].self, from: Data(participants.utf8))) ?? []
+        }
+    }
+
+    /// Inserts or replaces a round's row.
+    public func save(_ round: Round) throws(CoordinatorError) {
+        try write("store round \(round.number)") { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO round (number, baseVersion, status, openedAt, closedAt, participants, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [round.number, round.baseVersion, round.status.rawValue, round.openedAt, round.closedAt, round.participants, round.reason]
+            )
+        }
+    }
+
+    public func round(_ number: UInt64) throws(CoordinatorError) -> Round? {
+        try read("read round \(number)") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM round WHERE number = ?", arguments: [Int64(number)]).map(Round.init(row:))
+        }
+    }
+
+    /// The round that was collecting when the coordinator stopped, if any.
+    public func unfinishedRound() throws(CoordinatorError) -> Round? {
+        try read("read the open round") { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM round WHERE status IN ('collecting', 'aggregating', 'gating') ORDER BY number DESC LIMIT 1"
+            ).map(Round.init(row:))
+        }
+    }
+
+    /// The highest round number used so far.
+    public func highestRoundNumber() throws(CoordinatorError) -> UInt64 {
+        try read("read round numbers") { db in
+            UInt64(try Int64.fetchOne(db, sql: "SELECT MAX(number) FROM round") ?? 0)
+        }
+    }
+
+    /// Records an acknowledged update of `round` (its body already durable in the blob store).
+    public func recordAcceptedUpdate(round: UInt64, node: String, blobHash: String, at time: Double) throws(CoordinatorError) {
+        try write("record the update of \(node)") { db in
+            try db.execute(
+                sql: "INSERT INTO acceptedUpdate (round, node, blobHash, receivedAt) VALUES (?, ?, ?, ?)",
+                arguments: [Int64(round), node, blobHash, time]
+            )
+        }
+    }
+
+    /// The updates `round` acknowledged, in arrival order.
+    public func acceptedUpdates(round: UInt64) throws(CoordinatorError) -> [(node: String, blobHash: String)] {
+        try read("read the updates of round \(round)") { db in
+            try Row.fetchAll(db, sql: "SELECT node, blobHash FROM acceptedUpdate WHERE round = ? ORDER BY receivedAt, node", arguments: [Int64(round)])
+                .map { ($0["node"], $0["blobHash"]) }
+        }
+    }
+
+    // MARK: Audit trail
+
+    /// One line of the audit trail.
+    public struct AuditEntry: Sendable, Equatable, Codable {
+        public var id: Int64
+        public var time: Double
+        public var kind: String
+        public var subject: String
+        public var detail: String
+    }
+
+    /// Appends to the audit trail: what happened (`kind`), to what (`subject`), and the details.
+    public func audit(_ kind: String, subject: String, detail: String, at time: Double) throws(CoordinatorError) {
+        try write("append to the audit trail") { db in
+            try db.execute(
+                sql: "INSERT INTO audit (time, kind, subject, detail) VALUES (?, ?, ?, ?)",
+                arguments: [time, kind, subject, detail]
+            )
+        }
+    }
+
+    /// The newest `limit` audit entries, newest first.
+    public func auditTrail(limit: Int = 100) throws(CoordinatorError) -> [AuditEntry] {
+        try read("read the audit trail") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id DESC LIMIT ?", arguments: [limit]).map {
+                AuditEntry(id: $0["id"], time: $0["time"], kind: $0["kind"], subject: $0["subject"], detail: $0["detail"])
+            }
+        }
+    }
+}
