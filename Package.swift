@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "DrivingSimulator", targets: ["DrivingSimulator"]),
         .library(name: "SecureTransport", targets: ["SecureTransport"]),
         .executable(name: "policy-benchmark", targets: ["PolicyBenchmark"]),
+        .executable(name: "aggregation-benchmark", targets: ["AggregationBenchmark"]),
         .executable(name: "fleet-sim", targets: ["FleetSimCLI"]),
         .executable(name: "simulator-benchmark", targets: ["SimulatorBenchmark"]),
     ],
@@ -119,6 +120,13 @@ let package = Package(
             ],
             path: "Benchmarks/PolicyBenchmark",
             exclude: ["policy_peer.py"],
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "AggregationBenchmark",
+            dependencies: ["Aggregation", "FleetWire", "PolicyNetwork", "EdgeLearning"],
+            path: "Benchmarks/AggregationBenchmark",
             swiftSettings: swiftSettings
         ),
 

@@ -50,26 +50,62 @@ enum FoldKernels {
 
     /// Σ x² over the decoded values.
     static func squaredNorm(of tensor: TensorDelta) -> Double {
-        var total = 0.0
         switch tensor.payload {
         case .dense(let values), .sparse(_, let values):
-            for value in values { total += Double(value) * Double(value) }
+            return values.withUnsafeBufferPointer { sumOfSquares($0) }
         case .denseInt8(let scales, let values):
             let columns = tensor.columns
-            for row in 0..<scales.count {
-                var rowTotal = 0.0
-                for column in 0..<columns {
-                    let q = Double(values[row * columns + column])
-                    rowTotal += q * q
+            var total = 0.0
+            values.withUnsafeBufferPointer { q in
+                for row in 0..<scales.count {
+                    var rowTotal: Int32 = 0
+                    for column in 0..<columns {
+                        let value = Int32(q[row * columns + column])
+                        rowTotal &+= value &* value
+                    }
+                    total += Double(rowTotal) * Double(scales[row]) * Double(scales[row])
                 }
-                total += rowTotal * Double(scales[row]) * Double(scales[row])
             }
+            return total
         case .sparseInt8(let scales, let indices, let values):
             let columns = tensor.columns
+            var total = 0.0
             for (index, q) in zip(indices, values) {
                 let value = Double(q) * Double(scales[Int(index) / columns])
                 total += value * value
             }
+            return total
+        }
+    }
+
+    /// Σ x²: four independent eight-lane float32 accumulators per block (so
+    /// the adds do not wait on each other), each block summed in double.
+    private static func sumOfSquares(_ values: UnsafeBufferPointer<Float>) -> Double {
+        guard let base = values.baseAddress else { return 0 }
+        let raw = UnsafeRawPointer(base)
+        var total = 0.0
+        var index = 0
+        let block = 4_096
+        while index < values.count {
+            let end = min(values.count, index + block)
+            var a = SIMD8<Float>(), b = SIMD8<Float>(), c = SIMD8<Float>(), d = SIMD8<Float>()
+            while index + 32 <= end {
+                let x0 = raw.loadUnaligned(fromByteOffset: 4 * index, as: SIMD8<Float>.self)
+                let x1 = raw.loadUnaligned(fromByteOffset: 4 * (index + 8), as: SIMD8<Float>.self)
+                let x2 = raw.loadUnaligned(fromByteOffset: 4 * (index + 16), as: SIMD8<Float>.self)
+                let x3 = raw.loadUnaligned(fromByteOffset: 4 * (index + 24), as: SIMD8<Float>.self)
+                a += x0 * x0
+                b += x1 * x1
+                c += x2 * x2
+                d += x3 * x3
+                index += 32
+            }
+            var partial = Double(((a + b) + (c + d)).sum())
+            while index < end {
+                partial += Double(values[index]) * Double(values[index])
+                index += 1
+            }
+            total += partial
         }
         return total
     }

@@ -26,8 +26,10 @@ public struct RoundAggregator: Sendable {
     /// The open round; nil in asynchronous mode.
     public let round: UInt64?
 
-    private var sums: [String: [Float]] = [:]
-    private var weights: [String: Double] = [:]
+    /// Running weighted sums and total weights, by position in the layout
+    /// (an empty array until some update touches that tensor).
+    private var sums: [[Float]]
+    private var weights: [Double]
     private var buffered: [(delta: PolicyDelta, scale: Float)] = []
     private var contributors: [String] = []
     private var contributorSet: Set<String> = []
@@ -48,6 +50,8 @@ public struct RoundAggregator: Sendable {
         self.currentVersion = currentVersion
         self.round = round
         samplesPerExpert = Array(repeating: 0, count: layout.expertCount)
+        sums = Array(repeating: [], count: layout.entries.count)
+        weights = Array(repeating: 0, count: layout.entries.count)
     }
 
     /// Updates counted so far.
@@ -80,20 +84,25 @@ public struct RoundAggregator: Sendable {
         switch configuration.rule {
         case .weightedMean:
             let totalSamples = delta.routingCounts.prefix(layout.expertCount).reduce(0, +)
-            for tensor in delta.tensors where tensor.role == .difference {
+            for (tensor, index) in zip(delta.tensors, update.layoutIndices) {
+                guard let index else { continue }  // additions are not averaged
                 let weight: Double
                 if configuration.privacy != nil {
                     weight = 1  // equal weights keep each node's influence within the clip
-                } else if let expert = layout[tensor.name]?.expert {
+                } else if let expert = layout.entries[index].expert {
                     weight = Double(delta.routingCounts[expert]) * Double(stalenessFactor)
                 } else {
                     weight = Double(totalSamples) * Double(stalenessFactor)
                 }
                 guard weight > 0 else { continue }
-                var sum = sums[tensor.name] ?? [Float](repeating: 0, count: tensor.elementCount)
-                sum.withUnsafeMutableBufferPointer { FoldKernels.fold(tensor, weight: Float(weight) * scale, into: $0) }
-                sums[tensor.name] = sum
-                weights[tensor.name, default: 0] += weight
+                if sums[index].isEmpty {
+                    sums[index] = [Float](repeating: 0, count: tensor.elementCount)
+                }
+                // Mutated in place: no copy of the running sum.
+                sums[index].withUnsafeMutableBufferPointer {
+                    FoldKernels.fold(tensor, weight: Float(weight) * scale, into: $0)
+                }
+                weights[index] += weight
             }
         case .trimmedMean, .median:
             buffered.append((delta, scale * stalenessFactor))
@@ -126,9 +135,9 @@ public struct RoundAggregator: Sendable {
                 (mean, noise) = privateMean(privacy)
             } else {
                 mean = [:]
-                for (name, sum) in sums {
-                    let weight = Float(weights[name] ?? 0)
-                    mean[name] = sum.map { $0 / weight }
+                for (index, sum) in sums.enumerated() where !sum.isEmpty {
+                    let weight = Float(weights[index])
+                    mean[layout.entries[index].name] = sum.map { $0 / weight }
                 }
             }
         case .trimmedMean(let fraction):
@@ -154,8 +163,8 @@ public struct RoundAggregator: Sendable {
         let participants = Double(contributors.count)
         let standardDeviation = privacy.noiseMultiplier * privacy.clipNorm
         var mean: [String: [Float]] = [:]
-        for entry in layout.entries {
-            var sum = sums[entry.name] ?? [Float](repeating: 0, count: entry.elementCount)
+        for (index, entry) in layout.entries.enumerated() {
+            var sum = sums[index].isEmpty ? [Float](repeating: 0, count: entry.elementCount) : sums[index]
             for index in sum.indices {
                 sum[index] = Float((Double(sum[index]) + standardDeviation * generator.next()) / participants)
             }

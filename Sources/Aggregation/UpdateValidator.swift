@@ -7,6 +7,8 @@ public struct ValidatedUpdate: Sendable {
     public let staleness: Int
     /// L2 norm of its difference tensors, as sent.
     public let norm: Double
+    /// For each tensor of the delta, its position in the model layout (nil for additions).
+    let layoutIndices: [Int?]
 }
 
 /// Checks an update against the model and the round before anything of it counts.
@@ -56,12 +58,15 @@ public enum UpdateValidator {
             )
         }
         var squaredNorm = 0.0
+        var layoutIndices: [Int?] = []
+        layoutIndices.reserveCapacity(delta.tensors.count)
         for tensor in delta.tensors {
             switch tensor.role {
             case .difference:
-                guard let entry = layout[tensor.name] else {
+                guard let index = layout.index(of: tensor.name) else {
                     throw AggregationError(.unknownTensor, "the model has no tensor named '\(tensor.name)'")
                 }
+                let entry = layout.entries[index]
                 guard entry.shape == tensor.shape else {
                     throw AggregationError(
                         .shapeMismatch,
@@ -69,10 +74,12 @@ public enum UpdateValidator {
                     )
                 }
                 squaredNorm += FoldKernels.squaredNorm(of: tensor)
+                layoutIndices.append(index)
             case .addition:
-                guard layout[tensor.name] == nil else {
+                guard layout.index(of: tensor.name) == nil else {
                     throw AggregationError(.shapeMismatch, "tensor '\(tensor.name)' is sent as an addition but the model already has it")
                 }
+                layoutIndices.append(nil)
             }
         }
         let norm = squaredNorm.squareRoot()
@@ -82,7 +89,7 @@ public enum UpdateValidator {
                 "the update's L2 norm is \(formatted(norm)), past the bound of \(formatted(bound))"
             )
         }
-        return ValidatedUpdate(delta: delta, staleness: staleness, norm: norm)
+        return ValidatedUpdate(delta: delta, staleness: staleness, norm: norm, layoutIndices: layoutIndices)
     }
 
     private static func formatted(_ value: Double) -> String {

@@ -47,6 +47,9 @@ public struct ModelLayout: Sendable, Equatable {
         indexByName[name].map { entries[$0] }
     }
 
+    /// The position of that name in ``entries``, if the model has it.
+    public func index(of name: String) -> Int? { indexByName[name] }
+
     /// Total number of parameters.
     public var parameterCount: Int { entries.reduce(0) { $0 + $1.elementCount } }
 }
