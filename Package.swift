@@ -148,7 +148,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator"],
+            dependencies: ["Coordinator", "FleetWire", "PolicyNetwork"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
