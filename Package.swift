@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "policy-benchmark", targets: ["PolicyBenchmark"]),
         .executable(name: "fleet-sim", targets: ["FleetSimCLI"]),
         .executable(name: "simulator-benchmark", targets: ["SimulatorBenchmark"]),
+        .executable(name: "edge-learning-benchmark", targets: ["EdgeLearningBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -57,7 +58,12 @@ let package = Package(
         ),
         .target(
             name: "EdgeLearning",
-            dependencies: ["FleetWire"],
+            dependencies: ["FleetEvaluation", "FleetWire"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FleetEvaluation",
+            dependencies: ["DrivingSimulator", "PolicyNetwork"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -96,6 +102,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "EdgeLearningBenchmark",
+            dependencies: [
+                "EdgeLearning",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/EdgeLearningBenchmark",
+            exclude: ["delta_peer.py"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "PolicyBenchmark",
             dependencies: [
                 "PolicyNetwork",
@@ -119,7 +135,12 @@ let package = Package(
         ),
         .testTarget(
             name: "EdgeLearningTests",
-            dependencies: ["EdgeLearning", "FleetWire"],
+            dependencies: ["EdgeLearning", "FleetWire", "FleetEvaluation", "DrivingSimulator", "PolicyNetwork"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FleetEvaluationTests",
+            dependencies: ["FleetEvaluation", "DrivingSimulator", "PolicyNetwork"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
