@@ -72,13 +72,17 @@ public struct ExpertAdapter: Sendable {
     }
 
     /// Freezes everything but `experts` (and the router if configured) and fits them to `data` with replay of `anchor`.
+    ///
+    /// - Parameter base: the model the delta will be taken against; with
+    ///   `fitting.deltaFraction` set, the change from it is kept sparse.
     public func adapt(
-        _ policy: inout MoEPolicy, experts: [Int], data: TrainingSet, anchor: TrainingSet?, seed: UInt64
+        _ policy: inout MoEPolicy, experts: [Int], data: TrainingSet, anchor: TrainingSet?, base: MoEPolicy? = nil, seed: UInt64
     ) throws(LearningError) -> PolicyFitting.Result {
         try configuration.validate()
         do { try policy.trainOnly(experts: Set(experts), router: configuration.trainRouter) } catch {
             throw LearningError(.incompatiblePolicy, "Cannot select experts \(experts): \(error.message)")
         }
-        return try PolicyFitting(configuration: configuration.fitting).fit(&policy, data: data, anchor: anchor, seed: seed)
+        return try PolicyFitting(configuration: configuration.fitting).fit(
+            &policy, data: data, anchor: anchor, sparseAround: base, seed: seed)
     }
 }

@@ -34,11 +34,15 @@ public struct PolicyFitting: Sendable {
         public var gradientClipNorm: Float
         /// Weight of the router's load-balancing loss (only matters when the router trains).
         public var auxiliaryLossWeight: Float
+        /// When set (and a reference is given), the change is kept to this top-k share per tensor after every epoch.
+        public var deltaFraction: Double?
 
         public init(
             epochs: Int = 4, batchSize: Int = 256, learningRate: Float = 1e-3, replayRatio: Double = 0.5,
-            curriculumStart: Double = 0.5, maxSteps: Int = 0, gradientClipNorm: Float = 5, auxiliaryLossWeight: Float = 0.01
+            curriculumStart: Double = 0.5, maxSteps: Int = 0, gradientClipNorm: Float = 5, auxiliaryLossWeight: Float = 0.01,
+            deltaFraction: Double? = nil
         ) {
+            self.deltaFraction = deltaFraction
             self.epochs = epochs
             self.batchSize = batchSize
             self.learningRate = learningRate
@@ -80,8 +84,12 @@ public struct PolicyFitting: Sendable {
     /// Fits the trainable parts of `policy` to `data`, replaying `anchor`.
     ///
     /// Deterministic for a given seed. An empty anchor (or ratio 0) trains on `data` alone.
+    /// - Parameter sparseAround: when given, the change from this policy is
+    ///   projected onto its top-``Configuration/deltaFraction`` after every
+    ///   epoch (see ``SparseProjection``).
     public func fit(
-        _ policy: inout MoEPolicy, data: TrainingSet, anchor: TrainingSet? = nil, seed: UInt64
+        _ policy: inout MoEPolicy, data: TrainingSet, anchor: TrainingSet? = nil, sparseAround reference: MoEPolicy? = nil,
+        seed: UInt64
     ) throws(LearningError) -> Result {
         try configuration.validate("fitting")
         guard !data.isEmpty else { throw LearningError(.nothingToLearn, "No labelled rows to fit.") }
@@ -147,6 +155,9 @@ public struct PolicyFitting: Sendable {
                     freshRouting.batchSize = fresh
                     try? routing.accumulate(freshRouting)
                 }
+            }
+            if let reference, let fraction = configuration.deltaFraction {
+                SparseProjection.project(&policy, onto: reference, fraction: fraction)
             }
             let mean = lossCount > 0 ? lossSum / Float(lossCount) : 0
             if epoch == 0 { firstLoss = mean }
