@@ -18,9 +18,12 @@ struct RunBenchmark: AsyncParsableCommand {
     @Option(help: "Difficulty of the episodes the capture is searched in.") var captureDifficulty = 0.8
     @Option(help: "Seconds between a capture's snapshot and its trigger.") var captureLead = 5.0
     @Option(help: "Anchor episodes per family (ordinary driving replayed while adapting).") var anchorEpisodes = 10
+    @Option(help: "Difficulty of the anchor episodes.") var anchorDifficulty = 0.5
+    @Option(help: "Anchor labels: policy (the base's own actions) or teacher.") var anchorLabels = "policy"
     @Option(help: "Codec timing repetitions (median reported).") var repeats = 21
     @Flag(help: "Train the router too.") var trainRouter = false
     @Flag(inversion: .prefixedNo, help: "Keep the change sparse while training (top-k projection each epoch).") var sparseTraining = true
+    @Option(help: "Draw states where the base disagrees with the teacher this many times (default: the learner's).") var correctionWeight: Int?
     @Option(help: "Epochs per DAgger iteration (default: the learner's).") var epochs: Int?
     @Option(help: "Adam learning rate (default: the learner's).") var learningRate: Float?
     @Option(help: "Experts trained at most (default: the learner's).") var maxExperts: Int?
@@ -42,14 +45,15 @@ struct RunBenchmark: AsyncParsableCommand {
         let goldBase = try await PolicyEvaluation.evaluate(base, suite: suite, library: library, name: "base")
         print("gold suite, base: \(format(goldBase.overall.collisionFreePercent)) % collision-free")
         let anchorStart = clock.now
-        let anchor = try await OrdinaryDriving(episodesPerFamily: anchorEpisodes, firstIndex: 10_000)
-            .anchor(policy: base, library: library)
-        print("anchor: \(anchor.count) teacher-labelled states of ordinary driving (\(seconds(clock.now - anchorStart)) s)")
+        let anchor = try await OrdinaryDriving(episodesPerFamily: anchorEpisodes, difficulty: anchorDifficulty, firstIndex: 10_000)
+            .anchor(policy: base, library: library, labels: anchorLabels == "teacher" ? .teacher : .policy)
+        print("anchor: \(anchor.count) \(anchorLabels)-labelled states of ordinary driving (\(seconds(clock.now - anchorStart)) s)")
 
         var configuration = EdgeLearner.Configuration()
         configuration.synthesis.count = variations
         configuration.adaptation.trainRouter = trainRouter
         configuration.adaptation.fitting.deltaFraction = sparseTraining ? fraction : nil
+        if let correctionWeight { configuration.adaptation.correctionWeight = correctionWeight }
         if let epochs { configuration.adaptation.fitting.epochs = epochs }
         if let learningRate { configuration.adaptation.fitting.learningRate = learningRate }
         if let maxExperts { configuration.adaptation.maxExperts = maxExperts }
@@ -101,6 +105,8 @@ struct RunBenchmark: AsyncParsableCommand {
                 denseModelBytes: denseModelBytes, adaptSeconds: adaptSeconds)
             rows.append(row)
             print(row.line)
+            let comparison = SuiteComparison(before: goldBase, after: goldAfter)
+            print("  gold per family (compressed): " + comparison.rows.map { "\($0.family) \(format($0.change))" }.joined(separator: ", "))
             lastDelta = (delta, try DeltaBuilder.changes(base: base, local: adaptation.local))
         }
         print("")

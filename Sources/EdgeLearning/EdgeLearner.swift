@@ -143,7 +143,9 @@ public struct EdgeLearner: Sendable {
         for iteration in 0..<configuration.labelling.iterations {
             let beta = configuration.labelling.beta(iteration: iteration)
             let pass = try await labeller.label(local, items: items, beta: beta, seed: mix(configuration.seed, UInt64(iteration)))
+            let firstNew = data.count
             for (index, samples) in pass.samples.enumerated() { data.append(samples, difficulty: beforeScores[index].difficulty) }
+            try data.emphasizeCorrections(of: base, from: firstNew, factor: configuration.adaptation.correctionWeight)
             guard !data.isEmpty else { throw LearningError(.nothingToLearn, "The variations produced no labelled states.") }
             if iteration == 0 {
                 let selection = try adapter.select(base, data: data)

@@ -19,9 +19,11 @@ public struct ExpertAdapter: Sendable {
         public var trainRouter: Bool
         /// The training loop (epochs, learning rate, replay ratio, curriculum).
         public var fitting: PolicyFitting.Configuration
+        /// States where the base disagrees with the teacher are drawn this many times per epoch.
+        public var correctionWeight: Int
 
         public init(
-            maxExperts: Int = 2, coverage: Double = 0.75, trainRouter: Bool = false,
+            maxExperts: Int = 2, coverage: Double = 0.75, trainRouter: Bool = false, correctionWeight: Int = 1,
             fitting: PolicyFitting.Configuration = PolicyFitting.Configuration(
                 epochs: 4, batchSize: 256, learningRate: 1e-3, replayRatio: 0.5, curriculumStart: 0.5)
         ) {
@@ -29,6 +31,7 @@ public struct ExpertAdapter: Sendable {
             self.coverage = coverage
             self.trainRouter = trainRouter
             self.fitting = fitting
+            self.correctionWeight = correctionWeight
         }
 
         func validate() throws(LearningError) {

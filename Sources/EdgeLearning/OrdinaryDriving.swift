@@ -43,18 +43,29 @@ public struct OrdinaryDriving: Sendable, Equatable {
         return items
     }
 
-    /// The anchor a node replays while adapting: states of `policy` on ordinary
-    /// driving (mixed with the teacher at `beta`), each labelled by the teacher.
+    /// Who labels the anchor's states.
+    public enum AnchorLabels: String, Sendable {
+        /// The teacher's action (behaviour cloning targets).
+        case teacher
+        /// The policy's own action: preserve what it does (learning without forgetting).
+        case policy
+    }
+
+    /// The anchor a node replays while adapting: states `policy` visits on
+    /// ordinary driving (mixed with the teacher at `beta`).
     ///
     /// Labelling the states the shared policy itself visits — not only the
-    /// teacher's — anchors the experts exactly where the fleet drives.
+    /// teacher's — anchors the experts exactly where the fleet drives. With
+    /// `.policy` labels (the default) the replay says "keep doing what you did
+    /// here", which protects the gold suite better than pulling the shared
+    /// experts towards the teacher on scenes the lesson is not about.
     public func anchor(
-        policy: MoEPolicy, library: ScenarioLibrary, beta: Double = 0.5, seed: UInt64 = 0xA4C4_0001,
-        labeller: DAggerLabeller = DAggerLabeller()
+        policy: MoEPolicy, library: ScenarioLibrary, beta: Double = 0.5, labels: AnchorLabels = .policy,
+        seed: UInt64 = 0xA4C4_0001, labeller: DAggerLabeller = DAggerLabeller()
     ) async throws -> TrainingSet {
         let pass = try await labeller.label(policy, items: try items(library: library), beta: beta, seed: seed)
         var set = TrainingSet(width: policy.architecture.inputs)
         for samples in pass.samples { set.append(samples) }
-        return set
+        return labels == .policy ? try set.relabelled(by: policy) : set
     }
 }

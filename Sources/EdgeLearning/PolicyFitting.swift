@@ -116,7 +116,10 @@ public struct PolicyFitting: Sendable {
 
         for epoch in 0..<epochs {
             let share = max(configuration.curriculumStart, Double(epoch + 1) / Double(epochs))
-            var pool = Array(order.prefix(max(1, Int((share * Double(order.count)).rounded(.up)))))
+            var pool: [Int] = []
+            for row in order.prefix(max(1, Int((share * Double(order.count)).rounded(.up)))) {
+                for _ in 0..<max(1, data.repeats[row]) { pool.append(row) }
+            }
             pool.shuffle(using: &generator)
             var lossSum: Float = 0, lossCount = 0
             var start = 0
@@ -165,6 +168,32 @@ public struct PolicyFitting: Sendable {
             if configuration.maxSteps > 0, steps >= configuration.maxSteps { break }
         }
         return Result(steps: steps, firstEpochLoss: firstLoss, lastEpochLoss: lastLoss, routing: routing)
+    }
+
+    /// `policy`'s action (argmax) for every row of `data`.
+    public static func predictions(_ policy: MoEPolicy, data: TrainingSet, batchSize: Int = 512) throws(LearningError) -> [Int] {
+        let workspace = MoEWorkspace()
+        let width = data.width, actions = policy.architecture.actions
+        var result: [Int] = []
+        result.reserveCapacity(data.count)
+        var start = 0
+        while start < data.count {
+            let rows = min(batchSize, data.count - start)
+            let logits: Tensor
+            do {
+                let inputs = try Tensor(shape: [rows, width], scalars: Array(data.observations[(start * width)..<((start + rows) * width)]))
+                logits = try policy.predict(inputs, workspace: workspace).logits
+            } catch { throw LearningError(.incompatiblePolicy, "\(error)") }
+            logits.withUnsafeBufferPointer { z in
+                for r in 0..<rows {
+                    var best = 0
+                    for j in 1..<actions where z[r * actions + j] > z[r * actions + best] { best = j }
+                    result.append(best)
+                }
+            }
+            start += rows
+        }
+        return result
     }
 
     /// Mean cross-entropy of `policy` on `data` (nats), and where the rows are routed.

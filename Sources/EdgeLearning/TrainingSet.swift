@@ -1,4 +1,5 @@
 public import DrivingSimulator
+public import PolicyNetwork
 
 /// Labelled states packed for training: observations row-major, one teacher
 /// action per row, and a difficulty per row for the curriculum.
@@ -14,6 +15,8 @@ public struct TrainingSet: Sendable, Equatable {
     public private(set) var labels: [Int] = []
     /// 0 (easy) … 1 (hard) per row; the curriculum trains easy rows first.
     public private(set) var difficulty: [Float] = []
+    /// How many times per epoch each row is drawn (≥ 1): corrections weigh more than agreements.
+    public private(set) var repeats: [Int] = []
 
     /// An empty set of rows `width` wide.
     public init(width: Int = Observation.size) {
@@ -29,6 +32,7 @@ public struct TrainingSet: Sendable, Equatable {
             observations += sample.observation
             labels.append(sample.label.rawValue)
             difficulty.append(value)
+            repeats.append(1)
         }
     }
 
@@ -38,6 +42,39 @@ public struct TrainingSet: Sendable, Equatable {
         observations += other.observations
         labels += other.labels
         difficulty += other.difficulty
+        repeats += other.repeats
+    }
+
+    /// The same rows labelled with `policy`'s own choice (argmax of its logits).
+    ///
+    /// A node replays ordinary driving labelled by the *base* model it started
+    /// from: "keep doing what you did here" (Li & Hoiem 2017, learning without
+    /// forgetting), so the lesson changes behaviour only where the teacher
+    /// asked for it.
+    public func relabelled(by policy: MoEPolicy) throws(LearningError) -> TrainingSet {
+        var copy = self
+        copy.labels = try PolicyFitting.predictions(policy, data: self)
+        return copy
+    }
+
+    /// Draws rows `from ..< count` whose teacher label differs from `policy`'s
+    /// own action `factor` times per epoch.
+    ///
+    /// Most visited states are easy (keep lane, keep speed) and the policy
+    /// already agrees with the teacher there; the few states where it does not
+    /// — the late brake, the missed lane change — are the lesson. Weighting
+    /// them is importance weighting towards the corrections DAgger exists to find.
+    public mutating func emphasizeCorrections(of policy: MoEPolicy, from start: Int = 0, factor: Int) throws(LearningError) {
+        guard factor > 1, start < count else { return }
+        var tail = TrainingSet(width: width)
+        tail.observations = Array(observations[(start * width)...])
+        tail.labels = Array(labels[start...])
+        tail.difficulty = Array(difficulty[start...])
+        tail.repeats = Array(repeats[start...])
+        let predicted = try PolicyFitting.predictions(policy, data: tail)
+        for (offset, action) in predicted.enumerated() where action != labels[start + offset] {
+            repeats[start + offset] = factor
+        }
     }
 
     /// How often each action is the label, indexed by raw value.
