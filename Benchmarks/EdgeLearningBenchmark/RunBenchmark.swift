@@ -14,10 +14,10 @@ struct RunBenchmark: AsyncParsableCommand {
     @Option(help: "Comma-separated families (default: all).") var families: String?
     @Option(help: "Variations per capture used for training (K).") var variations = 1_000
     @Option(help: "Held-out variations per family (indices from 2^30 on, never trained on).") var heldOut = 200
-    @Option(help: "Top-k share of each touched tensor sent in the compressed delta.") var fraction = 0.1
+    @Option(help: "Top-k share of each touched tensor sent in the compressed delta.") var fraction = 0.2
     @Option(help: "Difficulty of the episodes the capture is searched in.") var captureDifficulty = 0.8
     @Option(help: "Seconds between a capture's snapshot and its trigger.") var captureLead = 5.0
-    @Option(help: "Anchor episodes per family (ordinary driving replayed while adapting).") var anchorEpisodes = 10
+    @Option(help: "Anchor episodes per family (ordinary driving replayed while adapting).") var anchorEpisodes = 30
     @Option(help: "Difficulty of the anchor episodes.") var anchorDifficulty = 0.5
     @Option(help: "Anchor labels: policy (the base's own actions) or teacher.") var anchorLabels = "policy"
     @Option(help: "Codec timing repetitions (median reported).") var repeats = 21
@@ -52,7 +52,7 @@ struct RunBenchmark: AsyncParsableCommand {
         var configuration = EdgeLearner.Configuration()
         configuration.synthesis.count = variations
         configuration.adaptation.trainRouter = trainRouter
-        configuration.adaptation.fitting.deltaFraction = sparseTraining ? fraction : nil
+        configuration.sparseAdaptation = sparseTraining
         if let correctionWeight { configuration.adaptation.correctionWeight = correctionWeight }
         if let epochs { configuration.adaptation.fitting.epochs = epochs }
         if let learningRate { configuration.adaptation.fitting.learningRate = learningRate }

@@ -32,6 +32,9 @@ public struct EdgeLearner: Sendable {
         public var growth: ExpertGrowth.Configuration
         /// How the delta is shrunk (top-k share, int8, error feedback).
         public var compression: DeltaCompressor.Configuration
+        /// Whether adaptation keeps the change within the compression's top-k share
+        /// (``SparseProjection``), so the compressed delta carries the whole lesson.
+        public var sparseAdaptation: Bool
         /// Seeds the labelling coins and the shuffles.
         public var seed: UInt64
 
@@ -40,9 +43,11 @@ public struct EdgeLearner: Sendable {
             labelling: DAggerLabeller.Configuration = .init(),
             adaptation: ExpertAdapter.Configuration = .init(),
             growth: ExpertGrowth.Configuration = .init(),
-            compression: DeltaCompressor.Configuration = .init(fraction: 0.1),
+            compression: DeltaCompressor.Configuration = .init(fraction: 0.2),
+            sparseAdaptation: Bool = true,
             seed: UInt64 = 0x1E55_0000
         ) {
+            self.sparseAdaptation = sparseAdaptation
             self.synthesis = synthesis
             self.labelling = labelling
             self.adaptation = adaptation
@@ -129,7 +134,9 @@ public struct EdgeLearner: Sendable {
         let items = captures.flatMap { synthesizer.items(for: $0) }
         let families = Array(Set(captures.map(VariationSynthesizer.family(of:)))).sorted()
         let labeller = DAggerLabeller(configuration: configuration.labelling)
-        let adapter = ExpertAdapter(configuration: configuration.adaptation)
+        var adapterConfiguration = configuration.adaptation
+        if configuration.sparseAdaptation { adapterConfiguration.fitting.deltaFraction = configuration.compression.fraction }
+        let adapter = ExpertAdapter(configuration: adapterConfiguration)
 
         let beforeScores = try await labeller.score(base, items: items)
         let before = RolloutSummary(beforeScores)

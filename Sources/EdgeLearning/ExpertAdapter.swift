@@ -23,9 +23,9 @@ public struct ExpertAdapter: Sendable {
         public var correctionWeight: Int
 
         public init(
-            maxExperts: Int = 2, coverage: Double = 0.75, trainRouter: Bool = false, correctionWeight: Int = 1,
+            maxExperts: Int = 2, coverage: Double = 0.75, trainRouter: Bool = false, correctionWeight: Int = 4,
             fitting: PolicyFitting.Configuration = PolicyFitting.Configuration(
-                epochs: 4, batchSize: 256, learningRate: 1e-3, replayRatio: 0.5, curriculumStart: 0.5)
+                epochs: 4, batchSize: 256, learningRate: 1e-3, replayRatio: 0.75, curriculumStart: 0.5)
         ) {
             self.maxExperts = maxExperts
             self.coverage = coverage

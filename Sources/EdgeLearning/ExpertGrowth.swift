@@ -23,8 +23,8 @@ public struct ExpertGrowth: Sendable {
         public var fitting: PolicyFitting.Configuration
 
         public init(
-            enabled: Bool = true, lossThreshold: Float = 1.0, perturbation: Float = 0.01,
-            fitting: PolicyFitting.Configuration = PolicyFitting.Configuration(epochs: 4, learningRate: 1e-3, replayRatio: 0.5)
+            enabled: Bool = true, lossThreshold: Float = 1.5, perturbation: Float = 0.01,
+            fitting: PolicyFitting.Configuration = PolicyFitting.Configuration(epochs: 4, learningRate: 1e-3, replayRatio: 0.75)
         ) {
             self.enabled = enabled
             self.lossThreshold = lossThreshold
