@@ -14,7 +14,12 @@ public import PolicyNetwork
 ///    current local policy drives (mixed with the teacher at β), the teacher
 ///    labels every visited state, and the experts the router sends these states
 ///    to are refitted on the aggregate of all labels so far, replaying the
-///    anchor set (``ExpertAdapter``).
+///    anchor set (``ExpertAdapter``). States where the base disagrees with
+///    the teacher are drawn more often, and a curriculum orders the rows:
+///    variations of a capture have no difficulty knob of their own, so how the
+///    base did on each one is the knob — clean runs first, near misses next,
+///    crashes last. The change is kept within the delta's top-k share while
+///    training (``SparseProjection``), so compression keeps the lesson.
 /// 4. **Grow** — if the loss on the family's states is still high, a new expert
 ///    cloned from the closest one takes the lesson (``ExpertGrowth``).
 /// 5. **Score** again: the "after", on the same variations.

@@ -71,7 +71,7 @@ public struct PolicyFitting: Sendable {
         /// Mean task loss of the first and last epoch's batches.
         public var firstEpochLoss: Float
         public var lastEpochLoss: Float
-        /// Where the training rows (not the replayed ones) were routed, summed over all steps.
+        /// Where the batches (replayed rows included) were routed, summed over all steps.
         public var routing: RoutingStatistics
     }
 
@@ -151,13 +151,7 @@ public struct PolicyFitting: Sendable {
                 lossCount += 1
                 steps += 1
                 start += fresh
-                var freshRouting = step.routing
-                // Count only the fresh rows' share: scale by fresh / batch would blur counts, so
-                // recount is left to the caller; here the batch routing is accumulated as is.
-                if replay == 0 { try? routing.accumulate(freshRouting) } else {
-                    freshRouting.batchSize = fresh
-                    try? routing.accumulate(freshRouting)
-                }
+                try? routing.accumulate(step.routing)
             }
             if let reference, let fraction = configuration.deltaFraction {
                 SparseProjection.project(&policy, onto: reference, fraction: fraction)
