@@ -18,6 +18,7 @@ struct RunBenchmark: AsyncParsableCommand {
     @Option(help: "Difficulty of the episodes the capture is searched in.") var captureDifficulty = 0.8
     @Option(help: "Seconds between a capture's snapshot and its trigger.") var captureLead = 5.0
     @Option(help: "Anchor episodes per family (ordinary driving replayed while adapting).") var anchorEpisodes = 30
+    @Option(help: "Validation episodes per family (ordinary driving each checkpoint is checked against; 0: none).") var validationEpisodes = 20
     @Option(help: "Difficulty of the anchor episodes.") var anchorDifficulty = 0.5
     @Option(help: "Anchor labels: policy (the base's own actions) or teacher.") var anchorLabels = "policy"
     @Option(help: "Codec timing repetitions (median reported).") var repeats = 21
@@ -49,6 +50,8 @@ struct RunBenchmark: AsyncParsableCommand {
             .anchor(policy: base, library: library, labels: anchorLabels == "teacher" ? .teacher : .policy)
         print("anchor: \(anchor.count) \(anchorLabels)-labelled states of ordinary driving (\(seconds(clock.now - anchorStart)) s)")
 
+        let validation = validationEpisodes > 0
+            ? try OrdinaryDriving(episodesPerFamily: validationEpisodes, difficulty: anchorDifficulty, firstIndex: 20_000).items(library: library) : []
         var configuration = EdgeLearner.Configuration()
         configuration.synthesis.count = variations
         configuration.adaptation.trainRouter = trainRouter
@@ -76,7 +79,9 @@ struct RunBenchmark: AsyncParsableCommand {
             let before = try await PolicyEvaluation.evaluate(base, items: heldOutItems, name: "base")
             let teacher = await Evaluator.evaluate(items: heldOutItems, driverName: "teacher") { TeacherDriver() }
             let start = clock.now
-            let adaptation = try await learner.adapt(captures: [capture], base: base, anchor: anchor) { print("  \(family): \($0)") }
+            let adaptation = try await learner.adapt(captures: [capture], base: base, anchor: anchor, validation: validation) {
+                print("  \(family): \($0)")
+            }
             let adaptSeconds = seconds(clock.now - start)
             let header = DeltaHeader(nodeID: "bench-node", baseVersion: 1)
             var compressor = DeltaCompressor(configuration: configuration.compression)

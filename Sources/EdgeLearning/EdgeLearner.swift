@@ -22,7 +22,9 @@ public import PolicyNetwork
 ///    training (``SparseProjection``), so compression keeps the lesson.
 /// 4. **Grow** — if the loss on the family's states is still high, a new expert
 ///    cloned from the closest one takes the lesson (``ExpertGrowth``).
-/// 5. **Score** again: the "after", on the same variations.
+/// 5. **Check and score** — each DAgger iteration's checkpoint is checked
+///    against ordinary driving; the best one that does not regress is kept and
+///    scored on the same variations: the "after".
 /// 6. **Delta** — local − base, touched tensors only, compressed with error
 ///    feedback and packed with routing counts and metadata (``DeltaBuilder``).
 ///
@@ -40,6 +42,9 @@ public struct EdgeLearner: Sendable {
         /// Whether adaptation keeps the change within the compression's top-k share
         /// (``SparseProjection``), so the compressed delta carries the whole lesson.
         public var sparseAdaptation: Bool
+        /// How much worse (failure-rate share, e.g. 0.01 = 1 point) a checkpoint may do
+        /// than the base on the validation worlds and still be kept.
+        public var validationTolerance: Double
         /// Seeds the labelling coins and the shuffles.
         public var seed: UInt64
 
@@ -50,8 +55,10 @@ public struct EdgeLearner: Sendable {
             growth: ExpertGrowth.Configuration = .init(),
             compression: DeltaCompressor.Configuration = .init(fraction: 0.2),
             sparseAdaptation: Bool = true,
+            validationTolerance: Double = 0,
             seed: UInt64 = 0x1E55_0000
         ) {
+            self.validationTolerance = validationTolerance
             self.sparseAdaptation = sparseAdaptation
             self.synthesis = synthesis
             self.labelling = labelling
@@ -98,6 +105,11 @@ public struct EdgeLearner: Sendable {
         public var lossAfter: Float
         /// Training steps taken.
         public var steps: Int
+        /// The DAgger iteration whose checkpoint was kept.
+        public var selectedIteration: Int
+        /// Failure rate of the base and of the kept checkpoint on the validation worlds (nil without validation).
+        public var validationFailureBefore: Double?
+        public var validationFailureAfter: Double?
 
         /// The local metrics a delta carries.
         public var metrics: [String: Double] {
@@ -107,7 +119,9 @@ public struct EdgeLearner: Sendable {
                 "progress_before": before.meanProgress, "progress_after": after.meanProgress,
                 "loss_before": Double(lossBefore), "loss_after": Double(lossAfter),
                 "variations": Double(variations), "trained_experts": Double(trainedExperts.count),
-            ]
+            ].merging(
+                validationFailureBefore.map { ["validation_failure_before": $0, "validation_failure_after": validationFailureAfter ?? $0] } ?? [:]
+            ) { current, _ in current }
         }
 
         /// The delta metadata for this lesson.
@@ -128,10 +142,17 @@ public struct EdgeLearner: Sendable {
     ///   - base: the shared model the node runs.
     ///   - anchor: teacher-labelled ordinary driving replayed while adapting
     ///     (see ``OrdinaryDriving/anchor(policy:library:beta:seed:labeller:)``); empty disables replay.
+    ///   - validation: ordinary-driving worlds the node checks each DAgger
+    ///     checkpoint against (see ``OrdinaryDriving/items(library:)``). Of the
+    ///     checkpoints that do no worse than the base there (within
+    ///     ``Configuration/validationTolerance``), the one that fails least on the
+    ///     variations is kept — the node's own regression gate, so it does not
+    ///     send a lesson that breaks ordinary driving. Empty: the last checkpoint.
     ///   - progress: receives one line per stage.
     /// - Throws: ``LearningError`` when there is nothing to learn or a value is out of range.
     public func adapt(
-        captures: [Capture], base: MoEPolicy, anchor: TrainingSet, progress: @Sendable (String) -> Void = { _ in }
+        captures: [Capture], base: MoEPolicy, anchor: TrainingSet, validation: [EvaluationItem] = [],
+        progress: @Sendable (String) -> Void = { _ in }
     ) async throws(LearningError) -> Adaptation {
         try configuration.validate()
         guard !captures.isEmpty else { throw LearningError(.nothingToLearn, "No captures to learn from.") }
@@ -152,6 +173,7 @@ public struct EdgeLearner: Sendable {
         var experts: [Int] = []
         var lossBefore: Float = 0
         var steps = 0
+        var checkpoints: [MoEPolicy] = []
         for iteration in 0..<configuration.labelling.iterations {
             let beta = configuration.labelling.beta(iteration: iteration)
             let pass = try await labeller.label(local, items: items, beta: beta, seed: mix(configuration.seed, UInt64(iteration)))
@@ -169,7 +191,30 @@ public struct EdgeLearner: Sendable {
                 &local, experts: experts, data: data, anchor: anchor.isEmpty ? nil : anchor, base: base,
                 seed: mix(configuration.seed, 0x100 + UInt64(iteration)))
             steps += result.steps
+            checkpoints.append(local)
             progress("iteration \(iteration): beta \(beta), \(data.count) samples, loss \(result.firstEpochLoss) → \(result.lastEpochLoss)")
+        }
+        var selectedIteration = checkpoints.count - 1
+        var validationBefore: Double?, validationAfter: Double?
+        if !validation.isEmpty {
+            let baseline = RolloutSummary(try await labeller.score(base, items: validation)).failureRate
+            var best: (index: Int, eligible: Bool, family: Double, validation: Double)?
+            for (index, checkpoint) in checkpoints.enumerated() {
+                let family = RolloutSummary(try await labeller.score(checkpoint, items: items)).failureRate
+                let checked = RolloutSummary(try await labeller.score(checkpoint, items: validation)).failureRate
+                let eligible = checked - baseline <= configuration.validationTolerance
+                progress("checkpoint \(index): family failure \(family), validation failure \(checked) (base \(baseline))")
+                let better: Bool
+                if let current = best {
+                    better = eligible != current.eligible ? eligible
+                        : (eligible ? family <= current.family : checked <= current.validation)
+                } else { better = true }
+                if better { best = (index, eligible, family, checked) }
+            }
+            selectedIteration = best!.index
+            local = checkpoints[selectedIteration]
+            validationBefore = baseline
+            validationAfter = best!.validation
         }
         lossBefore = try PolicyFitting.evaluate(base, data: data).loss
         var lossAfter = try PolicyFitting.evaluate(local, data: data).loss
@@ -191,7 +236,8 @@ public struct EdgeLearner: Sendable {
         return Adaptation(
             local: local, families: families, captures: captures.count, variations: items.count, samples: data.count,
             trainedExperts: experts, grownExpert: grown, routing: routing, before: before, after: after,
-            lossBefore: lossBefore, lossAfter: lossAfter, steps: steps)
+            lossBefore: lossBefore, lossAfter: lossAfter, steps: steps, selectedIteration: selectedIteration,
+            validationFailureBefore: validationBefore, validationFailureAfter: validationAfter)
     }
 
     /// The delta of an adaptation against `base`, compressed by the node's `compressor`.
@@ -218,7 +264,8 @@ public struct EdgeLearner: Sendable {
     /// The spool is not changed: the caller removes ``SpoolLesson/consumed`` once
     /// the delta is safely delivered, so a crash in between loses nothing.
     public func learn(
-        from spool: CaptureSpool<Capture>, limit: Int = .max, base: MoEPolicy, anchor: TrainingSet, header: DeltaHeader,
+        from spool: CaptureSpool<Capture>, limit: Int = .max, base: MoEPolicy, anchor: TrainingSet,
+        validation: [EvaluationItem] = [], header: DeltaHeader,
         compressor: inout DeltaCompressor, progress: @Sendable (String) -> Void = { _ in }
     ) async throws(LearningError) -> SpoolLesson {
         let (records, skipped) = spool.readAll()
@@ -227,7 +274,8 @@ public struct EdgeLearner: Sendable {
             throw LearningError(.nothingToLearn, "The capture spool at \(spool.directory.path) holds no readable captures.",
                                 context: ["skipped": "\(skipped.count)"])
         }
-        let adaptation = try await adapt(captures: chosen.map(\.record), base: base, anchor: anchor, progress: progress)
+        let adaptation = try await adapt(
+            captures: chosen.map(\.record), base: base, anchor: anchor, validation: validation, progress: progress)
         let delta = try delta(for: adaptation, base: base, header: header, compressor: &compressor)
         return SpoolLesson(adaptation: adaptation, delta: delta, consumed: chosen.map(\.sequence), skipped: skipped)
     }

@@ -25,7 +25,7 @@ public struct ExpertAdapter: Sendable {
         public init(
             maxExperts: Int = 2, coverage: Double = 0.75, trainRouter: Bool = false, correctionWeight: Int = 4,
             fitting: PolicyFitting.Configuration = PolicyFitting.Configuration(
-                epochs: 4, batchSize: 256, learningRate: 1e-3, replayRatio: 0.75, curriculumStart: 0.5)
+                epochs: 4, batchSize: 256, learningRate: 1e-3, replayRatio: 0.75, curriculumStart: 0.5, maxSteps: 1_200)
         ) {
             self.maxExperts = maxExperts
             self.coverage = coverage

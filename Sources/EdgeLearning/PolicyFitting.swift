@@ -28,7 +28,8 @@ public struct PolicyFitting: Sendable {
         public var replayRatio: Double
         /// Share of the rows (easiest first) the first epoch uses; 1 disables the curriculum.
         public var curriculumStart: Double
-        /// Upper bound on steps in one call (0: none), to bound a node's compute.
+        /// Upper bound on steps in one call (0: none), to bound a node's compute;
+        /// each epoch gets an equal share (a fresh random subset of its rows).
         public var maxSteps: Int
         /// Global gradient-norm clip.
         public var gradientClipNorm: Float
@@ -123,8 +124,10 @@ public struct PolicyFitting: Sendable {
             pool.shuffle(using: &generator)
             var lossSum: Float = 0, lossCount = 0
             var start = 0
-            while start < pool.count {
-                if configuration.maxSteps > 0, steps >= configuration.maxSteps { break }
+            let epochSteps = configuration.maxSteps > 0 ? max(1, configuration.maxSteps / epochs) : Int.max
+            var stepsThisEpoch = 0
+            while start < pool.count, stepsThisEpoch < epochSteps {
+                stepsThisEpoch += 1
                 inputs.withUnsafeMutableBufferPointer { x in
                     data.observations.withUnsafeBufferPointer { source in
                         for slot in 0..<fresh {
@@ -159,7 +162,6 @@ public struct PolicyFitting: Sendable {
             let mean = lossCount > 0 ? lossSum / Float(lossCount) : 0
             if epoch == 0 { firstLoss = mean }
             lastLoss = mean
-            if configuration.maxSteps > 0, steps >= configuration.maxSteps { break }
         }
         return Result(steps: steps, firstEpochLoss: firstLoss, lastEpochLoss: lastLoss, routing: routing)
     }

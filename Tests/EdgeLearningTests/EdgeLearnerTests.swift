@@ -181,6 +181,20 @@ struct EdgeLearnerTests {
         }
     }
 
+    @Test("with validation worlds the kept checkpoint is one that does not regress there, and the delta says so")
+    func validationGate() async throws {
+        let base = LearningFixtures.base
+        let validation = VariationSynthesizer(configuration: .init(count: 2, seconds: 3, offset: 7_000)).items(for: LearningFixtures.capture)
+        var configuration = LearningFixtures.configuration()
+        configuration.validationTolerance = 1  // every checkpoint is eligible: the one failing least on the variations is kept
+        let adaptation = try await EdgeLearner(configuration: configuration).adapt(
+            captures: [LearningFixtures.capture], base: base, anchor: TrainingSet(), validation: validation)
+        #expect((0..<2).contains(adaptation.selectedIteration))
+        #expect(adaptation.validationFailureBefore != nil)
+        #expect(adaptation.metadata.metrics["validation_failure_before"] == adaptation.validationFailureBefore)
+        #expect(adaptation.metadata.metrics["validation_failure_after"] == adaptation.validationFailureAfter)
+    }
+
     @Test("a bad configuration value is a typed error naming the field")
     func validation() async throws {
         var configuration = LearningFixtures.configuration()
