@@ -37,12 +37,18 @@ public struct PolicyFitting: Sendable {
         public var auxiliaryLossWeight: Float
         /// When set (and a reference is given), the change is kept to this top-k share per tensor after every epoch.
         public var deltaFraction: Double?
+        /// When the anchor carries the base's logits, every step is followed by one
+        /// that pulls the logits of replayed rows back to the base's (mean squared
+        /// error): keeping the margins, not just the argmax, keeps the timing of
+        /// close calls (when to brake) where the lesson is not about them.
+        public var distillation: Bool
 
         public init(
             epochs: Int = 4, batchSize: Int = 256, learningRate: Float = 1e-3, replayRatio: Double = 0.5,
             curriculumStart: Double = 0.5, maxSteps: Int = 0, gradientClipNorm: Float = 5, auxiliaryLossWeight: Float = 0.01,
-            deltaFraction: Double? = nil
+            deltaFraction: Double? = nil, distillation: Bool = true
         ) {
+            self.distillation = distillation
             self.deltaFraction = deltaFraction
             self.epochs = epochs
             self.batchSize = batchSize
@@ -109,6 +115,10 @@ public struct PolicyFitting: Sendable {
             optimizer: Adam(learningRate: configuration.learningRate),
             auxiliaryLossWeight: policy.isRouterTrainable ? configuration.auxiliaryLossWeight : 0,
             gradientClipNorm: configuration.gradientClipNorm)
+        let actions = policy.architecture.actions
+        let distilling = configuration.distillation && replay > 0 && anchor?.targetLogits != nil
+        var anchorInputs = Tensor(shape: [max(replay, 1), width])
+        var anchorTargets = Tensor(shape: [max(replay, 1), actions])
         var inputs = Tensor(shape: [batch, width])
         var labels = [Int](repeating: 0, count: batch)
         var routing = RoutingStatistics(experts: policy.experts.count)
@@ -155,6 +165,24 @@ public struct PolicyFitting: Sendable {
                 steps += 1
                 start += fresh
                 try? routing.accumulate(step.routing)
+                if distilling, let anchor, let targets = anchor.targetLogits {
+                    anchorInputs.withUnsafeMutableBufferPointer { x in
+                        anchorTargets.withUnsafeMutableBufferPointer { y in
+                            anchor.observations.withUnsafeBufferPointer { source in
+                                targets.withUnsafeBufferPointer { logits in
+                                    for slot in 0..<replay {
+                                        let row = Int(generator.next() % UInt64(anchor.count))
+                                        (x.baseAddress! + slot * width).update(from: source.baseAddress! + row * width, count: width)
+                                        (y.baseAddress! + slot * actions).update(from: logits.baseAddress! + row * actions, count: actions)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    do { try trainer.step(&policy, inputs: anchorInputs, targets: .values(anchorTargets)) } catch {
+                        throw LearningError(.incompatiblePolicy, "A distillation step failed: \(error)")
+                    }
+                }
             }
             if let reference, let fraction = configuration.deltaFraction {
                 SparseProjection.project(&policy, onto: reference, fraction: fraction)
@@ -168,6 +196,14 @@ public struct PolicyFitting: Sendable {
 
     /// `policy`'s action (argmax) for every row of `data`.
     public static func predictions(_ policy: MoEPolicy, data: TrainingSet, batchSize: Int = 512) throws(LearningError) -> [Int] {
+        try outputs(policy, data: data, batchSize: batchSize).actions
+    }
+
+    /// `policy`'s logits (row-major, `actions` per row) and argmax for every row of `data`.
+    public static func outputs(
+        _ policy: MoEPolicy, data: TrainingSet, batchSize: Int = 512
+    ) throws(LearningError) -> (logits: [Float], actions: [Int]) {
+        var allLogits: [Float] = []
         let workspace = MoEWorkspace()
         let width = data.width, actions = policy.architecture.actions
         var result: [Int] = []
@@ -180,6 +216,7 @@ public struct PolicyFitting: Sendable {
                 let inputs = try Tensor(shape: [rows, width], scalars: Array(data.observations[(start * width)..<((start + rows) * width)]))
                 logits = try policy.predict(inputs, workspace: workspace).logits
             } catch { throw LearningError(.incompatiblePolicy, "\(error)") }
+            allLogits += logits.scalars
             logits.withUnsafeBufferPointer { z in
                 for r in 0..<rows {
                     var best = 0
@@ -189,7 +226,7 @@ public struct PolicyFitting: Sendable {
             }
             start += rows
         }
-        return result
+        return (allLogits, result)
     }
 
     /// Mean cross-entropy of `policy` on `data` (nats), and where the rows are routed.

@@ -15,6 +15,8 @@ public struct TrainingSet: Sendable, Equatable {
     public private(set) var labels: [Int] = []
     /// 0 (easy) … 1 (hard) per row; the curriculum trains easy rows first.
     public private(set) var difficulty: [Float] = []
+    /// The logits a reference policy gave each row (`MetaAction.count` per row), for distillation; nil when not set.
+    public private(set) var targetLogits: [Float]?
     /// How many times per epoch each row is drawn (≥ 1): corrections weigh more than agreements.
     public private(set) var repeats: [Int] = []
 
@@ -33,19 +35,21 @@ public struct TrainingSet: Sendable, Equatable {
             labels.append(sample.label.rawValue)
             difficulty.append(value)
             repeats.append(1)
+            targetLogits = nil
         }
     }
 
     /// Appends every row of another set.
     public mutating func append(contentsOf other: TrainingSet) {
         precondition(other.width == width, "training sets of different widths")
+        targetLogits = (targetLogits != nil || isEmpty) && other.targetLogits != nil ? (targetLogits ?? []) + other.targetLogits! : nil
         observations += other.observations
         labels += other.labels
         difficulty += other.difficulty
         repeats += other.repeats
     }
 
-    /// The same rows labelled with `policy`'s own choice (argmax of its logits).
+    /// The same rows labelled with `policy`'s own choice (argmax of its logits), its logits kept as distillation targets.
     ///
     /// A node replays ordinary driving labelled by the *base* model it started
     /// from: "keep doing what you did here" (Li & Hoiem 2017, learning without
@@ -53,7 +57,9 @@ public struct TrainingSet: Sendable, Equatable {
     /// asked for it.
     public func relabelled(by policy: MoEPolicy) throws(LearningError) -> TrainingSet {
         var copy = self
-        copy.labels = try PolicyFitting.predictions(policy, data: self)
+        let outputs = try PolicyFitting.outputs(policy, data: self)
+        copy.labels = outputs.actions
+        copy.targetLogits = outputs.logits
         return copy
     }
 
