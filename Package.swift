@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "aggregation-benchmark", targets: ["AggregationBenchmark"]),
         .executable(name: "fleet-sim", targets: ["FleetSimCLI"]),
         .executable(name: "simulator-benchmark", targets: ["SimulatorBenchmark"]),
+        .executable(name: "edge-learning-benchmark", targets: ["EdgeLearningBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -74,7 +75,12 @@ let package = Package(
         ),
         .target(
             name: "EdgeLearning",
-            dependencies: ["FleetWire"],
+            dependencies: ["FleetEvaluation", "FleetWire"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FleetEvaluation",
+            dependencies: ["DrivingSimulator", "PolicyNetwork"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -110,6 +116,16 @@ let package = Package(
             ],
             path: "Benchmarks/SimulatorBenchmark",
             exclude: ["highway_env_peer.py"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "EdgeLearningBenchmark",
+            dependencies: [
+                "EdgeLearning",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/EdgeLearningBenchmark",
+            exclude: ["delta_peer.py"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -153,7 +169,12 @@ let package = Package(
         ),
         .testTarget(
             name: "EdgeLearningTests",
-            dependencies: ["EdgeLearning", "FleetWire"],
+            dependencies: ["EdgeLearning", "FleetWire", "FleetEvaluation", "DrivingSimulator", "PolicyNetwork"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FleetEvaluationTests",
+            dependencies: ["FleetEvaluation", "DrivingSimulator", "PolicyNetwork"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

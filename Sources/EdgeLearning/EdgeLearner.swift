@@ -1,0 +1,286 @@
+public import DrivingSimulator
+public import FleetEvaluation
+public import FleetWire
+public import Foundation
+public import PolicyNetwork
+
+/// The edge-learning pipeline: from edge-case captures to a policy delta that fixes them.
+///
+/// Steps 3–6 of a lesson (see DESIGN.md, "The flow of one lesson"):
+///
+/// 1. **Synthesize** — each capture becomes K variations (``VariationSynthesizer``).
+/// 2. **Score** — the base policy drives them alone: the "before".
+/// 3. **Label and adapt**, DAgger style (``DAggerLabeller``): each iteration the
+///    current local policy drives (mixed with the teacher at β), the teacher
+///    labels every visited state, and the experts the router sends these states
+///    to are refitted on the aggregate of all labels so far, replaying the
+///    anchor set (``ExpertAdapter``). States where the base disagrees with
+///    the teacher are drawn more often, and a curriculum orders the rows:
+///    variations of a capture have no difficulty knob of their own, so how the
+///    base did on each one is the knob — clean runs first, near misses next,
+///    crashes last. The change is kept within the delta's top-k share while
+///    training (``SparseProjection``), so compression keeps the lesson.
+/// 4. **Grow** — if the loss on the family's states is still high, a new expert
+///    cloned from the closest one takes the lesson (``ExpertGrowth``).
+/// 5. **Check and score** — each DAgger iteration's checkpoint is checked
+///    against ordinary driving; the best one that does not regress is kept and
+///    scored on the same variations: the "after".
+/// 6. **Delta** — local − base, touched tensors only, compressed with error
+///    feedback and packed with routing counts and metadata (``DeltaBuilder``).
+///
+/// Everything is seeded: the same captures, base, anchor and configuration
+/// give the same delta, bit for bit.
+public struct EdgeLearner: Sendable {
+    /// Every knob of the pipeline, with defaults that work on a 2-core node.
+    public struct Configuration: Sendable, Equatable {
+        public var synthesis: VariationSynthesizer.Configuration
+        public var labelling: DAggerLabeller.Configuration
+        public var adaptation: ExpertAdapter.Configuration
+        public var growth: ExpertGrowth.Configuration
+        /// How the delta is shrunk (top-k share, int8, error feedback).
+        public var compression: DeltaCompressor.Configuration
+        /// Whether adaptation keeps the change within the compression's top-k share
+        /// (``SparseProjection``), so the compressed delta carries the whole lesson.
+        public var sparseAdaptation: Bool
+        /// How much worse (failure-rate share, e.g. 0.01 = 1 point) a checkpoint may do
+        /// than the base on the validation worlds and still be kept.
+        public var validationTolerance: Double
+        /// Seeds the labelling coins and the shuffles.
+        public var seed: UInt64
+
+        public init(
+            synthesis: VariationSynthesizer.Configuration = .init(),
+            labelling: DAggerLabeller.Configuration = .init(),
+            adaptation: ExpertAdapter.Configuration = .init(),
+            growth: ExpertGrowth.Configuration = .init(),
+            compression: DeltaCompressor.Configuration = .init(fraction: 0.2),
+            sparseAdaptation: Bool = true,
+            validationTolerance: Double = 0,
+            seed: UInt64 = 0x1E55_0000
+        ) {
+            self.validationTolerance = validationTolerance
+            self.sparseAdaptation = sparseAdaptation
+            self.synthesis = synthesis
+            self.labelling = labelling
+            self.adaptation = adaptation
+            self.growth = growth
+            self.compression = compression
+            self.seed = seed
+        }
+
+        /// Checks every field; the error names the first bad one.
+        public func validate() throws(LearningError) {
+            try synthesis.validate()
+            try labelling.validate()
+            try adaptation.validate()
+            guard compression.fraction > 0, compression.fraction <= 1 else {
+                throw LearningError(.invalidConfiguration, "compression.fraction must be in (0, 1], got \(compression.fraction).",
+                                    context: ["field": "compression.fraction"])
+            }
+        }
+    }
+
+    /// What one lesson produced: the adapted policy and how it got there.
+    public struct Adaptation: Sendable {
+        /// The base with the lesson applied (possibly one expert larger).
+        public var local: MoEPolicy
+        /// The families of the captures.
+        public var families: [String]
+        public var captures: Int
+        public var variations: Int
+        /// Labelled states used (aggregate over DAgger iterations).
+        public var samples: Int
+        /// The experts that were trained, most-routed first.
+        public var trainedExperts: [Int]
+        /// The expert grown for the family, if any.
+        public var grownExpert: Int?
+        /// Where the local policy routes the labelled states, per expert.
+        public var routing: RoutingStatistics
+        /// The base policy alone on the variations.
+        public var before: RolloutSummary
+        /// The local policy alone on the same variations.
+        public var after: RolloutSummary
+        /// Cross-entropy against the teacher's labels, base and local.
+        public var lossBefore: Float
+        public var lossAfter: Float
+        /// Training steps taken.
+        public var steps: Int
+        /// The DAgger iteration whose checkpoint was kept.
+        public var selectedIteration: Int
+        /// Failure rate of the base and of the kept checkpoint on the validation worlds (nil without validation).
+        public var validationFailureBefore: Double?
+        public var validationFailureAfter: Double?
+
+        /// The local metrics a delta carries.
+        public var metrics: [String: Double] {
+            [
+                "failure_rate_before": before.failureRate, "failure_rate_after": after.failureRate,
+                "near_miss_rate_before": before.nearMissRate, "near_miss_rate_after": after.nearMissRate,
+                "progress_before": before.meanProgress, "progress_after": after.meanProgress,
+                "loss_before": Double(lossBefore), "loss_after": Double(lossAfter),
+                "variations": Double(variations), "trained_experts": Double(trainedExperts.count),
+            ].merging(
+                validationFailureBefore.map { ["validation_failure_before": $0, "validation_failure_after": validationFailureAfter ?? $0] } ?? [:]
+            ) { current, _ in current }
+        }
+
+        /// The delta metadata for this lesson.
+        public var metadata: DeltaMetadata {
+            DeltaMetadata(families: families, samples: samples, captures: captures, metrics: metrics)
+        }
+    }
+
+    public var configuration: Configuration
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// Learns from `captures`: synthesis, DAgger labels, adaptation of the routed experts, optional growth.
+    ///
+    /// - Parameters:
+    ///   - base: the shared model the node runs.
+    ///   - anchor: teacher-labelled ordinary driving replayed while adapting
+    ///     (see ``OrdinaryDriving/anchor(policy:library:beta:seed:labeller:)``); empty disables replay.
+    ///   - validation: ordinary-driving worlds the node checks each DAgger
+    ///     checkpoint against (see ``OrdinaryDriving/items(library:)``). Of the
+    ///     checkpoints that do no worse than the base there (within
+    ///     ``Configuration/validationTolerance``), the one that fails least on the
+    ///     variations is kept — the node's own regression gate, so it does not
+    ///     send a lesson that breaks ordinary driving. Empty: the last checkpoint.
+    ///   - progress: receives one line per stage.
+    /// - Throws: ``LearningError`` when there is nothing to learn or a value is out of range.
+    public func adapt(
+        captures: [Capture], base: MoEPolicy, anchor: TrainingSet, validation: [EvaluationItem] = [],
+        progress: @Sendable (String) -> Void = { _ in }
+    ) async throws(LearningError) -> Adaptation {
+        try configuration.validate()
+        guard !captures.isEmpty else { throw LearningError(.nothingToLearn, "No captures to learn from.") }
+        let synthesizer = VariationSynthesizer(configuration: configuration.synthesis)
+        let items = captures.flatMap { synthesizer.items(for: $0) }
+        let families = Array(Set(captures.map(VariationSynthesizer.family(of:)))).sorted()
+        let labeller = DAggerLabeller(configuration: configuration.labelling)
+        var adapterConfiguration = configuration.adaptation
+        if configuration.sparseAdaptation { adapterConfiguration.fitting.deltaFraction = configuration.compression.fraction }
+        let adapter = ExpertAdapter(configuration: adapterConfiguration)
+
+        let beforeScores = try await labeller.score(base, items: items)
+        let before = RolloutSummary(beforeScores)
+        progress("before: failure rate \(before.failureRate) on \(items.count) variations")
+
+        var local = base
+        var data = TrainingSet(width: base.architecture.inputs)
+        var experts: [Int] = []
+        var lossBefore: Float = 0
+        var steps = 0
+        var checkpoints: [MoEPolicy] = []
+        for iteration in 0..<configuration.labelling.iterations {
+            let beta = configuration.labelling.beta(iteration: iteration)
+            let pass = try await labeller.label(local, items: items, beta: beta, seed: mix(configuration.seed, UInt64(iteration)))
+            let firstNew = data.count
+            for (index, samples) in pass.samples.enumerated() { data.append(samples, difficulty: beforeScores[index].difficulty) }
+            try data.emphasizeCorrections(of: base, from: firstNew, factor: configuration.adaptation.correctionWeight)
+            guard !data.isEmpty else { throw LearningError(.nothingToLearn, "The variations produced no labelled states.") }
+            if iteration == 0 {
+                let selection = try adapter.select(base, data: data)
+                experts = selection.experts
+                lossBefore = try PolicyFitting.evaluate(base, data: data).loss
+                progress("experts \(experts) (routing \(selection.routing.samplesPerExpert)), loss before \(lossBefore)")
+            }
+            let result = try adapter.adapt(
+                &local, experts: experts, data: data, anchor: anchor.isEmpty ? nil : anchor, base: base,
+                seed: mix(configuration.seed, 0x100 + UInt64(iteration)))
+            steps += result.steps
+            checkpoints.append(local)
+            progress("iteration \(iteration): beta \(beta), \(data.count) samples, loss \(result.firstEpochLoss) → \(result.lastEpochLoss)")
+        }
+        var selectedIteration = checkpoints.count - 1
+        var validationBefore: Double?, validationAfter: Double?
+        if !validation.isEmpty {
+            let baseline = RolloutSummary(try await labeller.score(base, items: validation)).failureRate
+            var best: (index: Int, eligible: Bool, family: Double, validation: Double)?
+            for (index, checkpoint) in checkpoints.enumerated() {
+                let family = RolloutSummary(try await labeller.score(checkpoint, items: items)).failureRate
+                let checked = RolloutSummary(try await labeller.score(checkpoint, items: validation)).failureRate
+                let eligible = checked - baseline <= configuration.validationTolerance
+                progress("checkpoint \(index): family failure \(family), validation failure \(checked) (base \(baseline))")
+                let better: Bool
+                if let current = best {
+                    better = eligible != current.eligible ? eligible
+                        : (eligible ? family <= current.family : checked <= current.validation)
+                } else { better = true }
+                if better { best = (index, eligible, family, checked) }
+            }
+            selectedIteration = best!.index
+            local = checkpoints[selectedIteration]
+            validationBefore = baseline
+            validationAfter = best!.validation
+        }
+        lossBefore = try PolicyFitting.evaluate(base, data: data).loss
+        var lossAfter = try PolicyFitting.evaluate(local, data: data).loss
+
+        var grown: Int?
+        let growth = ExpertGrowth(configuration: configuration.growth)
+        if growth.shouldGrow(lossAfterAdaptation: lossAfter), let source = experts.first {
+            let (index, result) = try growth.grow(
+                &local, cloning: source, data: data, anchor: anchor.isEmpty ? nil : anchor, seed: mix(configuration.seed, 0x6120))
+            grown = index
+            steps += result.steps
+            lossAfter = try PolicyFitting.evaluate(local, data: data).loss
+            progress("grew expert \(index) from \(source): loss \(lossAfter)")
+        }
+
+        let after = RolloutSummary(try await labeller.score(local, items: items))
+        progress("after: failure rate \(after.failureRate)")
+        let routing = try PolicyFitting.evaluate(local, data: data).routing
+        return Adaptation(
+            local: local, families: families, captures: captures.count, variations: items.count, samples: data.count,
+            trainedExperts: experts, grownExpert: grown, routing: routing, before: before, after: after,
+            lossBefore: lossBefore, lossAfter: lossAfter, steps: steps, selectedIteration: selectedIteration,
+            validationFailureBefore: validationBefore, validationFailureAfter: validationAfter)
+    }
+
+    /// The delta of an adaptation against `base`, compressed by the node's `compressor`.
+    public func delta(
+        for adaptation: Adaptation, base: MoEPolicy, header: DeltaHeader, compressor: inout DeltaCompressor
+    ) throws(LearningError) -> PolicyDelta {
+        try DeltaBuilder.build(
+            base: base, local: adaptation.local, header: header, routingCounts: adaptation.routing.samplesPerExpert,
+            metadata: adaptation.metadata, compressor: &compressor)
+    }
+
+    /// What learning from a spool produced, and which spool records it used.
+    public struct SpoolLesson: Sendable {
+        public var adaptation: Adaptation
+        public var delta: PolicyDelta
+        /// The spool sequence numbers learned from: remove them once the delta is delivered.
+        public var consumed: [UInt64]
+        /// Spool files that could not be read (already quarantined by the spool), with reasons.
+        public var skipped: [CaptureSpool<Capture>.SkippedFile]
+    }
+
+    /// Learns from every capture in `spool` (at most `limit`, oldest first) and builds the delta.
+    ///
+    /// The spool is not changed: the caller removes ``SpoolLesson/consumed`` once
+    /// the delta is safely delivered, so a crash in between loses nothing.
+    public func learn(
+        from spool: CaptureSpool<Capture>, limit: Int = .max, base: MoEPolicy, anchor: TrainingSet,
+        validation: [EvaluationItem] = [], header: DeltaHeader,
+        compressor: inout DeltaCompressor, progress: @Sendable (String) -> Void = { _ in }
+    ) async throws(LearningError) -> SpoolLesson {
+        let (records, skipped) = spool.readAll()
+        let chosen = Array(records.prefix(max(0, limit)))
+        guard !chosen.isEmpty else {
+            throw LearningError(.nothingToLearn, "The capture spool at \(spool.directory.path) holds no readable captures.",
+                                context: ["skipped": "\(skipped.count)"])
+        }
+        let adaptation = try await adapt(
+            captures: chosen.map(\.record), base: base, anchor: anchor, validation: validation, progress: progress)
+        let delta = try delta(for: adaptation, base: base, header: header, compressor: &compressor)
+        return SpoolLesson(adaptation: adaptation, delta: delta, consumed: chosen.map(\.sequence), skipped: skipped)
+    }
+
+    private func mix(_ base: UInt64, _ index: UInt64) -> UInt64 {
+        DrivingSimulator.SeededGenerator.mix(base, index)
+    }
+}

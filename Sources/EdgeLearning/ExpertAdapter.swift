@@ -1,0 +1,91 @@
+public import PolicyNetwork
+
+/// Adapts only the experts an edge case is routed to (and, if asked, the router).
+///
+/// Sparsity is what makes a fleet lesson cheap and safe: the router already
+/// sends fog to a few experts, so only those need to learn about fog, the
+/// delta carries only their tensors, and every other expert — how the fleet
+/// drives on ice, in cities, on ramps — stays bit-identical. The experts are
+/// picked by routing counts on the labelled states: most-used first, until
+/// they hold `coverage` of the routed slots or `maxExperts` are picked.
+public struct ExpertAdapter: Sendable {
+    /// Which experts and how they are trained.
+    public struct Configuration: Sendable, Equatable {
+        /// At most this many experts are trained.
+        public var maxExperts: Int
+        /// Stop picking once the picked experts hold this share of the routed slots.
+        public var coverage: Double
+        /// Whether the router is trained too (it then appears in the delta).
+        public var trainRouter: Bool
+        /// The training loop (epochs, learning rate, replay ratio, curriculum).
+        public var fitting: PolicyFitting.Configuration
+        /// States where the base disagrees with the teacher are drawn this many times per epoch.
+        public var correctionWeight: Int
+
+        public init(
+            maxExperts: Int = 2, coverage: Double = 0.75, trainRouter: Bool = false, correctionWeight: Int = 4,
+            fitting: PolicyFitting.Configuration = PolicyFitting.Configuration(
+                epochs: 4, batchSize: 256, learningRate: 1e-3, replayRatio: 0.75, curriculumStart: 0.5, maxSteps: 1_200)
+        ) {
+            self.maxExperts = maxExperts
+            self.coverage = coverage
+            self.trainRouter = trainRouter
+            self.fitting = fitting
+            self.correctionWeight = correctionWeight
+        }
+
+        func validate() throws(LearningError) {
+            guard maxExperts >= 1 else {
+                throw LearningError(.invalidConfiguration, "adaptation.maxExperts must be ≥ 1, got \(maxExperts).", context: ["field": "adaptation.maxExperts"])
+            }
+            guard coverage > 0, coverage <= 1 else {
+                throw LearningError(.invalidConfiguration, "adaptation.coverage must be in (0, 1], got \(coverage).", context: ["field": "adaptation.coverage"])
+            }
+            try fitting.validate("adaptation.fitting")
+        }
+    }
+
+    public var configuration: Configuration
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// The experts to train for a routing histogram, most-used first.
+    public static func selectExperts(samplesPerExpert counts: [Int], maxExperts: Int, coverage: Double) -> [Int] {
+        let total = counts.reduce(0, +)
+        guard total > 0 else { return [] }
+        let ranked = counts.indices.sorted { (counts[$0], -$0) > (counts[$1], -$1) }
+        var picked: [Int] = []
+        var held = 0
+        for expert in ranked where counts[expert] > 0 && picked.count < maxExperts {
+            picked.append(expert)
+            held += counts[expert]
+            if Double(held) >= coverage * Double(total) { break }
+        }
+        return picked
+    }
+
+    /// Routes `data` through `policy` and picks the experts to train.
+    public func select(_ policy: MoEPolicy, data: TrainingSet) throws(LearningError) -> (experts: [Int], routing: RoutingStatistics) {
+        let routing = try PolicyFitting.evaluate(policy, data: data).routing
+        let experts = Self.selectExperts(
+            samplesPerExpert: routing.samplesPerExpert, maxExperts: configuration.maxExperts, coverage: configuration.coverage)
+        return (experts, routing)
+    }
+
+    /// Freezes everything but `experts` (and the router if configured) and fits them to `data` with replay of `anchor`.
+    ///
+    /// - Parameter base: the model the delta will be taken against; with
+    ///   `fitting.deltaFraction` set, the change from it is kept sparse.
+    public func adapt(
+        _ policy: inout MoEPolicy, experts: [Int], data: TrainingSet, anchor: TrainingSet?, base: MoEPolicy? = nil, seed: UInt64
+    ) throws(LearningError) -> PolicyFitting.Result {
+        try configuration.validate()
+        do { try policy.trainOnly(experts: Set(experts), router: configuration.trainRouter) } catch {
+            throw LearningError(.incompatiblePolicy, "Cannot select experts \(experts): \(error.message)")
+        }
+        return try PolicyFitting(configuration: configuration.fitting).fit(
+            &policy, data: data, anchor: anchor, sparseAround: base, seed: seed)
+    }
+}

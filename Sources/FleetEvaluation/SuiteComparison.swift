@@ -1,0 +1,43 @@
+public import DrivingSimulator
+
+/// Two evaluations of the same suite side by side, per family.
+///
+/// The gate promotes a candidate only if no family falls by more than a
+/// tolerance, and a node reports how much a lesson helped; both need the same
+/// per-family difference, in collision-free percentage points.
+public struct SuiteComparison: Sendable, Equatable {
+    /// One family's score before and after.
+    public struct Row: Sendable, Equatable {
+        public var family: String
+        public var before: Double
+        public var after: Double
+        /// after − before, collision-free percentage points.
+        public var change: Double { after - before }
+    }
+
+    public var rows: [Row]
+    public var overallBefore: Double
+    public var overallAfter: Double
+
+    /// Compares `after` with `before`; families present in only one report are left out.
+    public init(before: EvaluationReport, after: EvaluationReport) {
+        let afterByFamily = Dictionary(uniqueKeysWithValues: after.families.map { ($0.family, $0) })
+        rows = before.families.compactMap { score in
+            afterByFamily[score.family].map {
+                Row(family: score.family, before: score.collisionFreePercent, after: $0.collisionFreePercent)
+            }
+        }
+        overallBefore = before.overall.collisionFreePercent
+        overallAfter = after.overall.collisionFreePercent
+    }
+
+    /// The family that fell the most (nil when none fell).
+    public var worstRegression: Row? {
+        rows.filter { $0.change < 0 }.min { $0.change < $1.change }
+    }
+
+    /// Whether no family fell by more than `tolerance` points.
+    public func holds(tolerance: Double) -> Bool {
+        rows.allSatisfy { $0.change >= -tolerance }
+    }
+}
