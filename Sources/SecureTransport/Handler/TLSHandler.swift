@@ -1,0 +1,314 @@
+public import NIOCore
+
+/// A SwiftNIO channel handler that speaks TLS through OpenSSL, in the server or
+/// client role of its ``TLSContext``.
+///
+/// Why this shape: ciphertext read from the network goes into the engine, one
+/// step of the ``TLSStateMachine`` runs (handshake, decode loop or shutdown),
+/// and whatever ciphertext the engine produced is flushed. Plaintext written
+/// before the handshake completes is kept in order and sent after it; writes
+/// are encrypted on flush. Backpressure: the handler decodes only what the
+/// network delivered and asks the network for more only when the application
+/// reads (or the handshake needs it), so a slow reader stops the socket reads
+/// instead of growing buffers here; outbound writability is the channel's own.
+///
+/// Errors (a ``TLSError``) are fired with `fireErrorCaught` and the channel is
+/// closed; an EOF without close_notify is reported as
+/// ``TLSError/Code/uncleanShutdown``.
+public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    /// The most plaintext decoded into one buffer passed up the pipeline.
+    static let plaintextChunk = 64 * 1024
+    /// How much plaintext is encrypted before the ciphertext is handed to the channel.
+    static let encryptChunk = 256 * 1024
+
+    private var machine = TLSStateMachine()
+    private let engine: TLSEngine
+    private let configuration: TLSConfiguration
+    private var pendingWrites = CircularBuffer<(buffer: ByteBuffer, promise: EventLoopPromise<Void>?)>()
+    private var bufferedBytes = 0
+    private var flushRequested = false
+    private var handshakePromise: EventLoopPromise<TLSConnectionInfo>?
+    private var closePromise: EventLoopPromise<Void>?
+    private var closeTimer: Scheduled<Void>?
+
+    /// The facts of the completed handshake (nil until then).
+    public private(set) var connectionInfo: TLSConnectionInfo?
+
+    /// Creates a handler for one connection.
+    /// - Parameters:
+    ///   - context: The shared TLS context (its role decides server or client).
+    ///   - serverHostname: Clients: the DNS name or IP address the server's
+    ///     certificate must match (names are also sent as SNI).
+    ///   - handshakePromise: Completed with the connection facts when the
+    ///     handshake succeeds, failed with the ``TLSError`` when it does not.
+    public init(
+        context: TLSContext,
+        serverHostname: String? = nil,
+        handshakePromise: EventLoopPromise<TLSConnectionInfo>? = nil
+    ) throws(TLSError) {
+        if context.configuration.role == .client && context.configuration.verifyPeer && serverHostname == nil {
+            throw TLSError(.invalidConfiguration, "serverHostname: a verifying client must name the server it expects")
+        }
+        engine = try TLSEngine(context: context, serverHostname: serverHostname)
+        configuration = context.configuration
+        self.handshakePromise = handshakePromise
+    }
+
+    // MARK: Lifecycle
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { perform(machine.channelActive(), context) }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        let error = TLSError(.internalFailure, "the TLS handler was removed from the pipeline")
+        failPending(error)
+        closeTimer?.cancel()
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        perform(machine.channelActive(), context)
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        perform(machine.channelInactive(), context)
+    }
+
+    // MARK: Inbound
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let ciphertext = unwrapInboundIn(data)
+        engine.receive(ciphertext)
+        perform(machine.ciphertextReceived(), context)
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        flushCiphertext(context)
+        context.fireChannelReadComplete()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            perform(machine.inputClosed(), context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    // MARK: Outbound
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let plaintext = unwrapOutboundIn(data)
+        switch machine.write() {
+        case .bufferWrite:
+            guard bufferedBytes + plaintext.readableBytes <= configuration.maximumBufferedBytesBeforeHandshake else {
+                promise?.fail(TLSError(
+                    .bufferLimitExceeded,
+                    "more than \(configuration.maximumBufferedBytesBeforeHandshake) bytes written before the handshake completed"
+                ))
+                return
+            }
+            bufferedBytes += plaintext.readableBytes
+            pendingWrites.append((plaintext, promise))
+        case .queueWrite:
+            pendingWrites.append((plaintext, promise))
+        case .failWrite(let error):
+            promise?.fail(error)
+        default:
+            promise?.fail(TLSError(.internalFailure, "unexpected state for a write"))
+        }
+    }
+
+    public func flush(context: ChannelHandlerContext) {
+        flushRequested = true
+        perform(machine.flush(), context)
+    }
+
+    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard mode == .all else {
+            context.close(mode: mode, promise: promise)
+            return
+        }
+        if machine.state == .closed {
+            context.close(mode: mode, promise: promise)
+            return
+        }
+        if let promise {
+            if let existing = closePromise {
+                existing.futureResult.cascade(to: promise)
+            } else {
+                closePromise = promise
+            }
+        }
+        perform(machine.closeRequested(), context)
+    }
+
+    // MARK: Carrying out actions
+
+    private func perform(_ action: TLSStateMachine.Action, _ context: ChannelHandlerContext) {
+        switch action {
+        case .none, .bufferWrite, .queueWrite:
+            break
+        case .stepHandshake:
+            perform(machine.handshakeStepped(engine.handshake()), context)
+        case .flushAndRead:
+            flushCiphertext(context)
+            context.read()
+        case .completeHandshake:
+            completeHandshake(context)
+        case .decode:
+            decode(context)
+        case .encryptAndFlush:
+            encryptPending(context)
+        case .failWrite:
+            break
+        case .sendCloseNotify:
+            sendCloseNotify(context)
+        case .answerCloseNotify:
+            _ = engine.shutdown()
+            perform(.closeChannel, context)
+        case .stepShutdown:
+            perform(machine.shutdownStepped(drainUntilCloseNotify()), context)
+        case .failAndClose(let error):
+            flushCiphertext(context)
+            closeTimer?.cancel()
+            failPending(error)
+            context.fireErrorCaught(error)
+            let promise = closePromise
+            closePromise = nil
+            context.close(promise: promise)
+        case .closeChannel:
+            flushCiphertext(context)
+            closeTimer?.cancel()
+            failPending(TLSError(.writeAfterClose, "the connection closed before the write was sent"))
+            let promise = closePromise
+            closePromise = nil
+            context.close(promise: promise)
+        case .reportInactive(let error):
+            closeTimer?.cancel()
+            failPending(error ?? TLSError(.writeAfterClose, "the connection closed before the write was sent"))
+            if let error { context.fireErrorCaught(error) }
+            context.fireChannelInactive()
+        }
+    }
+
+    private func completeHandshake(_ context: ChannelHandlerContext) {
+        let info = engine.connectionInfo()
+        connectionInfo = info
+        flushCiphertext(context)
+        let promise = handshakePromise
+        handshakePromise = nil
+        promise?.succeed(info)
+        context.fireUserInboundEventTriggered(TLSEvent.handshakeCompleted(info))
+        if flushRequested, machine.state == .active { encryptPending(context) }
+        bufferedBytes = 0
+        // Application data may have arrived together with the last handshake flight.
+        if machine.state == .active { decode(context) }
+    }
+
+    private func decode(_ context: ChannelHandlerContext) {
+        while machine.state == .active {
+            let capacity = min(Self.plaintextChunk, engine.unconsumedCiphertext + 16 * 1024)
+            var plaintext = context.channel.allocator.buffer(capacity: capacity)
+            let result = engine.read(into: &plaintext, upTo: capacity)
+            if plaintext.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(plaintext)) }
+            if result != .complete {
+                perform(machine.decoded(result), context)
+                break
+            }
+        }
+    }
+
+    /// Reads and discards application data while closing, until the peer's close_notify.
+    private func drainUntilCloseNotify() -> EngineResult {
+        var scratch = ByteBuffer()
+        while true {
+            scratch.clear()
+            let result = engine.read(into: &scratch, upTo: Self.plaintextChunk)
+            switch result {
+            case .complete: continue
+            case .closed: return engine.shutdown()
+            default: return result
+            }
+        }
+    }
+
+    private func sendCloseNotify(_ context: ChannelHandlerContext) {
+        // Writes already made go out before the close_notify.
+        encryptPending(context)
+        let result = engine.shutdown()
+        flushCiphertext(context)
+        switch result {
+        case .wantRead, .wantWrite:
+            closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: configuration.closeTimeout) {
+                self.perform(self.machine.closeTimedOut(), context)
+            }
+            context.read()
+        default:
+            perform(machine.shutdownStepped(result), context)
+        }
+    }
+
+    private func encryptPending(_ context: ChannelHandlerContext) {
+        flushRequested = false
+        var promises: [EventLoopPromise<Void>] = []
+        while let (buffer, promise) = pendingWrites.popFirst() {
+            if let promise { promises.append(promise) }
+            var remaining = buffer
+            while remaining.readableBytes > 0 {
+                let count = min(remaining.readableBytes, Self.encryptChunk)
+                let result = remaining.withUnsafeReadableBytes {
+                    engine.write(UnsafeRawBufferPointer(rebasing: $0[0..<count]))
+                }
+                if case .failed(let error) = result {
+                    promises.forEach { $0.fail(error) }
+                    perform(machine.encryptionFailed(error), context)
+                    return
+                }
+                remaining.moveReaderIndex(forwardBy: count)
+                if engine.pendingCiphertext >= Self.encryptChunk, let ciphertext = engine.takeCiphertext(allocator: context.channel.allocator) {
+                    context.write(wrapOutboundOut(ciphertext), promise: nil)
+                }
+            }
+        }
+        bufferedBytes = 0
+        guard let ciphertext = engine.takeCiphertext(allocator: context.channel.allocator) else {
+            context.flush()
+            promises.forEach { $0.succeed() }
+            return
+        }
+        switch promises.count {
+        case 0:
+            context.writeAndFlush(wrapOutboundOut(ciphertext), promise: nil)
+        case 1:
+            context.writeAndFlush(wrapOutboundOut(ciphertext), promise: promises[0])
+        default:
+            let combined = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(ciphertext), promise: combined)
+            for promise in promises { combined.futureResult.cascade(to: promise) }
+        }
+    }
+
+    private func flushCiphertext(_ context: ChannelHandlerContext) {
+        if let ciphertext = engine.takeCiphertext(allocator: context.channel.allocator) {
+            context.writeAndFlush(wrapOutboundOut(ciphertext), promise: nil)
+        }
+    }
+
+    private func failPending(_ error: TLSError) {
+        while let (_, promise) = pendingWrites.popFirst() { promise?.fail(error) }
+        bufferedBytes = 0
+        if let promise = handshakePromise {
+            handshakePromise = nil
+            promise.fail(error)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension TLSHandler: Sendable {}
