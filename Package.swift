@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "DrivingSimulator", targets: ["DrivingSimulator"]),
         .library(name: "SecureTransport", targets: ["SecureTransport"]),
         .executable(name: "policy-benchmark", targets: ["PolicyBenchmark"]),
+        .executable(name: "fleet-certs", targets: ["FleetCerts"]),
+        .executable(name: "tls-benchmark", targets: ["TLSBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -60,6 +62,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "FleetCerts",
+            dependencies: [
+                "SecureTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Benchmarks
         .executableTarget(
@@ -69,6 +79,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/PolicyBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "TLSBenchmark",
+            dependencies: [
+                "SecureTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/TLSBenchmark",
             swiftSettings: swiftSettings
         ),
 

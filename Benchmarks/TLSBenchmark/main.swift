@@ -1,0 +1,1 @@
+print("tls-benchmark")
