@@ -4,6 +4,12 @@ import NIOPosix
 import Testing
 @testable import SecureTransport
 
+/// Every test that opens sockets or runs peers, one at a time, so that the
+/// leak check counts only its own file descriptors.
+@Suite("Network", .serialized)
+enum NetworkTests {}
+
+extension NetworkTests {
 /// Our server and client against OpenSSL's own command-line peers.
 @Suite("Interop with openssl s_client / s_server")
 struct OpenSSLInteropTests {
@@ -93,6 +99,8 @@ struct OpenSSLInteropTests {
         try await server.stop()
         try await group.shutdownGracefully()
     }
+}
+
 }
 
 /// Finds a free loopback port for a peer that cannot report its own.
