@@ -35,6 +35,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var handshakePromise: EventLoopPromise<TLSConnectionInfo>?
     private var closePromise: EventLoopPromise<Void>?
     private var closeTimer: Scheduled<Void>?
+    /// True while ``encryptPending(_:)`` runs (it can be re-entered through the pipeline).
+    private var encrypting = false
+    /// A close arrived while encrypting; close_notify goes out when the queue is empty.
+    private var closeNotifyDeferred = false
 
     /// The facts of the completed handshake (nil until then).
     public private(set) var connectionInfo: TLSConnectionInfo?
@@ -239,6 +243,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func sendCloseNotify(_ context: ChannelHandlerContext) {
+        if encrypting {
+            closeNotifyDeferred = true
+            return
+        }
         // Writes already made go out before the close_notify.
         encryptPending(context)
         let result = engine.shutdown()
@@ -254,7 +262,34 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Encrypts every queued write and flushes the ciphertext.
+    ///
+    /// Writing to the channel can re-enter this handler (a flush makes the
+    /// channel writable again, the application writes more, or closes). Writes
+    /// made meanwhile are appended to the queue and picked up by the loop here;
+    /// a close is deferred until the queue is empty, so close_notify always
+    /// follows the last byte of data.
     private func encryptPending(_ context: ChannelHandlerContext) {
+        guard !encrypting else { return }
+        encrypting = true
+        var first = true
+        while first || !pendingWrites.isEmpty {
+            first = false
+            guard encryptQueued(context) else {
+                encrypting = false
+                return
+            }
+        }
+        encrypting = false
+        flushRequested = false
+        if closeNotifyDeferred {
+            closeNotifyDeferred = false
+            sendCloseNotify(context)
+        }
+    }
+
+    /// One pass of ``encryptPending(_:)``; false when encryption failed and the connection is closing.
+    private func encryptQueued(_ context: ChannelHandlerContext) -> Bool {
         flushRequested = false
         var promises: [EventLoopPromise<Void>] = []
         while let (buffer, promise) = pendingWrites.popFirst() {
@@ -268,10 +303,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 if case .failed(let error) = result {
                     promises.forEach { $0.fail(error) }
                     perform(machine.encryptionFailed(error), context)
-                    return
+                    return false
                 }
                 remaining.moveReaderIndex(forwardBy: count)
-                if engine.pendingCiphertext >= Self.encryptChunk, let ciphertext = engine.takeCiphertext(allocator: context.channel.allocator) {
+                if engine.pendingCiphertext >= Self.encryptChunk,
+                   let ciphertext = engine.takeCiphertext(allocator: context.channel.allocator) {
                     context.write(wrapOutboundOut(ciphertext), promise: nil)
                 }
             }
@@ -280,7 +316,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let ciphertext = engine.takeCiphertext(allocator: context.channel.allocator) else {
             context.flush()
             promises.forEach { $0.succeed() }
-            return
+            return true
         }
         switch promises.count {
         case 0:
@@ -292,6 +328,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.writeAndFlush(wrapOutboundOut(ciphertext), promise: combined)
             for promise in promises { combined.futureResult.cascade(to: promise) }
         }
+        return true
     }
 
     private func flushCiphertext(_ context: ChannelHandlerContext) {

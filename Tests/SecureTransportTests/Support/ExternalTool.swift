@@ -100,7 +100,8 @@ enum ExternalTool {
         var text: String { output.withLock { $0 } }
 
         func stop() {
-            if process.isRunning { process.terminate() }
+            // s_server ignores SIGTERM while it waits in accept(); SIGKILL it.
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
     }
