@@ -52,6 +52,90 @@ struct BulkTransferTests {
 }
 }
 
+extension NetworkTests.BulkTransferTests {
+    @Test("a writer that refills on writability and closes right after its last write delivers every byte, then close_notify")
+    func closeAfterStreamingIsClean() async throws {
+        let total = 8 << 20
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let serverContext = try TLSContext(configuration: pki.serverConfiguration())
+        let server = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        TLSHandler(context: serverContext), StreamThenClose(total: total),
+                    ])
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let clientContext = try TLSContext(configuration: pki.clientConfiguration(pki.node))
+        let done = group.next().makePromise(of: (Int, (any Error)?).self)
+        _ = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        TLSHandler(context: clientContext, serverHostname: "localhost"), ByteCounter(done: done),
+                    ])
+                }
+            }
+            .connect(host: "127.0.0.1", port: server.localAddress!.port!).get()
+        let (received, error) = try await done.futureResult.get()
+        try await server.close()
+        try await group.shutdownGracefully()
+        #expect(received == total)
+        #expect(error == nil, "the stream must end with close_notify, not \(String(describing: error))")
+    }
+}
+
+/// Streams `total` bytes in 256 KiB slices whenever writable, then closes at once.
+final class StreamThenClose: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let total: Int
+    private var sent = 0
+    private var started = false
+
+    init(total: Int) { self.total = total }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is TLSEvent {
+            started = true
+            writeMore(context)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if started { writeMore(context) }
+    }
+
+    private func writeMore(_ context: ChannelHandlerContext) {
+        while context.channel.isWritable && sent < total {
+            let length = min(256 << 10, total - sent)
+            sent += length
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(repeating: UInt8(truncatingIfNeeded: sent >> 18), count: length)), promise: nil)
+        }
+        if sent == total && started {
+            started = false
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {}
+}
+
+/// Counts received bytes and reports them, with the first error, when the channel closes.
+final class ByteCounter: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let done: EventLoopPromise<(Int, (any Error)?)>
+    private var count = 0
+    private var firstError: (any Error)?
+
+    init(done: EventLoopPromise<(Int, (any Error)?)>) { self.done = done }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { count += unwrapInboundIn(data).readableBytes }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { if firstError == nil { firstError = error } }
+    func channelInactive(context: ChannelHandlerContext) { done.succeed((count, firstError)) }
+}
+
 /// 1 MiB of seeded pseudo-random bytes; chunk i carries i in its first 8 bytes so reordering is caught.
 enum BulkPattern {
     static let chunkSize = 1 << 20

@@ -24,7 +24,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The most plaintext decoded into one buffer passed up the pipeline.
     static let plaintextChunk = 64 * 1024
     /// How much plaintext is encrypted before the ciphertext is handed to the channel.
-    static let encryptChunk = 256 * 1024
+    static let encryptChunk = 64 * 1024
 
     private var machine = TLSStateMachine()
     private let engine: TLSEngine
