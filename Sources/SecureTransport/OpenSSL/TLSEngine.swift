@@ -34,7 +34,8 @@ enum EngineResult: Equatable {
 final class TLSEngine {
     private let ssl: OpaquePointer
     private let readBIO: OpaquePointer
-    private let writeBIO: OpaquePointer
+    /// Ciphertext OpenSSL produced and the handler has not taken yet (filled by ``CiphertextOutputBIO``).
+    var outbound = ByteBuffer()
     /// Keeps the `SSL_CTX` (and its callbacks' owner) alive as long as the connection.
     let context: TLSContext
 
@@ -46,17 +47,21 @@ final class TLSEngine {
         guard let ssl = SSL_new(context.pointer) else {
             throw TLSError.drained(.internalFailure, "SSL_new failed")
         }
-        guard let readBIO = BIO_new(BIO_s_mem()), let writeBIO = BIO_new(BIO_s_mem()) else {
+        guard let readBIO = BIO_new(BIO_s_mem()) else {
             SSL_free(ssl)
-            throw TLSError.drained(.internalFailure, "could not allocate memory BIOs")
+            throw TLSError.drained(.internalFailure, "could not allocate a memory BIO")
         }
         // An empty read BIO means "retry later", not end of file.
         _ = fleet_BIO_set_mem_eof_return(readBIO, -1)
-        SSL_set_bio(ssl, readBIO, writeBIO)
         self.ssl = ssl
         self.readBIO = readBIO
-        self.writeBIO = writeBIO
         self.context = context
+        guard let writeBIO = CiphertextOutputBIO.make(for: self) else {
+            BIO_free(readBIO)
+            SSL_free(ssl)
+            throw TLSError.drained(.internalFailure, "could not allocate the output BIO")
+        }
+        SSL_set_bio(ssl, readBIO, writeBIO)
         switch context.configuration.role {
         case .server:
             SSL_set_accept_state(ssl)
@@ -101,21 +106,17 @@ final class TLSEngine {
     }
 
     /// Bytes of ciphertext OpenSSL has produced and not yet handed out.
-    var pendingCiphertext: Int { fleet_BIO_ctrl_pending(writeBIO) }
+    var pendingCiphertext: Int { outbound.readableBytes }
 
     /// Bytes of ciphertext received but not yet consumed by OpenSSL.
     var unconsumedCiphertext: Int { fleet_BIO_ctrl_pending(readBIO) }
 
     /// Takes out the ciphertext OpenSSL produced, or nil when there is none.
     func takeCiphertext(allocator: ByteBufferAllocator) -> ByteBuffer? {
-        let pending = pendingCiphertext
-        guard pending > 0 else { return nil }
-        var buffer = allocator.buffer(capacity: pending)
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { bytes in
-            let count = BIO_read(writeBIO, bytes.baseAddress, Int32(pending))
-            return max(Int(count), 0)
-        }
-        return buffer
+        guard outbound.readableBytes > 0 else { return nil }
+        let ciphertext = outbound
+        outbound = ByteBuffer()
+        return ciphertext
     }
 
     // MARK: SSL operations
@@ -153,6 +154,8 @@ final class TLSEngine {
     func write(_ bytes: UnsafeRawBufferPointer) -> EngineResult {
         OpenSSLErrorQueue.clear()
         guard !bytes.isEmpty else { return .complete }
+        // Room for the records' headers and tags, so the output buffer grows once.
+        outbound.reserveCapacity(minimumWritableBytes: bytes.count + (bytes.count / 16_384 + 1) * 64)
         var written = 0
         let status = SSL_write_ex(ssl, bytes.baseAddress, bytes.count, &written)
         return status == 1 ? .complete : classify(0, during: "write")
