@@ -24,7 +24,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The most plaintext decoded into one buffer passed up the pipeline.
     static let plaintextChunk = 64 * 1024
     /// How much plaintext is encrypted before the ciphertext is handed to the channel.
-    static let encryptChunk = 64 * 1024
+    ///
+    /// Three full records: their ciphertext (48 KiB + 3 × 22 bytes) fits a 64 KiB
+    /// buffer. `ByteBuffer` rounds capacities up to a power of two, and 128 KiB
+    /// would cross glibc's mmap threshold, turning every chunk into an
+    /// mmap/munmap pair and a page fault per 4 KiB.
+    static let encryptChunk = 48 * 1024
 
     private var machine = TLSStateMachine()
     private let engine: TLSEngine
