@@ -78,6 +78,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let error = TLSError(.internalFailure, "the TLS handler was removed from the pipeline")
         failPending(error)
         closeTimer?.cancel()
+        let promise = closePromise
+        closePromise = nil
+        promise?.fail(error)
     }
 
     public func channelActive(context: ChannelHandlerContext) {
@@ -201,6 +204,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .reportInactive(let error):
             closeTimer?.cancel()
             failPending(error ?? TLSError(.writeAfterClose, "the connection closed before the write was sent"))
+            // The peer closed the socket while we waited for its close_notify: our close is done.
+            let promise = closePromise
+            closePromise = nil
+            promise?.succeed()
             if let error { context.fireErrorCaught(error) }
             context.fireChannelInactive()
         }
