@@ -49,8 +49,15 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Why: a fresh 64 KiB buffer per encrypted chunk makes the allocator hand
     /// memory back to the kernel and fault it in again; in a bulk transfer that
     /// cost 10–15 % of the time. Reusing a few buffers removes it.
+    ///
+    /// At most ``sparePoolLimit`` buffers (1 MiB) are kept while writes are in
+    /// flight; once the channel has written everything, the pool shrinks to
+    /// ``sparePoolIdle`` so an idle connection holds little memory.
     private var sparePool: [ByteBuffer] = []
-    static let sparePoolLimit = 8
+    static let sparePoolLimit = 16
+    static let sparePoolIdle = 2
+    /// Ciphertext writes handed to the channel and not yet completed.
+    private var writesInFlight = 0
 
     /// The facts of the completed handshake (nil until then).
     public private(set) var connectionInfo: TLSConnectionInfo?
@@ -355,13 +362,18 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // Held in a variable the closure owns, so that once it is emptied our copy is
         // the only reference and `clear()` keeps the storage instead of allocating.
         var held: ByteBuffer? = ciphertext
+        writesInFlight += 1
         written.futureResult.assumeIsolated().whenComplete { result in
+            self.writesInFlight -= 1
             for promise in promises { promise.completeWith(result) }
             guard var spare = held else { return }
             held = nil
             if self.sparePool.count < Self.sparePoolLimit {
                 spare.clear()
                 self.sparePool.append(spare)
+            }
+            if self.writesInFlight == 0 && self.sparePool.count > Self.sparePoolIdle {
+                self.sparePool.removeLast(self.sparePool.count - Self.sparePoolIdle)
             }
         }
         if engine.outbound.capacity == 0, let spare = sparePool.popLast() {
