@@ -24,12 +24,13 @@ enum EngineResult: Equatable {
     case failed(TLSError)
 }
 
-/// One TLS connection: an OpenSSL `SSL*` fed and drained through two memory BIOs.
+/// One TLS connection: an OpenSSL `SSL*` fed through a memory BIO and drained
+/// through ``CiphertextOutputBIO``.
 ///
-/// Why memory BIOs: SwiftNIO owns the socket. Ciphertext read from the network
-/// is written into the read BIO, OpenSSL consumes it, and whatever ciphertext
-/// OpenSSL produces (handshake flights, records, alerts) accumulates in the
-/// write BIO until the handler takes it out and writes it to the channel.
+/// Why in-memory BIOs: SwiftNIO owns the socket. Ciphertext read from the
+/// network is written into the read BIO and OpenSSL consumes it; whatever
+/// ciphertext OpenSSL produces (handshake flights, records, alerts) is appended
+/// to ``outbound`` until the handler takes it and writes it to the channel.
 /// The `SSL*` owns both BIOs; `deinit` frees all three.
 final class TLSEngine {
     private let ssl: OpaquePointer
