@@ -23,6 +23,8 @@ let package = Package(
         .executable(name: "fleet-sim", targets: ["FleetSimCLI"]),
         .executable(name: "simulator-benchmark", targets: ["SimulatorBenchmark"]),
         .executable(name: "edge-learning-benchmark", targets: ["EdgeLearningBenchmark"]),
+        .executable(name: "fleet-certs", targets: ["FleetCerts"]),
+        .executable(name: "tls-benchmark", targets: ["TLSBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -96,6 +98,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "FleetCerts",
+            dependencies: [
+                "SecureTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Executables
         .executableTarget(
@@ -143,6 +153,16 @@ let package = Package(
             name: "AggregationBenchmark",
             dependencies: ["Aggregation", "FleetWire", "PolicyNetwork", "EdgeLearning"],
             path: "Benchmarks/AggregationBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "TLSBenchmark",
+            dependencies: [
+                "SecureTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/TLSBenchmark",
             swiftSettings: swiftSettings
         ),
 

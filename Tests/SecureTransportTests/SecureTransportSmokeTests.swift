@@ -1,4 +1,0 @@
-import Testing
-@testable import SecureTransport
-
-@Test func moduleBuilds() { #expect(Bool(true)) }
