@@ -71,6 +71,7 @@ let package = Package(
             dependencies: [
                 "Aggregation",
                 "FleetWire",
+                "SecureTransport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

@@ -1,0 +1,113 @@
+public import Foundation
+import SecureTransport
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Content-addressed, crash-safe storage for checkpoints and accepted updates.
+///
+/// A blob's name is the SHA-256 of its bytes (`sha256:<hex>`), so a name can
+/// never point at the wrong content and storing the same bytes twice is free.
+/// Writes go to a temporary file, are flushed with `fsync`, renamed into
+/// place and the directory is flushed: after `kill -9` a blob is either whole
+/// or absent, and leftovers of an interrupted write are removed on open.
+/// Reads check the hash, so a damaged file is reported, never served.
+public struct BlobStore: Sendable {
+    public let directory: URL
+
+    public init(directory: URL) throws(CoordinatorError) {
+        self.directory = directory
+        let fileManager = FileManager.default
+        do {
+            try fileManager.createDirectory(at: directory, withIntermediateDirectories: true)
+            for name in try fileManager.contentsOfDirectory(atPath: directory.path) where name.hasPrefix(".tmp-") {
+                try fileManager.removeItem(at: directory.appendingPathComponent(name))
+            }
+        } catch {
+            throw CoordinatorError(.storage, "cannot open the blob store at \(directory.path): \(error)")
+        }
+    }
+
+    /// `sha256:<hex>` of `bytes`.
+    public static func hash(of bytes: [UInt8]) -> String {
+        let digest = SHA256Digest()
+        digest.update(bytes)
+        return "sha256:" + digest.finalizeHex()
+    }
+
+    /// Stores `bytes` durably and returns their hash (a no-op if already stored).
+    @discardableResult
+    public func put(_ bytes: [UInt8]) throws(CoordinatorError) -> String {
+        let hash = Self.hash(of: bytes)
+        let target = url(for: hash)
+        if FileManager.default.fileExists(atPath: target.path) { return hash }
+        let temporary = directory.appendingPathComponent(".tmp-\(UInt64.random(in: 0...UInt64.max))")
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard descriptor >= 0 else {
+            throw CoordinatorError(.storage, "cannot create \(temporary.path): \(String(cString: strerror(errno)))")
+        }
+        var offset = 0
+        var failure: String?
+        bytes.withUnsafeBytes { buffer in
+            while offset < buffer.count {
+                let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = String(cString: strerror(errno))
+                    return
+                }
+                offset += written
+            }
+        }
+        if failure == nil && fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
+        close(descriptor)
+        if failure == nil && rename(temporary.path, target.path) != 0 { failure = String(cString: strerror(errno)) }
+        if let failure {
+            unlink(temporary.path)
+            throw CoordinatorError(.storage, "cannot store blob \(hash): \(failure)")
+        }
+        let directoryDescriptor = open(directory.path, O_RDONLY)
+        if directoryDescriptor >= 0 {
+            fsync(directoryDescriptor)
+            close(directoryDescriptor)
+        }
+        return hash
+    }
+
+    /// The bytes stored under `hash`, checked against it.
+    public func get(_ hash: String) throws(CoordinatorError) -> [UInt8] {
+        guard Self.isValidName(hash) else {
+            throw CoordinatorError(.notFound, "'\(hash)' is not a blob name (sha256:<64 hex digits>)")
+        }
+        guard let data = FileManager.default.contents(atPath: url(for: hash).path) else {
+            throw CoordinatorError(.notFound, "no blob \(hash)")
+        }
+        let bytes = [UInt8](data)
+        guard Self.hash(of: bytes) == hash else {
+            throw CoordinatorError(.storage, "blob \(hash) is damaged: its content no longer matches its hash")
+        }
+        return bytes
+    }
+
+    /// Whether a blob is stored.
+    public func contains(_ hash: String) -> Bool {
+        Self.isValidName(hash) && FileManager.default.fileExists(atPath: url(for: hash).path)
+    }
+
+    /// Removes a blob (e.g. the accepted updates of a finished round).
+    public func remove(_ hash: String) {
+        guard Self.isValidName(hash) else { return }
+        try? FileManager.default.removeItem(at: url(for: hash))
+    }
+
+    private func url(for hash: String) -> URL {
+        directory.appendingPathComponent(String(hash.dropFirst("sha256:".count)))
+    }
+
+    private static func isValidName(_ hash: String) -> Bool {
+        hash.hasPrefix("sha256:") && hash.utf8.count == 71
+            && hash.utf8.dropFirst(7).allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+}
