@@ -70,6 +70,7 @@ let package = Package(
             name: "Coordinator",
             dependencies: [
                 "Aggregation",
+                "FleetEvaluation",
                 "FleetWire",
                 "SecureTransport",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -185,7 +186,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "FleetWire", "PolicyNetwork"],
+            dependencies: ["Coordinator", "FleetWire", "PolicyNetwork", "FleetEvaluation", "DrivingSimulator"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

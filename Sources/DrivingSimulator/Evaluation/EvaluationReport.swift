@@ -13,6 +13,24 @@ public struct EpisodeOutcome: Sendable, Codable, Equatable {
     public var time: Double
     /// Collision or road departure.
     public var crashed: Bool { collided || offRoad }
+
+    public init(
+        id: String, family: String, collided: Bool, offRoad: Bool = false, collisionWith: String? = nil,
+        nearMiss: Bool = false, interventions: Int = 0, meanSpeed: Double, rmsJerk: Double = 0,
+        minTimeToCollision: Double? = nil, time: Double
+    ) {
+        self.id = id
+        self.family = family
+        self.collided = collided
+        self.offRoad = offRoad
+        self.collisionWith = collisionWith
+        self.nearMiss = nearMiss
+        self.interventions = interventions
+        self.meanSpeed = meanSpeed
+        self.rmsJerk = rmsJerk
+        self.minTimeToCollision = minTimeToCollision
+        self.time = time
+    }
 }
 
 /// Scores of one family (or of the whole suite).

@@ -1,0 +1,89 @@
+public import DrivingSimulator
+import FleetEvaluation
+public import FleetWire
+public import PolicyNetwork
+
+/// Decides whether a candidate model may replace the current one.
+///
+/// Both drive the gold-standard suite in the simulator under the guardrail.
+/// The candidate is promoted only if no scenario family's collision-free rate
+/// falls by more than `tolerance` points and the guardrail does not have to
+/// step in more often in any family; otherwise it is rejected and the reasons
+/// name each family and its numbers. An aggregate that helped the fleet
+/// overall but made fog worse does not ship.
+public struct RegressionGate: Sendable {
+    public struct Configuration: Sendable, Equatable {
+        /// Most collision-free percentage points any family may lose.
+        public var tolerance: Double
+        /// Most extra guardrail interventions per episode any family may need.
+        public var interventionTolerance: Double
+        /// Whether a passing candidate waits for an operator's approval.
+        public var requiresApproval: Bool
+
+        public init(tolerance: Double = 2, interventionTolerance: Double = 0.05, requiresApproval: Bool = false) {
+            self.tolerance = tolerance
+            self.interventionTolerance = interventionTolerance
+            self.requiresApproval = requiresApproval
+        }
+    }
+
+    public let configuration: Configuration
+    public let suite: GoldSuite
+    public let suiteName: String
+    public let library: ScenarioLibrary
+    public let guardrail: Guardrail
+
+    public init(configuration: Configuration = Configuration(), suite: GoldSuite, suiteName: String, library: ScenarioLibrary, guardrail: Guardrail) {
+        self.configuration = configuration
+        self.suite = suite
+        self.suiteName = suiteName
+        self.library = library
+        self.guardrail = guardrail
+    }
+
+    /// The current model's evaluation, to reuse across candidates of the same version.
+    public func evaluate(_ policy: MoEPolicy, name: String) async throws -> EvaluationReport {
+        try await PolicyEvaluation.evaluate(policy, suite: suite, library: library, name: name, guardrail: guardrail)
+    }
+
+    /// Evaluates `candidate` and compares it with `current`'s report.
+    public func judge(candidate: MoEPolicy, current: EvaluationReport) async throws -> (summary: GateSummary, report: EvaluationReport) {
+        let report = try await evaluate(candidate, name: "candidate")
+        return (decide(current: current, candidate: report), report)
+    }
+
+    /// The verdict for two reports of the same suite.
+    public func decide(current: EvaluationReport, candidate: EvaluationReport) -> GateSummary {
+        let candidateByFamily = Dictionary(uniqueKeysWithValues: candidate.families.map { ($0.family, $0) })
+        var families: [GateSummary.Family] = []
+        var reasons: [String] = []
+        for before in current.families {
+            guard let after = candidateByFamily[before.family] else {
+                reasons.append("\(before.family): the candidate was not evaluated on this family")
+                continue
+            }
+            families.append(GateSummary.Family(
+                family: before.family, episodes: before.episodes,
+                currentCollisionRate: before.collisionRate, candidateCollisionRate: after.collisionRate,
+                currentInterventions: before.interventionsPerEpisode, candidateInterventions: after.interventionsPerEpisode
+            ))
+            let lost = before.collisionFreePercent - after.collisionFreePercent
+            if lost > configuration.tolerance {
+                reasons.append("\(before.family): collision-free fell from \(percent(before.collisionFreePercent)) to \(percent(after.collisionFreePercent)) (tolerance \(percent(configuration.tolerance)) points)")
+            }
+            let extra = after.interventionsPerEpisode - before.interventionsPerEpisode
+            if extra > configuration.interventionTolerance {
+                reasons.append("\(before.family): guardrail interventions rose from \(rate(before.interventionsPerEpisode)) to \(rate(after.interventionsPerEpisode)) per episode")
+            }
+        }
+        let verdict = !reasons.isEmpty ? "rejected" : configuration.requiresApproval ? "awaiting_approval" : "promoted"
+        return GateSummary(
+            verdict: verdict, suite: suiteName,
+            currentScore: current.overall.collisionFreePercent, candidateScore: candidate.overall.collisionFreePercent,
+            families: families, reasons: reasons
+        )
+    }
+
+    private func percent(_ value: Double) -> String { String(Double((value * 10).rounded() / 10)) }
+    private func rate(_ value: Double) -> String { String(Double((value * 100).rounded() / 100)) }
+}

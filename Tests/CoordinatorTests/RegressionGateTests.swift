@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+import Coordinator
+import DrivingSimulator
+import FleetEvaluation
+import FleetWire
+import PolicyNetwork
+
+@Suite("regression gate")
+struct RegressionGateTests {
+    static let content = SimulatorContent.locate(from: URL(fileURLWithPath: #filePath))!
+
+    /// Two gold episodes per family keep the test quick in a debug build.
+    static func gate() throws -> RegressionGate {
+        let library = try ScenarioLibrary.load(directory: content.scenarios)
+        let full = try GoldSuite.load(contentsOf: content.goldSuite, library: library)
+        var perFamily: [String: Int] = [:]
+        let episodes = full.episodes.filter { episode in
+            perFamily[episode.family, default: 0] += 1
+            return perFamily[episode.family]! <= 2
+        }
+        return RegressionGate(
+            suite: GoldSuite(version: 1, description: "gate test subset", episodes: episodes),
+            suiteName: "gold-v1 (subset)", library: library,
+            guardrail: try Guardrail.load(contentsOf: content.guardrailRules)
+        )
+    }
+
+    @Test("the same model passes its own gate")
+    func samePasses() async throws {
+        let gate = try Self.gate()
+        let base = try BasePolicy.load(from: Self.content)
+        let current = try await gate.evaluate(base, name: "current")
+        let (summary, _) = try await gate.judge(candidate: base, current: current)
+        #expect(summary.verdict == "promoted")
+        #expect(summary.reasons.isEmpty)
+        #expect(summary.families.count == 10)
+        #expect(summary.candidateScore == summary.currentScore)
+    }
+
+    @Test("a candidate that regresses a family is rejected, the family named")
+    func regressionRejected() throws {
+        let gate = try Self.gate()
+        func report(fogCrashes: Int) -> EvaluationReport {
+            let episodes = (0..<4).map { index in
+                EpisodeOutcome(
+                    id: "fog-\(index)", family: "fog", collided: index < fogCrashes, offRoad: false, collisionWith: nil,
+                    nearMiss: false, interventions: 0, meanSpeed: 20, rmsJerk: 1, minTimeToCollision: nil, time: 10
+                )
+            }
+            return EvaluationReport(driver: "x", episodes: episodes)
+        }
+        let summary = gate.decide(current: report(fogCrashes: 0), candidate: report(fogCrashes: 1))
+        #expect(summary.verdict == "rejected")
+        #expect(summary.reasons.count == 1)
+        #expect(summary.reasons[0].hasPrefix("fog: collision-free fell from 100.0 to 75.0"))
+        let approval = RegressionGate(
+            configuration: .init(requiresApproval: true), suite: gate.suite, suiteName: gate.suiteName,
+            library: gate.library, guardrail: gate.guardrail
+        )
+        #expect(approval.decide(current: report(fogCrashes: 1), candidate: report(fogCrashes: 0)).verdict == "awaiting_approval")
+    }
+}
