@@ -186,7 +186,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "FleetWire", "PolicyNetwork", "FleetEvaluation", "DrivingSimulator"],
+            dependencies: ["Coordinator", "FleetWire", "PolicyNetwork", "FleetEvaluation", "DrivingSimulator", "SecureTransport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
