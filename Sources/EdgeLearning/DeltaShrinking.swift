@@ -1,0 +1,26 @@
+public import PolicyNetwork
+
+/// Moves a policy part of the way from the base to a local checkpoint: base + α · (local − base).
+///
+/// Why: a lesson that fixes its family can still cost ordinary driving a
+/// little, where the base survives close calls by a hair. Along the straight
+/// line from the base to the checkpoint, the lesson's gain usually saturates
+/// before its side effects do, so a shorter step (α < 1) often keeps most of
+/// the fix while ordinary driving stays as it was. The node tries the step
+/// sizes of ``EdgeLearner/Configuration/shrinkFactors`` in turn and keeps the
+/// longest one its regression check accepts.
+public enum DeltaShrinking {
+    /// base + α · (local − base); both must have the same architecture (no grown experts).
+    public static func interpolate(base: MoEPolicy, local: MoEPolicy, fraction alpha: Float) throws(LearningError) -> MoEPolicy {
+        let baseSet = base.parameterSet()
+        var result = base
+        do {
+            var parameters = baseSet
+            try parameters.add(try local.parameterSet().subtracting(baseSet), scaledBy: alpha)
+            try result.load(parameters)
+        } catch {
+            throw LearningError(.deltaMismatch, "Cannot shrink the change: \(error.message)")
+        }
+        return result
+    }
+}
