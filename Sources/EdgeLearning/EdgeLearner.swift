@@ -23,8 +23,10 @@ public import PolicyNetwork
 /// 4. **Grow** — if the loss on the family's states is still high, a new expert
 ///    cloned from the closest one takes the lesson (``ExpertGrowth``).
 /// 5. **Check and score** — each DAgger iteration's checkpoint is checked
-///    against ordinary driving; the best one that does not regress is kept and
-///    scored on the same variations: the "after".
+///    against ordinary driving; the best one that does not regress is kept,
+///    then shortened to the smallest step base + α · (checkpoint − base) that
+///    still holds most of its lesson on the variations (``DeltaShrinking``),
+///    and scored on the same variations: the "after".
 /// 6. **Delta** — local − base, touched tensors only, compressed with error
 ///    feedback and packed with routing counts and metadata (``DeltaBuilder``).
 ///
@@ -233,23 +235,8 @@ public struct EdgeLearner: Sendable {
             local = checkpoints[selectedIteration]
             validationBefore = baseline
             validationAfter = best!.validation
-            if !best!.eligible {
-                // Every checkpoint fails ordinary driving more than the base: step back towards
-                // the base until it does not (the longest such step), or keep the least regressing.
-                for factor in configuration.shrinkFactors.sorted(by: >) {
-                    let candidate = try DeltaShrinking.interpolate(base: base, local: checkpoints[selectedIteration], fraction: factor)
-                    let checked = RolloutSummary(try await labeller.score(candidate, items: validation)).failureRate
-                    progress("step \(factor): validation failure \(checked) (base \(baseline))")
-                    if checked < validationAfter! {
-                        local = candidate
-                        validationAfter = checked
-                        shrink = factor
-                    }
-                    if checked - baseline <= configuration.validationTolerance { break }
-                }
-            }
         }
-        if shrink == 1, let keep = configuration.shortestStepKeeping, !configuration.shrinkFactors.isEmpty {
+        if let keep = configuration.shortestStepKeeping, !configuration.shrinkFactors.isEmpty {
             // The shortest step towards the kept checkpoint that still holds most of its lesson.
             let full = RolloutSummary(try await labeller.score(local, items: items)).failureRate
             let gain = before.failureRate - full
