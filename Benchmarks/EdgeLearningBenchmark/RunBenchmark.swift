@@ -31,6 +31,7 @@ struct RunBenchmark: AsyncParsableCommand {
     @Option(help: "Share of each batch replayed from the anchor (default: the learner's).") var replay: Double?
     @Option(help: "DAgger iterations (default: the learner's).") var iterations: Int?
     @Option(help: "Grow an expert when the loss after adapting exceeds this (default: the learner's).") var growthThreshold: Float?
+    @Option(help: "Step sizes tried when no checkpoint passes the validation check, comma-separated ('none': keep the least regressing checkpoint; default: the learner's).") var shrinkFactors: String?
     @Flag(help: "Skip the Python peer.") var skipPeer = false
     @Option(help: "Write the results as JSON here.") var json: String?
 
@@ -63,6 +64,10 @@ struct RunBenchmark: AsyncParsableCommand {
         if let replay { configuration.adaptation.fitting.replayRatio = replay }
         if let iterations { configuration.labelling.iterations = iterations }
         if let growthThreshold { configuration.growth.lossThreshold = growthThreshold }
+        if let shrinkFactors {
+            configuration.shortestStepKeeping = shrinkFactors == "none" ? nil : configuration.shortestStepKeeping
+            configuration.shrinkFactors = shrinkFactors == "none" ? [] : shrinkFactors.split(separator: ",").compactMap { Float($0) }
+        }
         configuration.compression = DeltaCompressor.Configuration(fraction: fraction)
         let learner = EdgeLearner(configuration: configuration)
         let denseModelBytes = base.parameterCount * 4

@@ -23,8 +23,10 @@ public import PolicyNetwork
 /// 4. **Grow** — if the loss on the family's states is still high, a new expert
 ///    cloned from the closest one takes the lesson (``ExpertGrowth``).
 /// 5. **Check and score** — each DAgger iteration's checkpoint is checked
-///    against ordinary driving; the best one that does not regress is kept and
-///    scored on the same variations: the "after".
+///    against ordinary driving; the best one that does not regress is kept,
+///    then shortened to the smallest step base + α · (checkpoint − base) that
+///    still holds most of its lesson on the variations (``DeltaShrinking``),
+///    and scored on the same variations: the "after".
 /// 6. **Delta** — local − base, touched tensors only, compressed with error
 ///    feedback and packed with routing counts and metadata (``DeltaBuilder``).
 ///
@@ -45,6 +47,13 @@ public struct EdgeLearner: Sendable {
         /// How much worse (failure-rate share, e.g. 0.01 = 1 point) a checkpoint may do
         /// than the base on the validation worlds and still be kept.
         public var validationTolerance: Double
+        /// Step sizes tried, shortest first: base + α · (checkpoint − base) for each α
+        /// here (see ``DeltaShrinking``). Empty: the checkpoint as it is.
+        public var shrinkFactors: [Float]
+        /// The shortest step is kept that still removes this share of the failures the
+        /// full checkpoint removes on the variations (and does not fail more on the
+        /// validation worlds than the checkpoint). Nil: the checkpoint as it is.
+        public var shortestStepKeeping: Double?
         /// Seeds the labelling coins and the shuffles.
         public var seed: UInt64
 
@@ -56,8 +65,12 @@ public struct EdgeLearner: Sendable {
             compression: DeltaCompressor.Configuration = .init(fraction: 0.2),
             sparseAdaptation: Bool = true,
             validationTolerance: Double = 0,
+            shrinkFactors: [Float] = [0.25, 0.5, 0.75],
+            shortestStepKeeping: Double? = 0.9,
             seed: UInt64 = 0x1E55_0000
         ) {
+            self.shrinkFactors = shrinkFactors
+            self.shortestStepKeeping = shortestStepKeeping
             self.validationTolerance = validationTolerance
             self.sparseAdaptation = sparseAdaptation
             self.synthesis = synthesis
@@ -76,6 +89,10 @@ public struct EdgeLearner: Sendable {
             guard compression.fraction > 0, compression.fraction <= 1 else {
                 throw LearningError(.invalidConfiguration, "compression.fraction must be in (0, 1], got \(compression.fraction).",
                                     context: ["field": "compression.fraction"])
+            }
+            for factor in shrinkFactors where !(factor > 0 && factor < 1) {
+                throw LearningError(.invalidConfiguration, "shrinkFactors must lie in (0, 1), got \(factor).",
+                                    context: ["field": "shrinkFactors"])
             }
         }
     }
@@ -107,6 +124,8 @@ public struct EdgeLearner: Sendable {
         public var steps: Int
         /// The DAgger iteration whose checkpoint was kept.
         public var selectedIteration: Int
+        /// The step kept towards the checkpoint: 1, or a ``Configuration/shrinkFactors`` entry.
+        public var shrink: Float
         /// Failure rate of the base and of the kept checkpoint on the validation worlds (nil without validation).
         public var validationFailureBefore: Double?
         public var validationFailureAfter: Double?
@@ -196,6 +215,7 @@ public struct EdgeLearner: Sendable {
         }
         var selectedIteration = checkpoints.count - 1
         var validationBefore: Double?, validationAfter: Double?
+        var shrink: Float = 1
         if !validation.isEmpty {
             let baseline = RolloutSummary(try await labeller.score(base, items: validation)).failureRate
             var best: (index: Int, eligible: Bool, family: Double, validation: Double)?
@@ -215,6 +235,29 @@ public struct EdgeLearner: Sendable {
             local = checkpoints[selectedIteration]
             validationBefore = baseline
             validationAfter = best!.validation
+        }
+        if let keep = configuration.shortestStepKeeping, !configuration.shrinkFactors.isEmpty {
+            // The shortest step towards the kept checkpoint that still holds most of its lesson.
+            let full = RolloutSummary(try await labeller.score(local, items: items)).failureRate
+            let gain = before.failureRate - full
+            if gain > 0 {
+                let checkpoint = local
+                for factor in configuration.shrinkFactors.sorted() {
+                    let candidate = try DeltaShrinking.interpolate(base: base, local: checkpoint, fraction: factor)
+                    let family = RolloutSummary(try await labeller.score(candidate, items: items)).failureRate
+                    progress("step \(factor): family failure \(family) (full step \(full), base \(before.failureRate))")
+                    guard before.failureRate - family >= keep * gain else { continue }
+                    if let validationBefore, let current = validationAfter {
+                        let checked = RolloutSummary(try await labeller.score(candidate, items: validation)).failureRate
+                        progress("step \(factor): validation failure \(checked) (base \(validationBefore))")
+                        guard checked <= max(current, validationBefore + configuration.validationTolerance) else { continue }
+                        validationAfter = checked
+                    }
+                    local = candidate
+                    shrink = factor
+                    break
+                }
+            }
         }
         lossBefore = try PolicyFitting.evaluate(base, data: data).loss
         var lossAfter = try PolicyFitting.evaluate(local, data: data).loss
@@ -236,7 +279,7 @@ public struct EdgeLearner: Sendable {
         return Adaptation(
             local: local, families: families, captures: captures.count, variations: items.count, samples: data.count,
             trainedExperts: experts, grownExpert: grown, routing: routing, before: before, after: after,
-            lossBefore: lossBefore, lossAfter: lossAfter, steps: steps, selectedIteration: selectedIteration,
+            lossBefore: lossBefore, lossAfter: lossAfter, steps: steps, selectedIteration: selectedIteration, shrink: shrink,
             validationFailureBefore: validationBefore, validationFailureAfter: validationAfter)
     }
 

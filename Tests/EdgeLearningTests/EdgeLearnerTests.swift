@@ -287,6 +287,28 @@ struct LearningPartsTests {
         }
     }
 
+    @Test("a shrunk step is base + α · (local − base), tensor by tensor", arguments: [Float(0.25), 0.5, 0.75])
+    func shrinking(alpha: Float) throws {
+        let base = LearningFixtures.base
+        let local = try MoEPolicy(architecture: .driving, seed: 99)
+        let shrunk = try DeltaShrinking.interpolate(base: base, local: local, fraction: alpha)
+        let baseSet = base.parameterSet(), localSet = local.parameterSet()
+        for element in shrunk.parameterSet() {
+            let before = baseSet[element.name]!.scalars, after = localSet[element.name]!.scalars
+            for (i, value) in element.tensor.scalars.enumerated() {
+                #expect(abs(value - (before[i] + alpha * (after[i] - before[i]))) <= 1e-5 * max(1, abs(value)))
+            }
+        }
+    }
+
+    @Test("a step size outside (0, 1) is a typed error naming the field")
+    func shrinkFactorValidation() throws {
+        var configuration = EdgeLearner.Configuration()
+        configuration.shrinkFactors = [0.5, 1.5]
+        #expect(throws: LearningError.self) { try configuration.validate() }
+        do { try configuration.validate() } catch { #expect(error.context["field"] == "shrinkFactors") }
+    }
+
     @Test("replaying the base's own actions labels rows with its argmax")
     func relabel() async throws {
         let items = VariationSynthesizer(configuration: .init(count: 1, seconds: 2)).items(for: LearningFixtures.capture)
