@@ -1,5 +1,5 @@
 public import DrivingSimulator
-public import FleetEvaluation
+import FleetEvaluation
 public import PolicyNetwork
 
 /// Labels the states a student policy visits with the teacher's action (DAgger), and scores rollouts.

@@ -1,7 +1,7 @@
 public import DrivingSimulator
-public import FleetEvaluation
+import FleetEvaluation
 public import FleetWire
-public import Foundation
+import Foundation
 public import PolicyNetwork
 
 /// The edge-learning pipeline: from edge-case captures to a policy delta that fixes them.
