@@ -52,6 +52,10 @@ let package = Package(
 
         // MARK: Modules
         .target(
+            name: "_DurableFiles",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PolicyNetwork",
             dependencies: ["CBLAS"],
             swiftSettings: swiftSettings
@@ -69,6 +73,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
+                "_DurableFiles",
                 "Aggregation",
                 "FleetEvaluation",
                 "FleetWire",
@@ -79,7 +84,7 @@ let package = Package(
         ),
         .target(
             name: "EdgeLearning",
-            dependencies: ["FleetEvaluation", "FleetWire"],
+            dependencies: ["_DurableFiles", "FleetEvaluation", "FleetWire"],
             swiftSettings: swiftSettings
         ),
         .target(

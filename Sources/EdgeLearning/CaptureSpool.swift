@@ -1,10 +1,6 @@
 public import Foundation
 import FleetWire
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import _DurableFiles
 
 /// A bounded, crash-safe on-disk queue of edge-case captures.
 ///
@@ -49,14 +45,10 @@ public struct CaptureSpool<Record: Codable & Sendable>: Sendable {
     public init(directory: URL, bounds: Bounds = Bounds()) throws(SpoolError) {
         self.directory = directory
         self.bounds = bounds
-        let fileManager = FileManager.default
         do {
-            try fileManager.createDirectory(at: directory, withIntermediateDirectories: true)
-            for name in try fileManager.contentsOfDirectory(atPath: directory.path) where name.hasPrefix(".tmp-") {
-                try fileManager.removeItem(at: directory.appendingPathComponent(name))
-            }
+            try DurableFile.prepareDirectory(directory)
         } catch {
-            throw SpoolError("cannot open the capture spool at \(directory.path): \(error)")
+            throw SpoolError("cannot open the capture spool at \(directory.path): \(error.message)")
         }
         nextSequence = (Self.sequences(in: directory).last ?? 0) + 1
     }
@@ -79,15 +71,11 @@ public struct CaptureSpool<Record: Codable & Sendable>: Sendable {
         withUnsafeBytes(of: CRC32C.checksum(payload).littleEndian) { header.append(contentsOf: $0) }
 
         let sequence = nextSequence
-        let finalURL = directory.appendingPathComponent(Self.fileName(for: sequence))
-        let temporaryURL = directory.appendingPathComponent(".tmp-\(sequence)-\(UInt32.random(in: 0...UInt32.max))")
-        try Self.writeDurably(Data(header) + payload, to: temporaryURL)
-        guard rename(temporaryURL.path, finalURL.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporaryURL)
-            throw SpoolError("cannot move a capture into place at \(finalURL.path): \(reason)")
+        do {
+            try DurableFile.write(header + [UInt8](payload), to: directory.appendingPathComponent(Self.fileName(for: sequence)))
+        } catch {
+            throw SpoolError("cannot store a capture: \(error.message)")
         }
-        Self.syncDirectory(directory)
         nextSequence += 1
         enforceBounds()
         return sequence
@@ -114,7 +102,7 @@ public struct CaptureSpool<Record: Codable & Sendable>: Sendable {
         for sequence in sequences {
             try? FileManager.default.removeItem(at: directory.appendingPathComponent(Self.fileName(for: sequence)))
         }
-        Self.syncDirectory(directory)
+        DurableFile.syncDirectory(directory)
     }
 
     /// The number of record files in the spool.
@@ -184,38 +172,6 @@ public struct CaptureSpool<Record: Codable & Sendable>: Sendable {
             guard name.hasSuffix("." + fileExtension) else { return nil }
             return UInt64(name.dropLast(fileExtension.count + 1))
         }.sorted()
-    }
-
-    private static func writeDurably(_ data: Data, to url: URL) throws(SpoolError) {
-        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard descriptor >= 0 else {
-            throw SpoolError("cannot create \(url.path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(descriptor) }
-        let written = data.withUnsafeBytes { buffer -> Int in
-            var offset = 0
-            while offset < buffer.count {
-                let result = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    return -1
-                }
-                offset += result
-            }
-            return offset
-        }
-        guard written == data.count, fsync(descriptor) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(url.path)
-            throw SpoolError("cannot write \(url.path) durably: \(reason)")
-        }
-    }
-
-    private static func syncDirectory(_ directory: URL) {
-        let descriptor = open(directory.path, O_RDONLY)
-        guard descriptor >= 0 else { return }
-        fsync(descriptor)
-        close(descriptor)
     }
 }
 

@@ -1,10 +1,6 @@
 public import Foundation
 import SecureTransport
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import _DurableFiles
 
 /// Content-addressed, crash-safe storage for checkpoints and accepted updates.
 ///
@@ -19,14 +15,10 @@ public struct BlobStore: Sendable {
 
     public init(directory: URL) throws(CoordinatorError) {
         self.directory = directory
-        let fileManager = FileManager.default
         do {
-            try fileManager.createDirectory(at: directory, withIntermediateDirectories: true)
-            for name in try fileManager.contentsOfDirectory(atPath: directory.path) where name.hasPrefix(".tmp-") {
-                try fileManager.removeItem(at: directory.appendingPathComponent(name))
-            }
+            try DurableFile.prepareDirectory(directory)
         } catch {
-            throw CoordinatorError(.storage, "cannot open the blob store at \(directory.path): \(error)")
+            throw CoordinatorError(.storage, "cannot open the blob store at \(directory.path): \(error.message)")
         }
     }
 
@@ -43,35 +35,10 @@ public struct BlobStore: Sendable {
         let hash = Self.hash(of: bytes)
         let target = url(for: hash)
         if FileManager.default.fileExists(atPath: target.path) { return hash }
-        let temporary = directory.appendingPathComponent(".tmp-\(UInt64.random(in: 0...UInt64.max))")
-        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard descriptor >= 0 else {
-            throw CoordinatorError(.storage, "cannot create \(temporary.path): \(String(cString: strerror(errno)))")
-        }
-        var offset = 0
-        var failure: String?
-        bytes.withUnsafeBytes { buffer in
-            while offset < buffer.count {
-                let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = String(cString: strerror(errno))
-                    return
-                }
-                offset += written
-            }
-        }
-        if failure == nil && fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
-        close(descriptor)
-        if failure == nil && rename(temporary.path, target.path) != 0 { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(temporary.path)
-            throw CoordinatorError(.storage, "cannot store blob \(hash): \(failure)")
-        }
-        let directoryDescriptor = open(directory.path, O_RDONLY)
-        if directoryDescriptor >= 0 {
-            fsync(directoryDescriptor)
-            close(directoryDescriptor)
+        do {
+            try DurableFile.write(bytes, to: target)
+        } catch {
+            throw CoordinatorError(.storage, "cannot store blob \(hash): \(error.message)")
         }
         return hash
     }
