@@ -93,6 +93,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "EdgeNode",
+            dependencies: ["EdgeLearning", "SecureTransport", "FleetWire"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "DrivingSimulator",
             swiftSettings: swiftSettings
         ),
@@ -192,6 +197,11 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["Coordinator", "FleetWire", "PolicyNetwork", "FleetEvaluation", "DrivingSimulator", "SecureTransport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EdgeNodeTests",
+            dependencies: ["EdgeNode"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
