@@ -25,12 +25,17 @@ let package = Package(
         .executable(name: "edge-learning-benchmark", targets: ["EdgeLearningBenchmark"]),
         .executable(name: "fleet-certs", targets: ["FleetCerts"]),
         .executable(name: "tls-benchmark", targets: ["TLSBenchmark"]),
+        .executable(name: "fleet-node", targets: ["FleetNodeCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
         // MARK: System libraries (pkg-config)
@@ -94,7 +99,18 @@ let package = Package(
         ),
         .target(
             name: "EdgeNode",
-            dependencies: ["EdgeLearning", "SecureTransport", "FleetWire"],
+            dependencies: [
+                "_DurableFiles",
+                "EdgeLearning",
+                "SecureTransport",
+                "FleetWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -120,6 +136,18 @@ let package = Package(
         ),
 
         // MARK: Executables
+        .executableTarget(
+            name: "FleetNodeCLI",
+            dependencies: [
+                "EdgeNode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "FleetSimCLI",
             dependencies: [
@@ -201,7 +229,19 @@ let package = Package(
         ),
         .testTarget(
             name: "EdgeNodeTests",
-            dependencies: ["EdgeNode"],
+            dependencies: [
+                "EdgeNode",
+                "EdgeLearning",
+                "FleetEvaluation",
+                "FleetWire",
+                "DrivingSimulator",
+                "PolicyNetwork",
+                "SecureTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
