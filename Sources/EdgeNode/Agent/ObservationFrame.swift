@@ -43,53 +43,72 @@ public struct ObservationFrame: Sendable {
             return AgentError(.invalidObservation, "observation line \(number): \(message)", context: context)
         }
         let data = Data(line)
-        let object: [String: Any]
+        let object: [String: FeedValue]
         do {
-            guard let parsed = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            guard case .object(let parsed) = try JSONDecoder().decode(FeedValue.self, from: data) else {
                 throw bad("expected a JSON object")
             }
             object = parsed
         } catch let error as AgentError {
             throw error
         } catch {
-            throw bad("not valid JSON (\(error.localizedDescription))")
+            throw bad("not valid JSON (\(Self.describe(error)))")
         }
         if let unknown = object.keys.filter({ !fields.contains($0) }).sorted().first {
             throw bad("unknown field '\(unknown)' (expected \(fields.sorted().joined(separator: ", ")))", field: unknown)
         }
         guard let timeValue = object["time"] else { throw bad("missing field 'time'", field: "time") }
-        guard let time = (timeValue as? NSNumber)?.doubleValue, !(timeValue is Bool), time.isFinite else {
+        guard case .number(let time) = timeValue, time.isFinite else {
             throw bad("'time' must be a finite number of seconds", field: "time")
         }
         guard let raw = object["observation"] else { throw bad("missing field 'observation'", field: "observation") }
-        guard let numbers = raw as? [Any] else { throw bad("'observation' must be an array of numbers", field: "observation") }
+        guard case .array(let numbers) = raw else { throw bad("'observation' must be an array of numbers", field: "observation") }
         guard numbers.count == Observation.size else {
             throw bad("'observation' has \(numbers.count) values; expected \(Observation.size)", field: "observation")
         }
         var values = [Float](repeating: 0, count: Observation.size)
         for (index, element) in numbers.enumerated() {
-            guard let number = element as? NSNumber, !(element is Bool), number.doubleValue.isFinite else {
+            guard case .number(let number) = element, number.isFinite else {
                 throw bad("'observation'[\(index)] is not a finite number", field: "observation")
             }
-            values[index] = number.floatValue
+            values[index] = Float(number)
         }
         var laneWidth = 4.0
         if let value = object["lane_width"] {
-            guard let width = (value as? NSNumber)?.doubleValue, !(value is Bool), width.isFinite, width > 0 else {
+            guard case .number(let width) = value, width.isFinite, width > 0 else {
                 throw bad("'lane_width' must be a positive number of metres", field: "lane_width")
             }
             laneWidth = width
         }
         var scene: World?
-        if let value = object["scene"], !(value is NSNull) {
+        if let value = object["scene"], value != .null {
+            // Decoded again from the original bytes: a world holds 64-bit generator states a Double would round.
             do {
-                let bytes = try JSONSerialization.data(withJSONObject: value)
-                scene = try JSONDecoder().decode(World.self, from: bytes)
+                scene = try JSONDecoder().decode(SceneField.self, from: data).scene
             } catch {
                 throw bad("'scene' is not a simulator world (\(Self.describe(error)))", field: "scene")
             }
         }
         return ObservationFrame(time: time, observation: Observation(values: values), laneWidth: laneWidth, scene: scene)
+    }
+
+    /// Any JSON value (numbers as Double: enough for every field but the scene).
+    private enum FeedValue: Decodable, Equatable {
+        case null, bool(Bool), number(Double), string(String), array([FeedValue]), object([String: FeedValue])
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if container.decodeNil() { self = .null }
+            else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+            else if let value = try? container.decode(Double.self) { self = .number(value) }
+            else if let value = try? container.decode(String.self) { self = .string(value) }
+            else if let value = try? container.decode([FeedValue].self) { self = .array(value) }
+            else { self = .object(try container.decode([String: FeedValue].self)) }
+        }
+    }
+
+    private struct SceneField: Decodable {
+        var scene: World
     }
 
     private static func describe(_ error: any Error) -> String {
