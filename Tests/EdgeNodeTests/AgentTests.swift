@@ -139,6 +139,28 @@ struct AgentTests {
         #expect(restarted.spool.count == captured)
     }
 
+    @Test("graceful shutdown does not wait out a long poll")
+    func shutdownDuringLongPoll() async throws {
+        let state = FakeState()
+        await state.setPollDelay(30)  // the coordinator holds every poll for 30 s
+        let log = EventLog()
+        let elapsed = try await FakeCoordinator.serve(state) { port in
+            let agent = try self.agent(port: port, data: fleet.dataDirectory("longpoll")) { $0.pollWaitSeconds = 30 }
+            let services = ServiceGroup(configuration: .init(services: [agent], logger: Self.quiet))
+            return try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await services.run() }
+                group.addTask { await log.drain(agent.events) }
+                await log.wait { $0.contains { if case .heartbeatAcknowledged = $0 { true } else { false } } && $0.episodes >= 1 }
+                let clock = ContinuousClock()
+                let start = clock.now
+                await services.triggerGracefulShutdown()
+                try await group.waitForAll()
+                return clock.now - start
+            }
+        }
+        #expect(elapsed < .seconds(5), "shutdown took \(elapsed)")
+    }
+
     @Test("a JSON-lines feed drives the node: good frames get decisions, a bad line is rejected, a trigger with a scene is captured")
     func jsonLinesFeed() async throws {
         let library = try ScenarioLibrary.load(directory: SimulatorContent(root: fleet.simulator).scenarios)

@@ -18,6 +18,8 @@ public import SecureTransport
 /// A request that fails because a reused keep-alive connection turned out to
 /// be closed (the coordinator dropped it while idle) is sent once more on a
 /// fresh connection; every other failure is reported to the caller.
+/// Cancelling the calling task closes the connection and ends its request at
+/// once, so a graceful shutdown never waits out a long poll.
 public actor HTTPSCoordinatorConnection: CoordinatorConnection {
     public nonisolated let configuration: ConnectionConfiguration
     private let tls: TLSContext
@@ -119,6 +121,7 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
                 return try await send(head: head, body: body, limit: limit, timeout: timeout, on: channel)
             } catch {
                 drop(channel)
+                if Task.isCancelled { throw ConnectionError(.connectionClosed, "the request was cancelled") }
                 if attempt == 0 && reused && error.code == .connectionClosed { continue }
                 throw error
             }
@@ -141,7 +144,13 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
         }
         defer { timer.cancel() }
         do {
-            return try await promise.futureResult.get()
+            // Cancelling the caller (graceful shutdown during a long poll) closes the connection,
+            // which fails the exchange at once instead of waiting out the poll.
+            return try await withTaskCancellationHandler {
+                try await promise.futureResult.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
         } catch let error as ConnectionError {
             throw error
         } catch {
