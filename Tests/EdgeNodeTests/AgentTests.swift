@@ -137,6 +137,9 @@ struct AgentTests {
         #expect(records.count == captured)
         let restarted = try self.agent(port: port, data: data)
         #expect(restarted.spool.count == captured)
+        // The drive goes on where it stopped instead of replaying the same episodes.
+        let driven = await log.events.episodes
+        #expect(restarted.context.vehicle?.episodeIndex == driven)
     }
 
     @Test("graceful shutdown does not wait out a long poll")

@@ -26,7 +26,11 @@ struct DriveLoop: Sendable {
 
     private func driveSimulated(_ vehicle: inout SimulatedVehicle) async throws {
         var driver = SwappablePolicyDriver(live: agent.live)
-        agent.logger.info("driving the simulated vehicle", metadata: ["region": "\(vehicle.region.name)"])
+        let progress = DriveProgress(dataDirectory: agent.configuration.dataDirectory)
+        agent.logger.info("driving the simulated vehicle", metadata: [
+            "region": "\(vehicle.region.name)", "episode": "\(vehicle.episodeIndex)",
+        ])
+        defer { saveProgress(progress, vehicle.episodeIndex) }
         while !Task.isCancelled {
             guard agent.live.snapshot != nil else {
                 // Nothing to drive with yet: the sync loop is fetching the first model.
@@ -34,6 +38,7 @@ struct DriveLoop: Sendable {
                 continue
             }
             let result = try vehicle.driveEpisode(with: &driver)
+            if vehicle.episodeIndex % 10 == 0 { saveProgress(progress, vehicle.episodeIndex) }
             agent.metrics.episodes.increment()
             agent.metrics.interventions.increment(by: result.interventions)
             let stored = store(result.captures)
@@ -43,6 +48,12 @@ struct DriveLoop: Sendable {
             } else {
                 await Task.yield()
             }
+        }
+    }
+
+    private func saveProgress(_ progress: DriveProgress, _ nextEpisode: Int) {
+        do { try progress.save(nextEpisode: nextEpisode) } catch {
+            agent.logger.warning("the drive progress cannot be saved", metadata: ["error": "\(error)"])
         }
     }
 

@@ -82,7 +82,7 @@ public final class EdgeNodeAgent: Service, Sendable {
             }
             vehicle = SimulatedVehicle(
                 region: region, library: library, guardrail: guardrail, shadowTeacher: configuration.shadowTeacher,
-                seed: configuration.seed)
+                seed: configuration.seed, firstEpisode: DriveProgress(dataDirectory: data).load())
         }
 
         let live = LivePolicy()

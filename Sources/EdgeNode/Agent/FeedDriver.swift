@@ -18,6 +18,40 @@ public struct FrameDecision: Sendable, Equatable, Codable {
         case guardrailRule = "guardrail_rule"
         case modelVersion = "model_version"
     }
+
+    public init(time: Double, action: MetaAction, proposed: MetaAction, guardrailRule: String?, modelVersion: UInt64?) {
+        self.time = time
+        self.action = action
+        self.proposed = proposed
+        self.guardrailRule = guardrailRule
+        self.modelVersion = modelVersion
+    }
+
+    /// Actions travel by name (`"BRAKE"`), which a vehicle stack reads without knowing the enum's numbering.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func action(_ key: CodingKeys) throws -> MetaAction {
+            let name = try container.decode(String.self, forKey: key)
+            guard let action = MetaAction(name: name) else {
+                throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "unknown action '\(name)'")
+            }
+            return action
+        }
+        time = try container.decode(Double.self, forKey: .time)
+        self.action = try action(.action)
+        proposed = try action(.proposed)
+        guardrailRule = try container.decodeIfPresent(String.self, forKey: .guardrailRule)
+        modelVersion = try container.decodeIfPresent(UInt64.self, forKey: .modelVersion)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(time, forKey: .time)
+        try container.encode(action.description, forKey: .action)
+        try container.encode(proposed.description, forKey: .proposed)
+        try container.encode(guardrailRule, forKey: .guardrailRule)
+        try container.encode(modelVersion, forKey: .modelVersion)
+    }
 }
 
 /// Drives on a real vehicle's frames: the policy and the guardrail decide,
