@@ -43,26 +43,26 @@ public enum NodeBuilder {
         let signingPath = settings.signingKey ?? defaultSigningKey
 
         let chain: [Certificate], key: PrivateKey, roots: [Certificate], signingKey: PublicKey
-        do { chain = try Certificate.chain(pem: try read(certPath, field: "cert")) } catch let error as AgentError { throw error } catch {
+        do { chain = try Certificate.chain(pem: try read(resolve(certPath, in: workingDirectory).path, field: "cert")) } catch let error as AgentError { throw error } catch {
             throw bad("cert", "\(certPath) is not a PEM certificate: \(error)")
         }
         guard let nodeID = chain.first?.nodeID else {
             throw bad("cert", "\(certPath) carries no fleet://node/<id> identity; issue it with `fleet-coordinator certs issue-node`")
         }
-        do { key = try PrivateKey(pem: try read(keyPath, field: "key")) } catch let error as AgentError { throw error } catch {
+        do { key = try PrivateKey(pem: try read(resolve(keyPath, in: workingDirectory).path, field: "key")) } catch let error as AgentError { throw error } catch {
             throw bad("key", "\(keyPath) is not a PEM private key: \(error)")
         }
-        do { roots = try Certificate.chain(pem: try read(caPath, field: "ca")) } catch let error as AgentError { throw error } catch {
+        do { roots = try Certificate.chain(pem: try read(resolve(caPath, in: workingDirectory).path, field: "ca")) } catch let error as AgentError { throw error } catch {
             throw bad("ca", "\(caPath) is not a PEM certificate: \(error)")
         }
-        do { signingKey = try PublicKey(pem: try read(signingPath, field: "signing-key")) } catch let error as AgentError { throw error } catch {
+        do { signingKey = try PublicKey(pem: try read(resolve(signingPath, in: workingDirectory).path, field: "signing-key")) } catch let error as AgentError { throw error } catch {
             throw bad("signing-key", "\(signingPath) is not a PEM public key: \(error)")
         }
         let tls = TLSConfiguration.client(trustRoots: roots, certificateChain: chain, privateKey: key)
 
         let simulator: URL
         if let path = settings.simulator {
-            simulator = URL(fileURLWithPath: path, relativeTo: workingDirectory).standardizedFileURL
+            simulator = resolve(path, in: workingDirectory)
         } else if let found = SimulatorContent.locate(from: workingDirectory) {
             simulator = found.root
         } else {
@@ -80,7 +80,7 @@ public enum NodeBuilder {
         learner.synthesis.count = variations
         let seed = settings.seed ?? stableSeed(nodeID)
         learner.seed = seed
-        let dataDirectory = URL(fileURLWithPath: settings.dataDir ?? defaultDataDirectory, relativeTo: workingDirectory).standardizedFileURL
+        let dataDirectory = resolve(settings.dataDir ?? defaultDataDirectory, in: workingDirectory)
         var configuration = EdgeNodeConfiguration(
             nodeID: nodeID, dataDirectory: dataDirectory, source: source, simulatorContent: simulator, seed: seed, learner: learner)
         if let value = settings.anchorEpisodes { configuration.anchorEpisodesPerFamily = value }
@@ -113,6 +113,12 @@ public enum NodeBuilder {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in nodeID.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
         return hash & EpisodeSpec.seedMask
+    }
+
+    /// An absolute path as it is; a relative one below `directory`.
+    static func resolve(_ path: String, in directory: URL) -> URL {
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : directory.appendingPathComponent(path)
+        return url.standardizedFileURL
     }
 
     private static func read(_ path: String, field: String) throws(AgentError) -> String {
