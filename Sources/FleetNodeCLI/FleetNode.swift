@@ -80,9 +80,9 @@ struct FleetNode: AsyncParsableCommand {
     @Option(name: .customLong("poll-wait"), help: ArgumentHelp("Seconds a task long poll waits (0…60). Default 30. [FLEET_NODE_POLL_WAIT]", valueName: "s"))
     var pollWait: Int?
 
-    @Option(name: .customLong("episode-pause"),
-            help: ArgumentHelp("Seconds between simulated episodes (0: as fast as possible). Default 0. [FLEET_NODE_EPISODE_PAUSE]", valueName: "s"))
-    var episodePause: Double?
+    @Option(name: .long,
+            help: ArgumentHelp("Simulated seconds driven per wall-clock second (0: as fast as the CPU allows). Default 10. [FLEET_NODE_SPEEDUP]", valueName: "x"))
+    var speedup: Double?
 
     @Option(name: .customLong("shadow-teacher"),
             help: ArgumentHelp("Let the teacher watch the simulated drive (disagreement trigger): true or false. Default false. [FLEET_NODE_SHADOW_TEACHER]", valueName: "bool"))
@@ -154,7 +154,7 @@ struct FleetNode: AsyncParsableCommand {
         flags.variations = variations
         flags.anchorEpisodes = anchorEpisodes
         flags.pollWait = pollWait
-        flags.episodePause = episodePause
+        flags.speedup = speedup
         flags.shadowTeacher = shadowTeacher
         flags.guardrail = guardrail
         flags.logLevel = logLevel

@@ -37,14 +37,18 @@ struct DriveLoop: Sendable {
                 try await Task.sleep(for: .milliseconds(200))
                 continue
             }
+            let started = ContinuousClock.now
             let result = try vehicle.driveEpisode(with: &driver)
             if vehicle.episodeIndex % 10 == 0 { saveProgress(progress, vehicle.episodeIndex) }
             agent.metrics.episodes.increment()
             agent.metrics.interventions.increment(by: result.interventions)
             let stored = store(result.captures)
             agent.emit(.episodeFinished(captures: stored))
-            if agent.configuration.episodePause > 0 {
-                try await Task.sleep(for: .seconds(agent.configuration.episodePause))
+            // Keep to the configured pace: an episode of t simulated seconds takes at least t / speedup.
+            let speedup = agent.configuration.speedup
+            let due = speedup > 0 ? Duration.seconds(result.time / speedup) - (ContinuousClock.now - started) : .zero
+            if due > .zero {
+                try await Task.sleep(for: due)
             } else {
                 await Task.yield()
             }

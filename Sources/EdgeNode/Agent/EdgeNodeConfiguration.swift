@@ -33,7 +33,10 @@ public struct EdgeNodeConfiguration: Sendable {
     public var validationEpisodesPerFamily: Int
     /// The most captures one lesson learns from (oldest first).
     public var maxCapturesPerLesson: Int
-    /// How much the spool keeps.
+    /// How much the spool keeps (the oldest captures go first past the bound).
+    ///
+    /// 2,000 captures (about 20 MB) by default: a lesson learns from at most
+    /// ``maxCapturesPerLesson`` of them, and learning reads the whole spool.
     public var spoolBounds: CaptureSpool<Capture>.Bounds
     /// Seconds the task long poll waits (≤ 60).
     public var pollWaitSeconds: Int
@@ -46,8 +49,12 @@ public struct EdgeNodeConfiguration: Sendable {
     public var guardrail: Bool
     /// Simulated vehicle: whether the teacher watches in shadow mode (disagreement trigger; costs time).
     public var shadowTeacher: Bool
-    /// Simulated vehicle: pause between episodes, seconds (0: drive as fast as the CPU allows).
-    public var episodePause: Double
+    /// Simulated vehicle: simulated seconds driven per wall-clock second (0: as fast as the CPU allows).
+    ///
+    /// A real car drives in real time (1); a simulated one may run faster, but
+    /// flat out it would take the CPU the learning needs and fill the spool
+    /// with near-duplicate captures. 10 by default.
+    public var speedup: Double
     /// JSON-lines source: where to write one decision per frame (a path, `-` for standard output, nil for nowhere).
     public var decisionsOutput: String?
     /// Start from the committed base policy (`Simulator/models/`) as version 0 until a signed model is installed.
@@ -63,14 +70,14 @@ public struct EdgeNodeConfiguration: Sendable {
         anchorEpisodesPerFamily: Int = 2,
         validationEpisodesPerFamily: Int = 0,
         maxCapturesPerLesson: Int = 8,
-        spoolBounds: CaptureSpool<Capture>.Bounds = .init(),
+        spoolBounds: CaptureSpool<Capture>.Bounds = .init(maxRecords: 2_000, maxBytes: 256 << 20),
         pollWaitSeconds: Int = 30,
         heartbeatInterval: Double = 10,
         backoffBase: Double = 0.5,
         backoffCap: Double = 60,
         guardrail: Bool = true,
         shadowTeacher: Bool = false,
-        episodePause: Double = 0,
+        speedup: Double = 10,
         decisionsOutput: String? = nil,
         bootstrapFromBasePolicy: Bool = true
     ) {
@@ -90,7 +97,7 @@ public struct EdgeNodeConfiguration: Sendable {
         self.backoffCap = backoffCap
         self.guardrail = guardrail
         self.shadowTeacher = shadowTeacher
-        self.episodePause = episodePause
+        self.speedup = speedup
         self.decisionsOutput = decisionsOutput
         self.bootstrapFromBasePolicy = bootstrapFromBasePolicy
     }
@@ -107,7 +114,7 @@ public struct EdgeNodeConfiguration: Sendable {
         guard maxCapturesPerLesson >= 1 else { throw bad("maxCapturesPerLesson", "must be ≥ 1") }
         guard anchorEpisodesPerFamily >= 0 else { throw bad("anchorEpisodesPerFamily", "must be ≥ 0") }
         guard validationEpisodesPerFamily >= 0 else { throw bad("validationEpisodesPerFamily", "must be ≥ 0") }
-        guard episodePause >= 0, episodePause.isFinite else { throw bad("episodePause", "must be ≥ 0") }
+        guard speedup >= 0, speedup.isFinite else { throw bad("speedup", "must be ≥ 0") }
         guard spoolBounds.maxRecords >= 1, spoolBounds.maxBytes >= 1 else { throw bad("spoolBounds", "must keep at least one capture") }
         if case .simulated(let region) = source, region.isEmpty { throw bad("region", "must name a region") }
         do { try learner.validate() } catch { throw bad("learner", error.message) }

@@ -85,7 +85,7 @@ public enum NodeBuilder {
             nodeID: nodeID, dataDirectory: dataDirectory, source: source, simulatorContent: simulator, seed: seed, learner: learner)
         if let value = settings.anchorEpisodes { configuration.anchorEpisodesPerFamily = value }
         if let value = settings.pollWait { configuration.pollWaitSeconds = value }
-        if let value = settings.episodePause { configuration.episodePause = value }
+        if let value = settings.speedup { configuration.speedup = value }
         if let value = settings.shadowTeacher { configuration.shadowTeacher = value }
         if let value = settings.guardrail { configuration.guardrail = value }
         configuration.decisionsOutput = settings.decisions

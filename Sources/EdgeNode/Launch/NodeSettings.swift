@@ -25,7 +25,7 @@ public struct NodeSettings: Sendable, Equatable {
     public var variations: Int?
     public var anchorEpisodes: Int?
     public var pollWait: Int?
-    public var episodePause: Double?
+    public var speedup: Double?
     public var shadowTeacher: Bool?
     public var guardrail: Bool?
     public var logLevel: String?
@@ -55,7 +55,7 @@ public struct NodeSettings: Sendable, Equatable {
         Field(key: "variations") { s, v in s.variations = Int(v); return s.variations != nil },
         Field(key: "anchor-episodes") { s, v in s.anchorEpisodes = Int(v); return s.anchorEpisodes != nil },
         Field(key: "poll-wait") { s, v in s.pollWait = Int(v); return s.pollWait != nil },
-        Field(key: "episode-pause") { s, v in s.episodePause = Double(v); return s.episodePause != nil },
+        Field(key: "speedup") { s, v in s.speedup = Double(v); return s.speedup != nil },
         Field(key: "shadow-teacher") { s, v in s.shadowTeacher = Self.bool(v); return s.shadowTeacher != nil },
         Field(key: "guardrail") { s, v in s.guardrail = Self.bool(v); return s.guardrail != nil },
         Field(key: "log-level") { $0.logLevel = $1; return true },
@@ -120,7 +120,7 @@ public struct NodeSettings: Sendable, Equatable {
         result.variations = variations ?? lower.variations
         result.anchorEpisodes = anchorEpisodes ?? lower.anchorEpisodes
         result.pollWait = pollWait ?? lower.pollWait
-        result.episodePause = episodePause ?? lower.episodePause
+        result.speedup = speedup ?? lower.speedup
         result.shadowTeacher = shadowTeacher ?? lower.shadowTeacher
         result.guardrail = guardrail ?? lower.guardrail
         result.logLevel = logLevel ?? lower.logLevel

@@ -110,7 +110,7 @@ final class TestFleet: Sendable {
         configuration.heartbeatInterval = 0.5
         configuration.backoffBase = 0.05
         configuration.backoffCap = 0.25
-        configuration.episodePause = 0.01
+        configuration.speedup = 200
         return configuration
     }
 }
