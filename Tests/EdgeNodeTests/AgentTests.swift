@@ -71,6 +71,32 @@ struct AgentTests {
         #expect(try ModelStore(directory: data.appendingPathComponent("models")).load(verifier: fleet.verifier)?.version == 1)
     }
 
+    @Test("a refused update drops the delta; its captures stay after a 409 and are discarded after a 400", arguments: [409, 400])
+    func refusedUpload(_ status: Int) async throws {
+        let state = FakeState()
+        await state.publish(try fleet.publish(version: 1))
+        await state.setUploadStatus(status)
+        let data = fleet.dataDirectory("refused")
+        let log = EventLog()
+        try await FakeCoordinator.serve(state) { port in
+            let agent = try self.agent(port: port, data: data)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await agent.run() }
+                group.addTask { await log.drain(agent.events) }
+                await log.wait { $0.installed.contains(1) && $0.captured >= 2 }
+                await state.setTask(TaskAssignment(round: 1, baseVersion: 1, deadlineSeconds: 60))
+                await log.wait { $0.contains { if case .uploadRefused = $0 { true } else { false } } }
+                group.cancelAll()
+            }
+        }
+        let events = await log.events
+        #expect(events.contains(.uploadRefused(round: 1, status: status, code: "forced")))
+        #expect(events.uploadsAccepted.isEmpty)
+        // The lesson learned from the two oldest captures (sequences 1 and 2).
+        let oldest = data.appendingPathComponent("spool/00000000000000000001.capture").path
+        #expect(FileManager.default.fileExists(atPath: oldest) == (status == 409))
+    }
+
     @Test("a tampered model is never installed; the node keeps driving with what it had")
     func tamperedModelRejected() async throws {
         let state = FakeState()
