@@ -97,6 +97,33 @@ struct AgentTests {
         #expect(FileManager.default.fileExists(atPath: oldest) == (status == 409))
     }
 
+    @Test("with nothing to learn, a round offered again is not asked for in a tight loop")
+    func nothingToLearn() async throws {
+        let state = FakeState()
+        await state.publish(try fleet.publish(version: 1))
+        await state.setTask(TaskAssignment(round: 1, baseVersion: 1, deadlineSeconds: 60))
+        let directory = fleet.dataDirectory("idle")
+        let feed = directory.appendingPathComponent("empty.jsonl")
+        try Data().write(to: feed)  // a feed with no frames: no captures, ever
+        let log = EventLog()
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await FakeCoordinator.serve(state) { port in
+            let agent = try self.agent(port: port, data: directory, source: .jsonLines(path: feed.path))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await agent.run() }
+                group.addTask { await log.drain(agent.events) }
+                await log.wait { $0.count { $0 == .adaptationFinished(round: 1, delta: false) } >= 1 }
+                await log.wait { $0.count { if case .heartbeatAcknowledged = $0 { true } else { false } } >= 3 }
+                group.cancelAll()
+            }
+        }
+        let events = await log.events
+        let offers = events.count { if case .taskReceived = $0 { true } else { false } }
+        #expect(offers == 1, "the same round was taken up \(offers) times in \(clock.now - start)")
+        #expect(await state.uploads.isEmpty)
+    }
+
     @Test("a tampered model is never installed; the node keeps driving with what it had")
     func tamperedModelRejected() async throws {
         let state = FakeState()

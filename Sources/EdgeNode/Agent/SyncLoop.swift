@@ -28,6 +28,8 @@ struct SyncLoop {
     private var pending: (round: UInt64, body: [UInt8], consumed: [UInt64])?
     /// The anchor set of the version it was labelled for.
     private var anchor: (version: UInt64, set: TrainingSet)?
+    /// The last round this node had nothing to send for.
+    private var declinedRound: UInt64?
 
     init(agent: AgentContext) {
         self.agent = agent
@@ -74,6 +76,13 @@ struct SyncLoop {
         }
         do {
             if let task = try await agent.connection.pollTask(waitSeconds: agent.configuration.pollWaitSeconds) {
+                if task.round == declinedRound && agent.spool.count == 0 {
+                    // The coordinator offers the same round again at once, and there is still nothing
+                    // to learn from: wait a little instead of asking again in a tight loop.
+                    let pause = Double(max(1, min(agent.configuration.pollWaitSeconds, 5)))
+                    do { try await Task.sleep(for: .seconds(pause)) } catch { return .pollTask }
+                    return machine.noTask(latestVersion: coordinatorVersion)
+                }
                 agent.logger.info("task received", metadata: ["round": "\(task.round)", "base": "\(task.baseVersion)"])
                 agent.emit(.taskReceived(round: task.round, baseVersion: task.baseVersion))
                 if let compression = task.compression {
@@ -204,6 +213,7 @@ struct SyncLoop {
     }
 
     private mutating func finishAdaptation(_ task: SyncStateMachine.Task, delta: Bool) -> SyncStateMachine.Action {
+        declinedRound = delta ? nil : task.round
         agent.emit(.adaptationFinished(round: task.round, delta: delta))
         return machine.adaptationFinished(producedDelta: delta)
     }
