@@ -97,6 +97,27 @@ struct AgentTests {
         #expect(FileManager.default.fileExists(atPath: oldest) == (status == 409))
     }
 
+    @Test("a task on an older base fetches exactly that version and adapts on it")
+    func olderBase() async throws {
+        let state = FakeState()
+        await state.publish(try fleet.publish(version: 1))
+        await state.publish(try fleet.publish(version: 2, perturb: 0.01))
+        let log = EventLog()
+        try await FakeCoordinator.serve(state) { port in
+            let agent = try self.agent(port: port, data: fleet.dataDirectory("older"))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await agent.run() }
+                group.addTask { await log.drain(agent.events) }
+                await log.wait { $0.captured >= 2 }
+                await state.setTask(TaskAssignment(round: 3, baseVersion: 1, deadlineSeconds: 60))
+                await log.wait { !$0.uploadsAccepted.isEmpty }
+                group.cancelAll()
+            }
+        }
+        #expect(await log.events.installed.last == 1)
+        #expect(await state.uploads.first?.baseVersion == 1)
+    }
+
     @Test("with nothing to learn, a round offered again is not asked for in a tight loop")
     func nothingToLearn() async throws {
         let state = FakeState()

@@ -99,8 +99,12 @@ struct SyncLoop {
 
     private mutating func fetch(_ version: UInt64) async -> SyncStateMachine.Action {
         let installed = agent.live.version
-        let request: ModelRequest = version == coordinatorVersion
-            ? .current(ifNoneMatch: installed.flatMap { $0 > 0 ? $0 : nil }) : .version(version)
+        // A task names its base exactly (it may be older than the current version);
+        // otherwise ask for the current one, which costs a 304 if nothing changed.
+        var forTask = false
+        if case .fetchingModel(_, let task) = machine.state { forTask = task != nil }
+        let request: ModelRequest = forTask || version != coordinatorVersion
+            ? .version(version) : .current(ifNoneMatch: installed.flatMap { $0 > 0 ? $0 : nil })
         let download: ModelDownload
         do {
             switch try await agent.connection.fetchModel(request) {
