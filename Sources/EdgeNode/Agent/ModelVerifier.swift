@@ -43,6 +43,9 @@ public struct ModelVerifier: Sendable {
         guard manifest.version == download.version else {
             throw rejected("the manifest is for version \(manifest.version) but the answer says \(download.version)", manifest)
         }
+        guard manifest.contentLength <= maxCheckpointBytes else {
+            throw rejected("the checkpoint is \(manifest.contentLength) bytes, more than the node's limit of \(maxCheckpointBytes)", manifest)
+        }
         let checkpoint: [UInt8]
         do {
             checkpoint = try Zstd.decompress(download.compressedCheckpoint, limit: manifest.contentLength)
