@@ -10,7 +10,7 @@ import Testing
 @testable import EdgeNode
 
 /// The whole node against the coordinator double: offline capture, sync, verification, hot swap, shutdown.
-@Suite("Edge node agent", .timeLimit(.minutes(3)))
+@Suite("Edge node agent", .serialized, .timeLimit(.minutes(3)))
 struct AgentTests {
     let fleet = TestFleet.shared
 
@@ -236,6 +236,34 @@ struct AgentTests {
             }
         }
         #expect(elapsed < .seconds(5), "shutdown took \(elapsed)")
+    }
+
+    @Test("graceful shutdown abandons an adaptation in progress instead of waiting for it")
+    func shutdownDuringAdaptation() async throws {
+        let state = FakeState()
+        await state.publish(try fleet.publish(version: 1))
+        let log = EventLog()
+        let timing = try await FakeCoordinator.serve(state) { port in
+            let agent = try self.agent(port: port, data: fleet.dataDirectory("abandon")) {
+                $0.learner.synthesis.count = 4  // a lesson of several seconds in a debug build
+            }
+            let services = ServiceGroup(configuration: .init(services: [agent], logger: Self.quiet))
+            return try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await services.run() }
+                group.addTask { await log.drain(agent.events) }
+                await log.wait { $0.installed.contains(1) && $0.captured >= 2 }
+                await state.setTask(TaskAssignment(round: 1, baseVersion: 1, deadlineSeconds: 60))
+                await log.wait { $0.contains { if case .adaptationStarted = $0 { true } else { false } } }
+                let clock = ContinuousClock()
+                let start = clock.now
+                await services.triggerGracefulShutdown()
+                try await group.waitForAll()
+                return (clock.now - start, agent.spool.count)
+            }
+        }
+        #expect(timing.0 < .seconds(2), "shutdown took \(timing.0)")
+        #expect(timing.1 >= 2)  // nothing was consumed
+        #expect(await state.uploads.isEmpty)
     }
 
     @Test("a JSON-lines feed drives the node: good frames get decisions, a bad line is rejected, a trigger with a scene is captured")

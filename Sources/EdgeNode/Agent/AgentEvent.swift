@@ -19,6 +19,8 @@ public enum AgentEvent: Sendable, Equatable {
     case heartbeatAcknowledged(currentVersion: UInt64)
     /// A task arrived.
     case taskReceived(round: UInt64, baseVersion: UInt64)
+    /// Adaptation began on `captures` captures.
+    case adaptationStarted(round: UInt64, captures: Int)
     /// Adaptation ended; `delta` tells whether there is something to send.
     case adaptationFinished(round: UInt64, delta: Bool)
     /// The coordinator took the update.

@@ -18,7 +18,8 @@ public import ServiceLifecycle
 /// jitter on failures.
 ///
 /// Graceful shutdown (SIGINT/SIGTERM through swift-service-lifecycle, or
-/// cancelling ``run()``) stops both loops between two steps. The spool
+/// cancelling ``run()``) stops both loops between two steps; a long poll is
+/// cut short and an adaptation in progress is abandoned. The spool
 /// keeps every capture whose lesson the coordinator has not acknowledged:
 /// records are removed only after an accepted upload, and every record is
 /// written whole or not at all, so a shutdown — even a crash — loses nothing

@@ -159,19 +159,38 @@ struct SyncLoop {
         let logger = agent.logger
         let startCompressor = compressor
         agent.logger.info("adapting", metadata: ["round": "\(task.round)", "captures": "\(min(spool.count, limit))"])
+        agent.emit(.adaptationStarted(round: task.round, captures: min(spool.count, limit)))
 
         let agent = self.agent
-        let outcome: Result<(EdgeLearner.SpoolLesson, DeltaCompressor), LearningError>
-        outcome = await withTaskGroup(of: Result<(EdgeLearner.SpoolLesson, DeltaCompressor), LearningError>?.self) { group in
+        typealias Outcome = Result<(EdgeLearner.SpoolLesson, DeltaCompressor), LearningError>
+        // The lesson runs as its own task so that a graceful shutdown need not wait for it: the
+        // learner has no cancellation points, and a lesson of a thousand variations per capture
+        // takes minutes. Learning only reads the spool, so abandoning it loses nothing — the
+        // captures stay until an upload is accepted, and the process exit ends the work. It runs on
+        // threads of its own (``LearningExecutor``) so driving and heartbeats go on meanwhile.
+        let finished = ResumeOnce<Outcome>()
+        let work = Task.detached(executorPreference: LearningExecutor.shared, priority: .utility) {
+            var compressor = startCompressor
+            do throws(LearningError) {
+                let lesson = try await learner.learn(
+                    from: spool, limit: limit, base: base.policy, anchor: anchorSet, validation: validation, header: header,
+                    compressor: &compressor, progress: { logger.debug("\($0)") })
+                finished.resume(with: .success(.success((lesson, compressor))))
+            } catch {
+                finished.resume(with: .success(.failure(error)))
+            }
+        }
+        let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
             group.addTask {
-                var compressor = startCompressor
-                do throws(LearningError) {
-                    let lesson = try await learner.learn(
-                        from: spool, limit: limit, base: base.policy, anchor: anchorSet, validation: validation, header: header,
-                        compressor: &compressor, progress: { logger.debug("\($0)") })
-                    return .success((lesson, compressor))
+                do {
+                    return try await withTaskCancellationHandler {
+                        try await withCheckedThrowingContinuation { finished.set($0) }
+                    } onCancel: {
+                        finished.resume(with: .failure(CancellationError()))
+                        work.cancel()
+                    }
                 } catch {
-                    return .failure(error)
+                    return .failure(LearningError(.nothingToLearn, "the adaptation was abandoned for shutdown"))
                 }
             }
             group.addTask {
@@ -182,14 +201,14 @@ struct SyncLoop {
                     interval = await Self.sendHeartbeat(agent, .adapting, modelVersion: base.version) ?? interval
                 }
             }
-            var result: Result<(EdgeLearner.SpoolLesson, DeltaCompressor), LearningError>?
+            var result: Outcome?
             for await value in group {
                 if let value {
                     result = value
                     group.cancelAll()
                 }
             }
-            return result ?? .failure(LearningError(.nothingToLearn, "adaptation was cancelled"))
+            return result ?? .failure(LearningError(.nothingToLearn, "the adaptation was abandoned for shutdown"))
         }
         lastHeartbeat = clock.now
         switch outcome {
