@@ -128,9 +128,10 @@ struct FleetNode: AsyncParsableCommand {
         let metrics = MetricsFileWriter(registry: registry, path: plan.metricsFile, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
+                // Shut down in reverse order: the agent first, then the final metrics file.
                 services: [
-                    .init(service: agent),
                     .init(service: metrics),
+                    .init(service: agent),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))

@@ -17,7 +17,8 @@ struct MetricsFileWriter: Service {
     func run() async throws {
         while !Task.isCancelledOrShuttingDown {
             write()
-            try? await Task.sleep(for: interval)
+            // Woken by graceful shutdown too, so stopping the node never waits out the interval.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
         write()
     }

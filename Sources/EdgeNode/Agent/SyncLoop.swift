@@ -229,6 +229,9 @@ struct SyncLoop {
                 agent.logger.error("the delta could not be encoded", metadata: ["error": "\(error.message)"])
                 return finishAdaptation(task, delta: false)
             }
+        case .failure(let error) where Task.isCancelled:
+            agent.logger.info("adaptation abandoned for shutdown; its captures stay in the spool", metadata: ["reason": "\(error.message)"])
+            return finishAdaptation(task, delta: false)
         case .failure(let error):
             agent.logger.warning("adaptation produced no delta", metadata: ["error": "\(error.message)"])
             return finishAdaptation(task, delta: false)
