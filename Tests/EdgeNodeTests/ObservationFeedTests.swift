@@ -92,3 +92,51 @@ struct ObservationFeedTests {
         #expect(throws: AgentError(.invalidObservation, "")) { _ = try feed.process(stale, line: 5) }
     }
 }
+
+/// Reading a feed that may block forever (standard input of a vehicle stack).
+@Suite("Line reader")
+struct LineReaderTests {
+    @Test("lines arrive as they are written, and a waiting read ends at once when cancelled")
+    func pipe() async throws {
+        let pipe = Pipe()
+        let reader = LineReader(handle: pipe.fileHandleForReading)
+        pipe.fileHandleForWriting.write(Data("first\r\nsecond\n".utf8))
+        #expect(try await reader.nextLine() == Array("first".utf8))
+        #expect(try await reader.nextLine() == Array("second".utf8))
+
+        // Nothing more is written: the next read waits until its task is cancelled.
+        let clock = ContinuousClock()
+        let start = clock.now
+        let outcome = await withTaskGroup(of: String.self) { group in
+            group.addTask {
+                do { return "line \(try await reader.nextLine() ?? [])" } catch is CancellationError { return "cancelled" } catch {
+                    return "\(error)"
+                }
+            }
+            group.cancelAll()
+            return await group.next() ?? "none"
+        }
+        #expect(outcome == "cancelled")
+        #expect(clock.now - start < .seconds(2))
+        try pipe.fileHandleForWriting.close()
+    }
+
+    @Test("the end of input ends the feed; a last line without a newline still counts")
+    func endOfInput() async throws {
+        let pipe = Pipe()
+        let reader = LineReader(handle: pipe.fileHandleForReading)
+        pipe.fileHandleForWriting.write(Data("only".utf8))
+        try pipe.fileHandleForWriting.close()
+        #expect(try await reader.nextLine() == Array("only".utf8))
+        #expect(try await reader.nextLine() == nil)
+    }
+
+    @Test("an over-long line is refused instead of filling memory")
+    func overlong() async throws {
+        let pipe = Pipe()
+        let reader = LineReader(handle: pipe.fileHandleForReading, maxLineBytes: 64)
+        pipe.fileHandleForWriting.write(Data(repeating: UInt8(ascii: "x"), count: 200))
+        try pipe.fileHandleForWriting.close()
+        await #expect(throws: AgentError(.invalidObservation, "")) { _ = try await reader.nextLine() }
+    }
+}
