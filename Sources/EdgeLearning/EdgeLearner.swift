@@ -20,6 +20,9 @@ public import PolicyNetwork
 ///    base did on each one is the knob — clean runs first, near misses next,
 ///    crashes last. The change is kept within the delta's top-k share while
 ///    training (``SparseProjection``), so compression keeps the lesson.
+///    The smallest lesson is tried first: the family's top expert alone, and
+///    only if that removes too few failures, its top two
+///    (``Configuration/widenUntil``).
 /// 4. **Grow** — if the loss on the family's states is still high, a new expert
 ///    cloned from the closest one takes the lesson (``ExpertGrowth``).
 /// 5. **Check and score** — each DAgger iteration's checkpoint is checked
@@ -54,6 +57,10 @@ public struct EdgeLearner: Sendable {
         /// full checkpoint removes on the variations (and does not fail more on the
         /// validation worlds than the checkpoint). Nil: the checkpoint as it is.
         public var shortestStepKeeping: Double?
+        /// Start with the family's top expert and add the next most-routed one (up to
+        /// `adaptation.maxExperts`) while the lesson removes less than this share of
+        /// the base's failures on the variations. Nil: train `maxExperts` at once.
+        public var widenUntil: Double?
         /// Seeds the labelling coins and the shuffles.
         public var seed: UInt64
 
@@ -67,8 +74,10 @@ public struct EdgeLearner: Sendable {
             validationTolerance: Double = 0,
             shrinkFactors: [Float] = [0.25, 0.5, 0.75],
             shortestStepKeeping: Double? = 0.9,
+            widenUntil: Double? = 0.5,
             seed: UInt64 = 0x1E55_0000
         ) {
+            self.widenUntil = widenUntil
             self.shrinkFactors = shrinkFactors
             self.shortestStepKeeping = shortestStepKeeping
             self.validationTolerance = validationTolerance
@@ -89,6 +98,10 @@ public struct EdgeLearner: Sendable {
             guard compression.fraction > 0, compression.fraction <= 1 else {
                 throw LearningError(.invalidConfiguration, "compression.fraction must be in (0, 1], got \(compression.fraction).",
                                     context: ["field": "compression.fraction"])
+            }
+            if let widenUntil, !(widenUntil > 0 && widenUntil <= 1) {
+                throw LearningError(.invalidConfiguration, "widenUntil must lie in (0, 1], got \(widenUntil).",
+                                    context: ["field": "widenUntil"])
             }
             for factor in shrinkFactors where !(factor > 0 && factor < 1) {
                 throw LearningError(.invalidConfiguration, "shrinkFactors must lie in (0, 1), got \(factor).",
@@ -179,87 +192,32 @@ public struct EdgeLearner: Sendable {
         let items = captures.flatMap { synthesizer.items(for: $0) }
         let families = Array(Set(captures.map(VariationSynthesizer.family(of:)))).sorted()
         let labeller = DAggerLabeller(configuration: configuration.labelling)
-        var adapterConfiguration = configuration.adaptation
-        if configuration.sparseAdaptation { adapterConfiguration.fitting.deltaFraction = configuration.compression.fraction }
-        let adapter = ExpertAdapter(configuration: adapterConfiguration)
 
         let beforeScores = try await labeller.score(base, items: items)
         let before = RolloutSummary(beforeScores)
         progress("before: failure rate \(before.failureRate) on \(items.count) variations")
+        let validationBaseline = validation.isEmpty ? nil : RolloutSummary(try await labeller.score(base, items: validation)).failureRate
 
-        var local = base
-        var data = TrainingSet(width: base.architecture.inputs)
-        var experts: [Int] = []
-        var lossBefore: Float = 0
-        var steps = 0
-        var checkpoints: [MoEPolicy] = []
-        for iteration in 0..<configuration.labelling.iterations {
-            let beta = configuration.labelling.beta(iteration: iteration)
-            let pass = try await labeller.label(local, items: items, beta: beta, seed: mix(configuration.seed, UInt64(iteration)))
-            let firstNew = data.count
-            for (index, samples) in pass.samples.enumerated() { data.append(samples, difficulty: beforeScores[index].difficulty) }
-            try data.emphasizeCorrections(of: base, from: firstNew, factor: configuration.adaptation.correctionWeight)
-            guard !data.isEmpty else { throw LearningError(.nothingToLearn, "The variations produced no labelled states.") }
-            if iteration == 0 {
-                let selection = try adapter.select(base, data: data)
-                experts = selection.experts
-                lossBefore = try PolicyFitting.evaluate(base, data: data).loss
-                progress("experts \(experts) (routing \(selection.routing.samplesPerExpert)), loss before \(lossBefore)")
-            }
-            let result = try adapter.adapt(
-                &local, experts: experts, data: data, anchor: anchor.isEmpty ? nil : anchor, base: base,
-                seed: mix(configuration.seed, 0x100 + UInt64(iteration)))
-            steps += result.steps
-            checkpoints.append(local)
-            progress("iteration \(iteration): beta \(beta), \(data.count) samples, loss \(result.firstEpochLoss) → \(result.lastEpochLoss)")
+        // The smallest lesson first: one expert, widened while it removes too few failures.
+        let widest = configuration.adaptation.maxExperts
+        var budget = configuration.widenUntil == nil ? widest : 1
+        var lesson = try await attempt(
+            experts: budget, items: items, beforeScores: beforeScores, base: base, anchor: anchor, validation: validation,
+            validationBaseline: validationBaseline, progress: progress)
+        var steps = lesson.steps
+        while let goal = configuration.widenUntil, budget < widest,
+              before.failureRate - lesson.failureRate < goal * before.failureRate {
+            budget += 1
+            let wider = try await attempt(
+                experts: budget, items: items, beforeScores: beforeScores, base: base, anchor: anchor, validation: validation,
+                validationBaseline: validationBaseline, progress: progress)
+            steps += wider.steps
+            progress("\(budget) experts: family failure \(wider.failureRate) (\(budget - 1): \(lesson.failureRate))")
+            if wider.failureRate < lesson.failureRate { lesson = wider }
         }
-        var selectedIteration = checkpoints.count - 1
-        var validationBefore: Double?, validationAfter: Double?
-        var shrink: Float = 1
-        if !validation.isEmpty {
-            let baseline = RolloutSummary(try await labeller.score(base, items: validation)).failureRate
-            var best: (index: Int, eligible: Bool, family: Double, validation: Double)?
-            for (index, checkpoint) in checkpoints.enumerated() {
-                let family = RolloutSummary(try await labeller.score(checkpoint, items: items)).failureRate
-                let checked = RolloutSummary(try await labeller.score(checkpoint, items: validation)).failureRate
-                let eligible = checked - baseline <= configuration.validationTolerance
-                progress("checkpoint \(index): family failure \(family), validation failure \(checked) (base \(baseline))")
-                let better: Bool
-                if let current = best {
-                    better = eligible != current.eligible ? eligible
-                        : (eligible ? family <= current.family : checked <= current.validation)
-                } else { better = true }
-                if better { best = (index, eligible, family, checked) }
-            }
-            selectedIteration = best!.index
-            local = checkpoints[selectedIteration]
-            validationBefore = baseline
-            validationAfter = best!.validation
-        }
-        if let keep = configuration.shortestStepKeeping, !configuration.shrinkFactors.isEmpty {
-            // The shortest step towards the kept checkpoint that still holds most of its lesson.
-            let full = RolloutSummary(try await labeller.score(local, items: items)).failureRate
-            let gain = before.failureRate - full
-            if gain > 0 {
-                let checkpoint = local
-                for factor in configuration.shrinkFactors.sorted() {
-                    let candidate = try DeltaShrinking.interpolate(base: base, local: checkpoint, fraction: factor)
-                    let family = RolloutSummary(try await labeller.score(candidate, items: items)).failureRate
-                    progress("step \(factor): family failure \(family) (full step \(full), base \(before.failureRate))")
-                    guard before.failureRate - family >= keep * gain else { continue }
-                    if let validationBefore, let current = validationAfter {
-                        let checked = RolloutSummary(try await labeller.score(candidate, items: validation)).failureRate
-                        progress("step \(factor): validation failure \(checked) (base \(validationBefore))")
-                        guard checked <= max(current, validationBefore + configuration.validationTolerance) else { continue }
-                        validationAfter = checked
-                    }
-                    local = candidate
-                    shrink = factor
-                    break
-                }
-            }
-        }
-        lossBefore = try PolicyFitting.evaluate(base, data: data).loss
+        var local = lesson.local
+        let data = lesson.data, experts = lesson.experts
+        let lossBefore = try PolicyFitting.evaluate(base, data: data).loss
         var lossAfter = try PolicyFitting.evaluate(local, data: data).loss
 
         var grown: Int?
@@ -279,8 +237,108 @@ public struct EdgeLearner: Sendable {
         return Adaptation(
             local: local, families: families, captures: captures.count, variations: items.count, samples: data.count,
             trainedExperts: experts, grownExpert: grown, routing: routing, before: before, after: after,
-            lossBefore: lossBefore, lossAfter: lossAfter, steps: steps, selectedIteration: selectedIteration, shrink: shrink,
-            validationFailureBefore: validationBefore, validationFailureAfter: validationAfter)
+            lossBefore: lossBefore, lossAfter: lossAfter, steps: steps, selectedIteration: lesson.selectedIteration, shrink: lesson.shrink,
+            validationFailureBefore: validationBaseline, validationFailureAfter: lesson.validationAfter)
+    }
+
+    /// One try at the lesson with at most `experts` experts: DAgger labels and refits,
+    /// the node's checkpoint check, the shortest step, and the failure rate it leaves.
+    private struct Attempt {
+        var local: MoEPolicy
+        var data: TrainingSet
+        var experts: [Int]
+        var steps: Int
+        var selectedIteration: Int
+        var shrink: Float
+        var validationAfter: Double?
+        /// Failure rate of `local` on the training variations.
+        var failureRate: Double
+    }
+
+    private func attempt(
+        experts budget: Int, items: [EvaluationItem], beforeScores: [RolloutScore], base: MoEPolicy, anchor: TrainingSet,
+        validation: [EvaluationItem], validationBaseline: Double?, progress: @Sendable (String) -> Void
+    ) async throws(LearningError) -> Attempt {
+        let labeller = DAggerLabeller(configuration: configuration.labelling)
+        var adapterConfiguration = configuration.adaptation
+        adapterConfiguration.maxExperts = budget
+        if configuration.sparseAdaptation { adapterConfiguration.fitting.deltaFraction = configuration.compression.fraction }
+        let adapter = ExpertAdapter(configuration: adapterConfiguration)
+        let before = RolloutSummary(beforeScores)
+
+        var local = base
+        var data = TrainingSet(width: base.architecture.inputs)
+        var experts: [Int] = []
+        var steps = 0
+        var checkpoints: [MoEPolicy] = []
+        for iteration in 0..<configuration.labelling.iterations {
+            let beta = configuration.labelling.beta(iteration: iteration)
+            let pass = try await labeller.label(local, items: items, beta: beta, seed: mix(configuration.seed, UInt64(iteration)))
+            let firstNew = data.count
+            for (index, samples) in pass.samples.enumerated() { data.append(samples, difficulty: beforeScores[index].difficulty) }
+            try data.emphasizeCorrections(of: base, from: firstNew, factor: configuration.adaptation.correctionWeight)
+            guard !data.isEmpty else { throw LearningError(.nothingToLearn, "The variations produced no labelled states.") }
+            if iteration == 0 {
+                let selection = try adapter.select(base, data: data)
+                experts = selection.experts
+                progress("experts \(experts) (routing \(selection.routing.samplesPerExpert))")
+            }
+            let result = try adapter.adapt(
+                &local, experts: experts, data: data, anchor: anchor.isEmpty ? nil : anchor, base: base,
+                seed: mix(configuration.seed, 0x100 + UInt64(iteration)))
+            steps += result.steps
+            checkpoints.append(local)
+            progress("iteration \(iteration): beta \(beta), \(data.count) samples, loss \(result.firstEpochLoss) → \(result.lastEpochLoss)")
+        }
+        var selectedIteration = checkpoints.count - 1
+        var validationAfter: Double?
+        var shrink: Float = 1
+        if let baseline = validationBaseline {
+            var best: (index: Int, eligible: Bool, family: Double, validation: Double)?
+            for (index, checkpoint) in checkpoints.enumerated() {
+                let family = RolloutSummary(try await labeller.score(checkpoint, items: items)).failureRate
+                let checked = RolloutSummary(try await labeller.score(checkpoint, items: validation)).failureRate
+                let eligible = checked - baseline <= configuration.validationTolerance
+                progress("checkpoint \(index): family failure \(family), validation failure \(checked) (base \(baseline))")
+                let better: Bool
+                if let current = best {
+                    better = eligible != current.eligible ? eligible
+                        : (eligible ? family <= current.family : checked <= current.validation)
+                } else { better = true }
+                if better { best = (index, eligible, family, checked) }
+            }
+            selectedIteration = best!.index
+            local = checkpoints[selectedIteration]
+            validationAfter = best!.validation
+        }
+        var failureRate = RolloutSummary(try await labeller.score(local, items: items)).failureRate
+        if let keep = configuration.shortestStepKeeping, !configuration.shrinkFactors.isEmpty {
+            // The shortest step towards the kept checkpoint that still holds most of its lesson.
+            let full = failureRate
+            let gain = before.failureRate - full
+            if gain > 0 {
+                let checkpoint = local
+                for factor in configuration.shrinkFactors.sorted() {
+                    let candidate = try DeltaShrinking.interpolate(base: base, local: checkpoint, fraction: factor)
+                    let family = RolloutSummary(try await labeller.score(candidate, items: items)).failureRate
+                    progress("step \(factor): family failure \(family) (full step \(full), base \(before.failureRate))")
+                    guard before.failureRate - family >= keep * gain else { continue }
+                    if let validationBaseline, let current = validationAfter {
+                        let checked = RolloutSummary(try await labeller.score(candidate, items: validation)).failureRate
+                        progress("step \(factor): validation failure \(checked) (base \(validationBaseline))")
+                        guard checked <= max(current, validationBaseline + configuration.validationTolerance) else { continue }
+                        validationAfter = checked
+                    }
+                    local = candidate
+                    shrink = factor
+                    failureRate = family
+                    break
+                }
+            }
+        }
+        return Attempt(
+            local: local, data: data, experts: experts, steps: steps, selectedIteration: selectedIteration, shrink: shrink,
+            validationAfter: validationAfter, failureRate: failureRate)
     }
 
     /// The delta of an adaptation against `base`, compressed by the node's `compressor`.

@@ -8,12 +8,10 @@ public import PolicyNetwork
 /// drives on ice, in cities, on ramps — stays bit-identical. The experts are
 /// picked by routing counts on the labelled states: most-used first, until
 /// they hold `coverage` of the routed slots or `maxExperts` are picked.
-///
-/// One expert by default: the router sends each state to its top two, so the
-/// second expert of a family is usually one every family shares (braking
-/// behind a lead car, say); training it too moves behaviour the gold suite
-/// depends on. Training only the family's own top expert keeps the lesson
-/// and leaves the shared one as it was (see BENCHMARKS.md, "Edge learning").
+/// The learner starts with one (see ``EdgeLearner/Configuration/widenUntil``):
+/// the router sends each state to its top two, and the second expert of a
+/// family is often one every family shares (braking behind a lead car, say),
+/// so training it moves behaviour the gold suite depends on.
 public struct ExpertAdapter: Sendable {
     /// Which experts and how they are trained.
     public struct Configuration: Sendable, Equatable {
@@ -33,7 +31,7 @@ public struct ExpertAdapter: Sendable {
         public var closeCallWeight: Int
 
         public init(
-            maxExperts: Int = 1, coverage: Double = 0.75, trainRouter: Bool = false, correctionWeight: Int = 4,
+            maxExperts: Int = 2, coverage: Double = 0.75, trainRouter: Bool = false, correctionWeight: Int = 4,
             closeCallShare: Double = 0.1, closeCallWeight: Int = 4,
             fitting: PolicyFitting.Configuration = PolicyFitting.Configuration(
                 epochs: 4, batchSize: 256, learningRate: 1e-3, replayRatio: 0.75, curriculumStart: 0.5, maxSteps: 1_200)

@@ -309,6 +309,17 @@ struct LearningPartsTests {
         do { try configuration.validate() } catch { #expect(error.context["field"] == "shrinkFactors") }
     }
 
+    @Test("a widening goal outside (0, 1] is a typed error naming the field")
+    func widenValidation() throws {
+        var configuration = EdgeLearner.Configuration()
+        configuration.widenUntil = 0
+        do { try configuration.validate(); Issue.record("validated widenUntil = 0") } catch {
+            #expect(error.context["field"] == "widenUntil")
+        }
+        configuration.widenUntil = nil
+        try configuration.validate()
+    }
+
     @Test("replaying the base's own actions labels rows with its argmax")
     func relabel() async throws {
         let items = VariationSynthesizer(configuration: .init(count: 1, seconds: 2)).items(for: LearningFixtures.capture)
