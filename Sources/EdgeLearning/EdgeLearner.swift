@@ -59,7 +59,8 @@ public struct EdgeLearner: Sendable {
         public var shortestStepKeeping: Double?
         /// Start with the family's top expert and add the next most-routed one (up to
         /// `adaptation.maxExperts`) while the lesson removes less than this share of
-        /// the base's failures on the variations. Nil: train `maxExperts` at once.
+        /// the base's failures on the variations; a wider lesson is kept only if it
+        /// reaches that share. Nil: train `maxExperts` at once.
         public var widenUntil: Double?
         /// Seeds the labelling coins and the shuffles.
         public var seed: UInt64
@@ -213,7 +214,8 @@ public struct EdgeLearner: Sendable {
                 validationBaseline: validationBaseline, progress: progress)
             steps += wider.steps
             progress("\(budget) experts: family failure \(wider.failureRate) (\(budget - 1): \(lesson.failureRate))")
-            if wider.failureRate < lesson.failureRate { lesson = wider }
+            // A wider lesson touches behaviour other families share: keep it only if it reaches the goal.
+            if before.failureRate - wider.failureRate >= goal * before.failureRate { lesson = wider }
         }
         var local = lesson.local
         let data = lesson.data, experts = lesson.experts
