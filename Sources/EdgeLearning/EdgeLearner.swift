@@ -24,7 +24,8 @@ public import PolicyNetwork
 ///    only if that removes too few failures, its top two
 ///    (``Configuration/widenUntil``).
 /// 4. **Grow** — if the loss on the family's states is still high, a new expert
-///    cloned from the closest one takes the lesson (``ExpertGrowth``).
+///    cloned from the closest one takes the lesson (``ExpertGrowth``), kept
+///    only if it fails no more on the variations than the lesson without it.
 /// 5. **Check and score** — each DAgger iteration's checkpoint is checked
 ///    against ordinary driving; the best one that does not regress is kept,
 ///    then shortened to the smallest step base + α · (checkpoint − base) that
@@ -225,12 +226,19 @@ public struct EdgeLearner: Sendable {
         var grown: Int?
         let growth = ExpertGrowth(configuration: configuration.growth)
         if growth.shouldGrow(lossAfterAdaptation: lossAfter), let source = experts.first {
+            // A grown expert travels whole and reroutes states: keep it only if it fails no more.
+            var grownPolicy = local
             let (index, result) = try growth.grow(
-                &local, cloning: source, data: data, anchor: anchor.isEmpty ? nil : anchor, seed: mix(configuration.seed, 0x6120))
-            grown = index
+                &grownPolicy, cloning: source, data: data, anchor: anchor.isEmpty ? nil : anchor, seed: mix(configuration.seed, 0x6120))
             steps += result.steps
-            lossAfter = try PolicyFitting.evaluate(local, data: data).loss
-            progress("grew expert \(index) from \(source): loss \(lossAfter)")
+            let grownLoss = try PolicyFitting.evaluate(grownPolicy, data: data).loss
+            let grownFailure = RolloutSummary(try await labeller.score(grownPolicy, items: items)).failureRate
+            progress("grew expert \(index) from \(source): loss \(grownLoss), family failure \(grownFailure) (without: \(lesson.failureRate))")
+            if grownFailure <= lesson.failureRate {
+                local = grownPolicy
+                grown = index
+                lossAfter = grownLoss
+            }
         }
 
         let after = RolloutSummary(try await labeller.score(local, items: items))
