@@ -1,0 +1,45 @@
+import Synchronization
+
+/// Wakes every long-polling task request when a round opens.
+///
+/// Why not an actor method: a waiter that times out or whose connection
+/// closes must leave at once, from a cancellation handler, which cannot wait
+/// for an actor. A mutex-guarded table of continuations can be cleaned up
+/// synchronously from there.
+final class RoundSignal: Sendable {
+    private struct State {
+        var nextID = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Returns at the next ``signal()``, or as soon as the task is cancelled.
+    func wait() async {
+        let id = state.withLock { state -> Int in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state -> Bool in
+                    if Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
+    }
+
+    /// Wakes every waiter.
+    func signal() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
