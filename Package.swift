@@ -127,6 +127,11 @@ let package = Package(
             name: "FleetCoordinatorCLI",
             dependencies: [
                 "Coordinator",
+                "Aggregation",
+                "DrivingSimulator",
+                "FleetEvaluation",
+                "FleetWire",
+                "PolicyNetwork",
                 "SecureTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
