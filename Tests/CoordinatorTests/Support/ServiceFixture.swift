@@ -51,13 +51,14 @@ enum Fixture {
     static let deltaLimits = DeltaLimits(maxCompressedBytes: 1 << 20, maxDecompressedBytes: 4 << 20)
 
     static func service(
-        _ configuration: CoordinatorConfiguration, clock: ManualClock = ManualClock(), gate: RegressionGate = Fixture.gate
+        _ configuration: CoordinatorConfiguration, clock: any CoordinatorClock = ManualClock(), gate: RegressionGate = Fixture.gate,
+        metrics: CoordinatorMetrics = CoordinatorMetrics(factory: NOOPMetricsHandler.instance)
     ) async throws -> CoordinatorService {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         return try await CoordinatorService(
             configuration: configuration, initialModel: { basePolicy }, signingKey: signingKey,
-            gate: gate, clock: clock, metrics: CoordinatorMetrics(factory: NOOPMetricsHandler.instance), logger: logger
+            gate: gate, clock: clock, metrics: metrics, logger: logger
         )
     }
 
