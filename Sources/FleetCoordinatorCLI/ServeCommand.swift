@@ -67,6 +67,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most collision-free points any gold family may lose.") var gateTolerance: Double?
     @Option(help: "Most extra guardrail interventions per episode any family may need.") var interventionTolerance: Double?
     @Option(help: "Gate on at most this many gold episodes per family (default: all).") var gateEpisodesPerFamily: Int?
+    @Option(help: "Gate on this gold family only (repeatable; default: every family).") var gateFamily: [String] = []
     @Flag(help: "A candidate that passes the gate waits for `fleet-coordinator approve VERSION`.") var manualApproval = false
 
     // MARK: Process
@@ -95,7 +96,7 @@ struct Serve: AsyncParsableCommand {
                 tolerance: gateTolerance ?? 2, interventionTolerance: interventionTolerance ?? 0.05,
                 requiresApproval: manualApproval
             ),
-            gateSuite: .init(episodesPerFamily: gateEpisodesPerFamily),
+            gateSuite: .init(episodesPerFamily: gateEpisodesPerFamily, families: gateFamily.isEmpty ? nil : gateFamily),
             tickInterval: tickInterval ?? 1,
             operators: Set(`operator`)
         )

@@ -34,6 +34,8 @@ struct CoordinatorServiceTests {
         _ = try await service.submitUpdate(from: "car-2", round: round, body: Fixture.body(Fixture.delta(node: "car-2", round: round)))
         #expect(await service.status().round?.phase == "aggregating")
 
+        let acknowledged = try service.store.acceptedUpdates(round: round)
+        #expect(acknowledged.count == 2 && acknowledged.allSatisfy { service.blobs.contains($0.blobHash) })
         await service.tick()  // aggregates and gates
         #expect(await service.currentVersion == 2)
         let version = try service.version(2)
@@ -57,7 +59,8 @@ struct CoordinatorServiceTests {
         // An expert nobody touched is exactly as it was.
         #expect(policy.parameterSet()["experts.1.fc1.weight"] == Fixture.basePolicy.parameterSet()["experts.1.fc1.weight"])
         // Update bodies of a finished round are removed; the rows stay for the audit.
-        #expect(try service.store.acceptedUpdates(round: round).allSatisfy { !service.blobs.contains($0.blobHash) })
+        #expect(try service.store.acceptedUpdates(round: round).map(\.node) == ["car-1", "car-2"])
+        #expect(acknowledged.allSatisfy { !service.blobs.contains($0.blobHash) })
         #expect(try service.store.round(round)?.status == .published)
     }
 

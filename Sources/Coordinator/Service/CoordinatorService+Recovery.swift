@@ -12,7 +12,8 @@ extension CoordinatorService {
     ///   abandoned (its updates no longer apply);
     /// - otherwise the round resumes: every acknowledged update body is read
     ///   back (hash-checked), decoded and folded again in arrival order. A
-    ///   collecting round keeps collecting until its original deadline; a
+    ///   collecting round keeps collecting until its original deadline (its
+    ///   invited nodes count as alive for one heartbeat timeout); a
     ///   round that had closed is aggregated and gated again. An update whose
     ///   body is missing or no longer valid is dropped and audited.
     func recoverUnfinishedRounds(at now: Double) throws(CoordinatorError) {
@@ -65,6 +66,10 @@ extension CoordinatorService {
                 }
             }
             aggregators[number] = aggregator
+            // Liveness was not persisted: the invited nodes get one heartbeat
+            // timeout to reconnect before the quorum counts them as gone, so
+            // a restart alone never closes a round early.
+            for node in round.participants { state.nodeSeen(node, at: now) }
             if row.status == .collecting && state.collecting == nil {
                 state.resumeCollecting(round)
             } else {

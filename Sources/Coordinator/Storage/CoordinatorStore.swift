@@ -258,11 +258,18 @@ public final class CoordinatorStore: Sendable {
         }
     }
 
-    /// Inserts or replaces a round's row.
+    /// Inserts a round's row or updates it in place (its acknowledged updates stay).
     public func save(_ round: Round) throws(CoordinatorError) {
         try write("store round \(round.number)") { db in
             try db.execute(
-                sql: "INSERT OR REPLACE INTO round (number, baseVersion, status, openedAt, closedAt, participants, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                // An upsert, not INSERT OR REPLACE: a replace deletes the row
+                // first, and the delete would cascade to the round's acknowledged updates.
+                sql: """
+                    INSERT INTO round (number, baseVersion, status, openedAt, closedAt, participants, reason) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(number) DO UPDATE SET baseVersion = excluded.baseVersion, status = excluded.status,
+                        openedAt = excluded.openedAt, closedAt = excluded.closedAt, participants = excluded.participants,
+                        reason = excluded.reason
+                    """,
                 arguments: [round.number, round.baseVersion, round.status.rawValue, round.openedAt, round.closedAt, round.participants, round.reason]
             )
         }
