@@ -43,7 +43,7 @@ enum CoordinatorRoutes {
             let id = try node(context)
             let wait = request.uri.queryParameters.get("wait").flatMap(Double.init) ?? 30
             guard wait >= 0, wait <= 60 else {
-                throw CoordinatorError(.invalidUpdate, "wait must be 0…60 seconds")
+                throw CoordinatorError(.invalidRequest, "wait must be 0…60 seconds")
             }
             guard let task = await service.task(for: id, wait: wait) else {
                 return Response(status: .noContent)

@@ -36,7 +36,7 @@ struct JSONErrorMiddleware: RouterMiddleware {
             let status = Int(error.status.code)
             return Self.response(status: status, code: status == 404 ? "not_found" : "http_\(status)", message: error.status.reasonPhrase)
         } catch is DecodingError {
-            return Self.response(status: 400, code: "invalid_request", message: "the JSON body does not match the API schema")
+            return Self.response(status: 400, code: CoordinatorError.Code.invalidRequest.name, message: "the JSON body does not match the API schema")
         }
     }
 
