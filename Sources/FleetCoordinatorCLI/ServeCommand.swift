@@ -18,9 +18,10 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the coordinator API over HTTPS with mutual TLS (the default subcommand).",
         discussion: """
-            Every option can also come from the environment as FLEET_COORDINATOR_<OPTION>
-            (upper case, dashes as underscores), e.g. FLEET_COORDINATOR_PORT=9443; a flag
-            on the command line wins. SIGINT or SIGTERM stops it gracefully: open requests
+            Every option can also come from the environment as FLEET_COORDINATOR_<OPTION> \
+            (upper case, dashes as underscores; repeatable options comma-separated; \
+            FLEET_COORDINATOR_MANUAL_APPROVAL=1), e.g. FLEET_COORDINATOR_PORT=9443; a flag \
+            on the command line wins. SIGINT or SIGTERM stops it gracefully: open requests \
             finish, the database is closed; an acknowledged update is never lost.
             """
     )
@@ -30,51 +31,86 @@ struct Serve: AsyncParsableCommand {
     enum Optimizer: String, ExpressibleByArgument, CaseIterable { case fedavg, fedadam, fedyogi }
 
     // MARK: Network and files
-    @Option(help: "Address to listen on. [env FLEET_COORDINATOR_HOST]") var host: String?
-    @Option(help: "Port to listen on (0: any free port, printed at start). [env FLEET_COORDINATOR_PORT]") var port: Int?
-    @Option(help: "Directory for the database and blobs. [env FLEET_COORDINATOR_DATA_DIR]") var dataDir: String?
-    @Option(help: "Server certificate (PEM). [env FLEET_COORDINATOR_CERT]") var cert: String?
-    @Option(help: "Server private key (PEM). [env FLEET_COORDINATOR_KEY]") var key: String?
-    @Option(help: "Fleet CA certificate; clients must chain to it. [env FLEET_COORDINATOR_CA_CERT]") var caCert: String?
-    @Option(help: "Revocation list (serials, one per line), re-read when it changes. [env FLEET_COORDINATOR_REVOKED]") var revoked: String?
-    @Option(help: "Ed25519 model-signing key (certs create-signing-key). [env FLEET_COORDINATOR_SIGNING_KEY]") var signingKey: String?
+    @Option(help: "Address to listen on (default 127.0.0.1). [env FLEET_COORDINATOR_HOST]") var host: String?
+    @Option(help: "Port to listen on (default 8443; 0: any free port, printed at start). [env FLEET_COORDINATOR_PORT]") var port: Int?
+    @Option(help: "Directory for the database and blobs (default coordinator-data). [env FLEET_COORDINATOR_DATA_DIR]") var dataDir: String?
+    @Option(help: "Server certificate (PEM, default server.pem). [env FLEET_COORDINATOR_CERT]") var cert: String?
+    @Option(help: "Server private key (PEM, default server.key). [env FLEET_COORDINATOR_KEY]") var key: String?
+    @Option(help: "Fleet CA certificate (default ca.pem); clients must chain to it. [env FLEET_COORDINATOR_CA_CERT]") var caCert: String?
+    @Option(help: "Revocation list (default revoked.txt; serials, one per line), re-read when it changes. [env FLEET_COORDINATOR_REVOKED]") var revoked: String?
+    @Option(help: "Ed25519 model-signing key (default model-signing.key, from certs create-signing-key). [env FLEET_COORDINATOR_SIGNING_KEY]") var signingKey: String?
     @Option(help: "Simulator content directory (scenarios, gold suite, base model); found from the working directory if not given. [env FLEET_COORDINATOR_SIMULATOR]") var simulator: String?
     @Option(help: "Seed model checkpoint (safetensors) published as version 1 on first start (default: the committed base policy). [env FLEET_COORDINATOR_SEED_MODEL]") var seedModel: String?
     @Option(help: "A node id allowed to approve versions over HTTP (repeatable).") var `operator`: [String] = []
 
     // MARK: Rounds
-    @Option(help: "Round mode: sync (quorum or deadline) or async (FedBuff buffer).") var mode: Mode?
-    @Option(help: "Async mode: updates per version.") var bufferSize: Int?
-    @Option(help: "Share of live nodes invited to a round (0, 1].") var participation: Double?
-    @Option(help: "Fewest nodes a round opens with.") var minParticipants: Int?
-    @Option(help: "Most nodes invited to a round.") var maxParticipants: Int?
-    @Option(help: "Share of invited nodes whose updates close the round early (0, 1].") var quorum: Double?
-    @Option(help: "Fewest updates a round needs at its deadline.") var minUpdates: Int?
-    @Option(help: "Seconds from opening after which a round closes with what it has.") var deadline: Double?
-    @Option(help: "Seconds without a heartbeat after which a node counts as offline.") var heartbeatTimeout: Double?
-    @Option(help: "Seed of participant sampling.") var seed: UInt64?
+    @Option(help: "Round mode: sync (quorum or deadline, default) or async (FedBuff buffer).") var mode: Mode?
+    @Option(help: "Async mode: updates per version (default 10).") var bufferSize: Int?
+    @Option(help: "Share of live nodes invited to a round (0, 1] (default 1).") var participation: Double?
+    @Option(help: "Fewest nodes a round opens with (default 1).") var minParticipants: Int?
+    @Option(help: "Most nodes invited to a round (default 1000).") var maxParticipants: Int?
+    @Option(help: "Share of invited nodes whose updates close the round early (0, 1] (default 0.8).") var quorum: Double?
+    @Option(help: "Fewest updates a round needs at its deadline (default 1).") var minUpdates: Int?
+    @Option(help: "Seconds from opening after which a round closes with what it has (default 300).") var deadline: Double?
+    @Option(help: "Seconds without a heartbeat after which a node counts as offline (default 90).") var heartbeatTimeout: Double?
+    @Option(help: "Seed of participant sampling (default 0).") var seed: UInt64?
 
     // MARK: Aggregation
-    @Option(help: "How updates are combined: weighted-mean, trimmed-mean or median.") var rule: Rule?
-    @Option(help: "trimmed-mean: share dropped at each end [0, 0.5).") var trimFraction: Double?
+    @Option(help: "How updates are combined: weighted-mean (default), trimmed-mean or median.") var rule: Rule?
+    @Option(help: "trimmed-mean: share dropped at each end [0, 0.5) (default 0.2).") var trimFraction: Double?
     @Option(help: "Refuse updates whose L2 norm is above this.") var normBound: Double?
     @Option(help: "Scale updates whose L2 norm is above this down to it.") var clipNorm: Double?
-    @Option(help: "Most versions an update's base may lag behind.") var maxStaleness: Int?
-    @Option(help: "Server optimizer: fedavg, fedadam or fedyogi.") var optimizer: Optimizer?
+    @Option(help: "Most versions an update's base may lag behind (default 4).") var maxStaleness: Int?
+    @Option(help: "Server optimizer: fedavg (default), fedadam or fedyogi.") var optimizer: Optimizer?
     @Option(help: "Server learning rate (default 1 for fedavg, 0.01 for fedadam/fedyogi).") var serverLearningRate: Float?
 
     // MARK: Gate
-    @Option(help: "Most collision-free points any gold family may lose.") var gateTolerance: Double?
-    @Option(help: "Most extra guardrail interventions per episode any family may need.") var interventionTolerance: Double?
+    @Option(help: "Most collision-free points any gold family may lose (default 2).") var gateTolerance: Double?
+    @Option(help: "Most extra guardrail interventions per episode any family may need (default 0.05).") var interventionTolerance: Double?
     @Option(help: "Gate on at most this many gold episodes per family (default: all).") var gateEpisodesPerFamily: Int?
     @Option(help: "Gate on this gold family only (repeatable; default: every family).") var gateFamily: [String] = []
     @Flag(help: "A candidate that passes the gate waits for `fleet-coordinator approve VERSION`.") var manualApproval = false
 
     // MARK: Process
-    @Option(help: "Seconds between timer ticks.") var tickInterval: Double?
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. [env FLEET_COORDINATOR_LOG_LEVEL]") var logLevel: String?
+    @Option(help: "Seconds between timer ticks (default 1).") var tickInterval: Double?
+    @Option(help: "Log level: trace, debug, info (default), notice, warning, error, critical. [env FLEET_COORDINATOR_LOG_LEVEL]") var logLevel: String?
 
     func run() async throws {
+        var command = self
+        try command.fillFromEnvironment()
+        try await command.serve()
+    }
+
+    /// Options not given on the command line are taken from `FLEET_COORDINATOR_<OPTION>`.
+    mutating func fillFromEnvironment() throws {
+        let env = Environment()
+        mode = try mode ?? env.value("MODE")
+        bufferSize = try bufferSize ?? env.value("BUFFER_SIZE")
+        participation = try participation ?? env.value("PARTICIPATION")
+        minParticipants = try minParticipants ?? env.value("MIN_PARTICIPANTS")
+        maxParticipants = try maxParticipants ?? env.value("MAX_PARTICIPANTS")
+        quorum = try quorum ?? env.value("QUORUM")
+        minUpdates = try minUpdates ?? env.value("MIN_UPDATES")
+        deadline = try deadline ?? env.value("DEADLINE")
+        heartbeatTimeout = try heartbeatTimeout ?? env.value("HEARTBEAT_TIMEOUT")
+        seed = try seed ?? env.value("SEED")
+        rule = try rule ?? env.value("RULE")
+        trimFraction = try trimFraction ?? env.value("TRIM_FRACTION")
+        normBound = try normBound ?? env.value("NORM_BOUND")
+        clipNorm = try clipNorm ?? env.value("CLIP_NORM")
+        maxStaleness = try maxStaleness ?? env.value("MAX_STALENESS")
+        optimizer = try optimizer ?? env.value("OPTIMIZER")
+        serverLearningRate = try serverLearningRate ?? env.value("SERVER_LEARNING_RATE")
+        gateTolerance = try gateTolerance ?? env.value("GATE_TOLERANCE")
+        interventionTolerance = try interventionTolerance ?? env.value("INTERVENTION_TOLERANCE")
+        gateEpisodesPerFamily = try gateEpisodesPerFamily ?? env.value("GATE_EPISODES_PER_FAMILY")
+        tickInterval = try tickInterval ?? env.value("TICK_INTERVAL")
+        if gateFamily.isEmpty, let families = env["GATE_FAMILY"] { gateFamily = families.split(separator: ",").map(String.init) }
+        if `operator`.isEmpty, let operators = env["OPERATOR"] { `operator` = operators.split(separator: ",").map(String.init) }
+        if !manualApproval, env["MANUAL_APPROVAL"] == "1" || env["MANUAL_APPROVAL"] == "true" { manualApproval = true }
+    }
+
+    func serve() async throws {
         let env = Environment()
         let level = Logger.Level(rawValue: logLevel ?? env["LOG_LEVEL"] ?? "info") ?? .info
         LoggingSystem.bootstrap { label in
@@ -100,6 +136,12 @@ struct Serve: AsyncParsableCommand {
             tickInterval: tickInterval ?? 1,
             operators: Set(`operator`)
         )
+        // Every file is read before anything is opened or written.
+        let tls = TLSConfiguration.server(
+            certificateChain: try Certificate.chain(pem: String(contentsOfFile: cert ?? env["CERT"] ?? "server.pem", encoding: .utf8)),
+            privateKey: try PrivateKey(pemFile: key ?? env["KEY"] ?? "server.key"),
+            trustRoots: [try Certificate(pemFile: caCert ?? env["CA_CERT"] ?? "ca.pem")]
+        )
         let content = try simulatorContent(env)
         let gate = try RegressionGate.make(content: content, configuration: configuration.gate, selection: configuration.gateSuite)
         let signing = try PrivateKey(pemFile: signingKey ?? env["SIGNING_KEY"] ?? "model-signing.key")
@@ -113,11 +155,6 @@ struct Serve: AsyncParsableCommand {
             signingKey: signing, gate: gate, metrics: CoordinatorMetrics(), logger: logger
         )
 
-        let tls = TLSConfiguration.server(
-            certificateChain: try Certificate.chain(pem: String(contentsOfFile: cert ?? env["CERT"] ?? "server.pem", encoding: .utf8)),
-            privateKey: try PrivateKey(pemFile: key ?? env["KEY"] ?? "server.key"),
-            trustRoots: [try Certificate(pemFile: caCert ?? env["CA_CERT"] ?? "ca.pem")]
-        )
         let revocationPath = revoked ?? env["REVOKED"] ?? "revoked.txt"
         let server = CoordinatorHTTPServer.Configuration(
             host: host ?? env["HOST"] ?? "127.0.0.1",
@@ -190,5 +227,14 @@ struct Environment {
     let values = ProcessInfo.processInfo.environment
     subscript(name: String) -> String? {
         values["FLEET_COORDINATOR_" + name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The variable parsed as an option value (nil when unset or unparsable).
+    func value<T: ExpressibleByArgument>(_ name: String) throws -> T? {
+        guard let text = self[name] else { return nil }
+        guard let value = T(argument: text) else {
+            throw ValidationError("FLEET_COORDINATOR_\(name)='\(text)' is not a valid value for --\(name.lowercased().replacingOccurrences(of: "_", with: "-"))")
+        }
+        return value
     }
 }
