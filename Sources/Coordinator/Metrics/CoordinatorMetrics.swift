@@ -1,4 +1,4 @@
-public import CoreMetrics
+public import Metrics
 
 /// The coordinator's metrics, through swift-metrics.
 ///

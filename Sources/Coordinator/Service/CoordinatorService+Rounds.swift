@@ -1,5 +1,5 @@
 import Logging
-import CoreMetrics
+import Metrics
 import Aggregation
 import FleetWire
 

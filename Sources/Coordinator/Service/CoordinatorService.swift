@@ -1,5 +1,5 @@
 public import Aggregation
-import CoreMetrics
+import Metrics
 import DrivingSimulator
 import Foundation
 public import FleetWire

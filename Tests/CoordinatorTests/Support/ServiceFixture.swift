@@ -1,5 +1,5 @@
 import Aggregation
-import CoreMetrics
+import Metrics
 import Foundation
 import Logging
 import Synchronization
