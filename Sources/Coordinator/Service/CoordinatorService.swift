@@ -1,8 +1,8 @@
-public import Aggregation
+import Aggregation
 import Metrics
 import DrivingSimulator
 import Foundation
-public import FleetWire
+import FleetWire
 public import Logging
 public import PolicyNetwork
 public import SecureTransport

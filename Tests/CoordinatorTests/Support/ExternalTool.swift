@@ -23,8 +23,8 @@ enum ExternalTool {
         let directory = FileManager.default.temporaryDirectory
         let out = directory.appendingPathComponent("tool-\(UUID().uuidString).out")
         let err = directory.appendingPathComponent("tool-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: out)
             try? FileManager.default.removeItem(at: err)
