@@ -141,8 +141,14 @@ public actor CoordinatorService: Service {
                 )
             }
             let remaining = deadline - clock.now()
-            if remaining <= 0 || Task.isCancelled { return nil }
-            await waitForSignal(roundOpened, timeout: remaining)
+            if remaining <= 0 || Task.isCancelled || roundOpened.isClosed { return nil }
+            // A graceful shutdown answers every long poll at once (204), so it never waits for them.
+            let signal = roundOpened
+            await withGracefulShutdownHandler {
+                await waitForSignal(signal, timeout: remaining)
+            } onGracefulShutdown: {
+                signal.close()
+            }
         }
     }
 

@@ -8,6 +8,7 @@ import Synchronization
 /// synchronously from there.
 final class RoundSignal: Sendable {
     private struct State {
+        var closed = false
         var nextID = 0
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     }
@@ -23,7 +24,7 @@ final class RoundSignal: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let resumeNow = state.withLock { state -> Bool in
-                    if Task.isCancelled { return true }
+                    if Task.isCancelled || state.closed { return true }
                     state.waiters[id] = continuation
                     return false
                 }
@@ -33,6 +34,15 @@ final class RoundSignal: Sendable {
             state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
         }
     }
+
+    /// Wakes every waiter, and every later one at once: the service is shutting down.
+    func close() {
+        state.withLock { $0.closed = true }
+        signal()
+    }
+
+    /// Whether ``close()`` was called.
+    var isClosed: Bool { state.withLock { $0.closed } }
 
     /// Wakes every waiter.
     func signal() {
