@@ -19,8 +19,10 @@ struct HTTPSTests {
         let directory = Fixture.temporaryDirectory("https")
         defer { try? FileManager.default.removeItem(at: directory) }
         let registry = PrometheusCollectorRegistry()
+        var configuration = Fixture.configuration(directory: directory)
+        configuration.operators = ["ops"]
         let service = try await Fixture.service(
-            Fixture.configuration(directory: directory), clock: SystemCoordinatorClock(),
+            configuration, clock: SystemCoordinatorClock(),
             metrics: CoordinatorMetrics(factory: PrometheusMetricsFactory(registry: registry))
         )
         var logger = Logger(label: "test")
@@ -110,6 +112,10 @@ struct HTTPSTests {
             #expect(versions.status == 200 && versions.body.contains("\"status\":\"published\""))
             #expect(try await call("car-1", "GET", "/v1/versions/1").body.contains("\"content_hash\""))
             #expect(try await call("car-1", "POST", "/v1/versions/1/approve").status == 403)
+            let operatorReply = try await call("ops", "POST", "/v1/versions/1/approve")
+            #expect(operatorReply.status == 409 && operatorReply.body.contains("not awaiting approval"), "\(operatorReply.body)")
+            #expect(try await call("car-1", "GET", "/v1/task?wait=99").status == 400)
+            #expect(try await call("car-1", "POST", "/v1/heartbeat", body: Array("{}".utf8)).status == 400)
 
             // Bad input: each gets its status and error code; nothing is aggregated.
             let valid = Fixture.body(Fixture.delta(node: "car-1", round: round))
