@@ -187,6 +187,25 @@ struct CoordinatorServiceTests {
         #expect(approved.status == .published)
         #expect(await service.currentVersion == 2)
         #expect(await service.currentModel().version == 2)
+        #expect(try service.store.round(round)?.status == .published)
+    }
+
+    @Test("a version approved from outside (the approve command) is served after the next tick")
+    func externalApproval() async throws {
+        let directory = Fixture.temporaryDirectory("approve-outside")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let service = try await Fixture.service(Fixture.configuration(directory: directory))
+        // What `fleet-coordinator approve` does from another process: a new published version in the store.
+        let other = ModelRegistry(store: service.store, blobs: service.blobs, signingKey: Fixture.signingKey)
+        var policy = Fixture.basePolicy
+        _ = policy.addExpert(seed: 3)
+        _ = try other.record(policy, status: .awaitingApproval, parent: 1, round: nil, createdAt: "t", at: 0)
+        _ = try other.approve(2)
+        #expect(await service.currentModel().version == 1)
+        await service.tick()
+        #expect(await service.currentVersion == 2)
+        let served = await service.currentModel()
+        #expect(served.version == 2 && served.signatureBase64 != nil)
     }
 
     @Test("asynchronous mode cuts a version every bufferSize updates, from any node")
