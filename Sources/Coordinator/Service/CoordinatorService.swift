@@ -130,6 +130,9 @@ public actor CoordinatorService: Service {
         let deadline = clock.now() + min(max(wait, 0), configuration.maxTaskWait)
         while true {
             let now = clock.now()
+            // Taken before the state is read: a round that opens while this
+            // request waits for the actor still wakes it.
+            let seen = roundOpened.generation
             let (decision, action) = state.taskRequested(by: node, at: now)
             persistNodeSeen(node, at: now, region: nil, version: nil)
             perform(action, at: now)
@@ -145,19 +148,19 @@ public actor CoordinatorService: Service {
             // A graceful shutdown answers every long poll at once (204), so it never waits for them.
             let signal = roundOpened
             await withGracefulShutdownHandler {
-                await waitForSignal(signal, timeout: remaining)
+                await waitForSignal(signal, after: seen, timeout: remaining)
             } onGracefulShutdown: {
                 signal.close()
             }
         }
     }
 
-    /// Waits for `signal` or `timeout` seconds, whichever comes first.
-    nonisolated func waitForSignal(_ signal: RoundSignal, timeout: Double) async {
+    /// Waits for a `signal` sent after `generation`, or `timeout` seconds, whichever comes first.
+    nonisolated func waitForSignal(_ signal: RoundSignal, after generation: Int, timeout: Double) async {
         let clock = self.clock
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await clock.sleep(seconds: timeout) }
-            group.addTask { await signal.wait() }
+            group.addTask { await signal.wait(after: generation) }
             await group.next()
             group.cancelAll()
         }
@@ -272,8 +275,9 @@ public actor CoordinatorService: Service {
         logger.info("coordinator running", metadata: ["version": "\(state.currentVersion)"])
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
+                let seen = self.workQueued.generation
                 await self.tick()
-                await self.waitForSignal(self.workQueued, timeout: self.configuration.tickInterval)
+                await self.waitForSignal(self.workQueued, after: seen, timeout: self.configuration.tickInterval)
             }
         }
         logger.info("coordinator stopped")

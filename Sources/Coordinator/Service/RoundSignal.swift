@@ -9,14 +9,22 @@ import Synchronization
 final class RoundSignal: Sendable {
     private struct State {
         var closed = false
+        /// How many times ``signal()`` was called.
+        var generation = 0
         var nextID = 0
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     }
 
     private let state = Mutex(State())
 
-    /// Returns at the next ``signal()``, or as soon as the task is cancelled.
-    func wait() async {
+    /// How many signals were sent so far: read it before checking the state a
+    /// signal announces, and pass it to ``wait(after:)``, so a signal sent in
+    /// between is not lost.
+    var generation: Int { state.withLock { $0.generation } }
+
+    /// Returns at the next ``signal()`` after `generation` (at once if one was
+    /// already sent since), or as soon as the task is cancelled.
+    func wait(after generation: Int) async {
         let id = state.withLock { state -> Int in
             state.nextID += 1
             return state.nextID
@@ -24,7 +32,7 @@ final class RoundSignal: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let resumeNow = state.withLock { state -> Bool in
-                    if Task.isCancelled || state.closed { return true }
+                    if Task.isCancelled || state.closed || state.generation != generation { return true }
                     state.waiters[id] = continuation
                     return false
                 }
@@ -47,6 +55,7 @@ final class RoundSignal: Sendable {
     /// Wakes every waiter.
     func signal() {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.generation += 1
             defer { state.waiters = [:] }
             return Array(state.waiters.values)
         }
