@@ -58,7 +58,7 @@ struct HTTPSTests {
         let stamp = UUID().uuidString.prefix(8)
         let bodyFile = directory.appendingPathComponent("reply-\(stamp)")
         let headerFile = directory.appendingPathComponent("headers-\(stamp)")
-        var arguments = ["-sS", "-X", method, "-o", bodyFile.path, "-D", headerFile.path, "-w", "%{http_code}", "--max-time", "20"]
+        var arguments = ["-sS", "-X", method, "-o", bodyFile.path, "-D", headerFile.path, "-w", "%{http_code}", "--max-time", "120"]
         arguments += pki.curlIdentity(node)
         for header in headers { arguments += ["-H", header] }
         if let body {

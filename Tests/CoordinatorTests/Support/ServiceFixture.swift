@@ -14,9 +14,16 @@ import SecureTransport
 /// long poll can be woken by an event.
 final class ManualClock: CoordinatorClock {
     private let time = Mutex(1_800_000_000.0)
+    /// Whether waits end by themselves (briefly); if not, only an event or cancellation ends them.
+    let waitsEnd: Bool
+
+    init(waitsEnd: Bool = true) { self.waitsEnd = waitsEnd }
+
     func now() -> Double { time.withLock { $0 } }
     func advance(by seconds: Double) { time.withLock { $0 += seconds } }
-    func sleep(seconds: Double) async throws { try await Task.sleep(for: .seconds(min(seconds, 5))) }
+    func sleep(seconds: Double) async throws {
+        try await Task.sleep(for: .seconds(waitsEnd ? min(seconds, 5) : 3_600))
+    }
 }
 
 /// What every coordinator test needs: the committed base policy, a fast gate
