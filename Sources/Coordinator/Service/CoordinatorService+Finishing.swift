@@ -22,6 +22,8 @@ extension CoordinatorService {
         let started = ContinuousClock.now
         let aggregate: AggregateResult
         let candidate: MoEPolicy
+        // The server optimizer's moments move only if the candidate is published.
+        var trialOptimizer = optimizer
         let parent = state.currentVersion
         do throws(CoordinatorError) {
             guard let aggregator = aggregators.removeValue(forKey: round.number) else {
@@ -32,7 +34,7 @@ extension CoordinatorService {
             } catch {
                 throw CoordinatorError(.invalidUpdate, error.message)
             }
-            let step = optimizer.step(aggregate.meanDelta)
+            let step = trialOptimizer.step(aggregate.meanDelta)
             candidate = try CandidateBuilder.build(base: currentPolicy, step: step, additions: aggregate.additions)
         } catch {
             perform(state.aggregationFailed(round: round.number, reason: error.message), at: clock.now())
@@ -84,6 +86,7 @@ extension CoordinatorService {
             if status == .published {
                 try adopt(version)
                 currentReport = (version.number, candidateReport)
+                optimizer = trialOptimizer
             }
             _ = state.gateFinished(round: round.number, promotedVersion: status == .published ? version.number : nil)
             let roundStatus: CoordinatorStore.Round.Status = switch status {
