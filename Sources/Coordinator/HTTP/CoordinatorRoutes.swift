@@ -155,28 +155,3 @@ enum CoordinatorRoutes {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: model.compressedCheckpoint)))
     }
 }
-
-/// A version as the API lists it: the manifest embedded as the exact JSON that was signed.
-enum VersionRecordJSON {
-    static func encode(_ version: PublishedVersion) -> String {
-        let signature = version.signature.map { "\"" + Data($0).base64EncodedString() + "\"" } ?? "null"
-        let manifest = String(decoding: version.manifestBytes, as: UTF8.self)
-        return "{\"version\":\(version.number),\"status\":\"\(version.status.rawValue)\",\"manifest\":\(manifest),\"signature\":\(signature)}"
-    }
-}
-
-/// Runs `body`, failing with 408 when it takes longer than `seconds`.
-func withDeadline<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else {
-            throw CoordinatorError(.requestTimeout, "the request body did not arrive within \(Int(seconds)) seconds")
-        }
-        return value
-    }
-}
