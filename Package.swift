@@ -23,7 +23,7 @@ let package = Package(
         .executable(name: "fleet-sim", targets: ["FleetSimCLI"]),
         .executable(name: "simulator-benchmark", targets: ["SimulatorBenchmark"]),
         .executable(name: "edge-learning-benchmark", targets: ["EdgeLearningBenchmark"]),
-        .executable(name: "fleet-certs", targets: ["FleetCerts"]),
+        .executable(name: "fleet-coordinator", targets: ["FleetCoordinatorCLI"]),
         .executable(name: "tls-benchmark", targets: ["TLSBenchmark"]),
     ],
     dependencies: [
@@ -31,6 +31,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
         // MARK: System libraries (pkg-config)
@@ -78,7 +83,16 @@ let package = Package(
                 "FleetEvaluation",
                 "FleetWire",
                 "SecureTransport",
+                "DrivingSimulator",
+                "PolicyNetwork",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -110,16 +124,28 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+
+        // MARK: Executables
         .executableTarget(
-            name: "FleetCerts",
+            name: "FleetCoordinatorCLI",
             dependencies: [
+                "Coordinator",
+                "Aggregation",
+                "DrivingSimulator",
+                "FleetEvaluation",
+                "FleetWire",
+                "PolicyNetwork",
                 "SecureTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
-
-        // MARK: Executables
         .executableTarget(
             name: "FleetSimCLI",
             dependencies: [
@@ -196,7 +222,14 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "FleetWire", "PolicyNetwork", "FleetEvaluation", "DrivingSimulator", "SecureTransport"],
+            dependencies: [
+                "Coordinator", "FleetWire", "PolicyNetwork", "FleetEvaluation", "DrivingSimulator", "SecureTransport",
+                "Aggregation",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
