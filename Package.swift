@@ -61,8 +61,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "CFleetChecksum"
+        ),
+        .target(
             name: "FleetWire",
-            dependencies: ["PolicyNetwork", "CZstd"],
+            dependencies: ["PolicyNetwork", "CZstd", "CFleetChecksum"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -104,17 +104,49 @@ public enum DeltaCodec {
 
     /// Decodes an uncompressed container.
     public static func decode(_ bytes: [UInt8], limits: DeltaLimits = .default) throws(FleetWireError) -> PolicyDelta {
+        try scan(bytes, limits: limits).materialize()
+    }
+
+    /// Decompresses and checks an uploaded body, leaving the values in place.
+    public static func scanCompressed(_ body: [UInt8], limits: DeltaLimits = .default) throws(FleetWireError) -> ScannedDelta {
+        guard body.count <= limits.maxCompressedBytes else {
+            throw FleetWireError(
+                .compressedSizeLimitExceeded,
+                "the delta body is \(body.count) bytes, more than the limit of \(limits.maxCompressedBytes)"
+            )
+        }
+        return try scan(Zstd.decompress(body, limit: limits.maxDecompressedBytes), limits: limits)
+    }
+
+    /// Checks an uncompressed container end to end — every length, name,
+    /// shape, index, value and the checksum, exactly as ``decode(_:limits:)``
+    /// does — without copying its values out.
+    ///
+    /// The container is kept (shared, not copied) by the result; each tensor
+    /// carries its squared norm, computed in the pass that checked its values.
+    public static func scan(_ bytes: [UInt8], limits: DeltaLimits = .default) throws(FleetWireError) -> ScannedDelta {
         guard bytes.count <= limits.maxDecompressedBytes else {
             throw FleetWireError(
                 .limitExceeded,
                 "the delta container is \(bytes.count) bytes, more than the limit of \(limits.maxDecompressedBytes)"
             )
         }
-        var reader = ByteReader(bytes)
-        guard bytes.count >= magic.count + 4 else {
-            throw FleetWireError(.truncated, "the delta container is \(bytes.count) bytes, too short for its header")
+        let result: Result<ScannedDelta, FleetWireError> = bytes.withUnsafeBytes { buffer in
+            do throws(FleetWireError) {
+                return .success(try scan(buffer, storage: bytes, limits: limits))
+            } catch {
+                return .failure(error)
+            }
         }
-        guard Array(try reader.readBytes(magic.count, "the magic")) == magic else {
+        return try result.get()
+    }
+
+    private static func scan(_ buffer: UnsafeRawBufferPointer, storage: [UInt8], limits: DeltaLimits) throws(FleetWireError) -> ScannedDelta {
+        var reader = ByteReader(buffer)
+        guard buffer.count >= magic.count + 4 else {
+            throw FleetWireError(.truncated, "the delta container is \(buffer.count) bytes, too short for its header")
+        }
+        guard try reader.readBytes(magic.count, "the magic").elementsEqual(magic) else {
             throw FleetWireError(.badMagic, "the body does not start with the delta magic FLDELTA\\0")
         }
         let version = try reader.readInteger(UInt16.self, "the format version")
@@ -134,11 +166,11 @@ public enum DeltaCodec {
         guard tensorCount <= limits.maxTensors else {
             throw FleetWireError(.limitExceeded, "the delta declares \(tensorCount) tensors, more than the limit of \(limits.maxTensors)")
         }
-        var tensors: [TensorDelta] = []
+        var tensors: [ScannedTensor] = []
         tensors.reserveCapacity(tensorCount)
         var totalElements = 0
         for position in 0..<tensorCount {
-            let tensor = try decodeTensor(from: &reader, position: position, limits: limits, totalElements: &totalElements)
+            let tensor = try scanTensor(from: &reader, storage: storage, position: position, limits: limits, totalElements: &totalElements)
             if let previous = tensors.last, !previous.name.utf8.lexicographicallyPrecedes(tensor.name.utf8) {
                 throw FleetWireError(.invalidField, "tensor '\(tensor.name)' follows '\(previous.name)': names must be unique and in increasing order")
             }
@@ -172,7 +204,7 @@ public enum DeltaCodec {
         guard reader.remaining == 0 else {
             throw FleetWireError(.trailingBytes, "\(reader.remaining) bytes follow the checksum")
         }
-        return PolicyDelta(
+        return ScannedDelta(
             architecture: architecture,
             baseVersion: baseVersion,
             round: round,
@@ -183,12 +215,13 @@ public enum DeltaCodec {
         )
     }
 
-    private static func decodeTensor(
+    private static func scanTensor(
         from reader: inout ByteReader,
+        storage: [UInt8],
         position: Int,
         limits: DeltaLimits,
         totalElements: inout Int
-    ) throws(FleetWireError) -> TensorDelta {
+    ) throws(FleetWireError) -> ScannedTensor {
         let name = try reader.readString16("the name of tensor \(position)", maxBytes: limits.maxNameBytes)
         guard !name.isEmpty else {
             throw FleetWireError(.invalidField, "tensor \(position) has an empty name")
@@ -202,6 +235,7 @@ public enum DeltaCodec {
             throw FleetWireError(.invalidShape, "tensor '\(name)' has rank \(rank); ranks 1 to \(maxRank) are allowed")
         }
         var shape: [Int] = []
+        shape.reserveCapacity(rank)
         var elements = 1
         for axis in 0..<rank {
             let dim = Int(try reader.readInteger(UInt32.self, "dim \(axis) of '\(name)'"))
@@ -219,38 +253,68 @@ public enum DeltaCodec {
             throw FleetWireError(.limitExceeded, "the delta carries more than \(limits.maxTotalElements) elements in all")
         }
         let rows = rank == 1 ? 1 : shape[0]
-        let encoding = try reader.readInteger(UInt8.self, "the encoding of '\(name)'")
-        let payload: TensorPayload
-        switch encoding {
-        case 0:
-            let values = try reader.readFloats(elements, "the values of '\(name)'")
-            try checkFinite(values, "value", name)
-            payload = .dense(values)
-        case 1:
-            let indices = try readIndices(from: &reader, elements: elements, name: name)
-            let values = try reader.readFloats(indices.count, "the values of '\(name)'")
-            try checkFinite(values, "value", name)
-            payload = .sparse(indices: indices, values: values)
-        case 2:
-            let scales = try readScales(from: &reader, rows: rows, name: name)
-            payload = .denseInt8(scales: scales, values: try reader.readInt8s(elements, "the values of '\(name)'"))
-        case 3:
-            let scales = try readScales(from: &reader, rows: rows, name: name)
-            let indices = try readIndices(from: &reader, elements: elements, name: name)
-            payload = .sparseInt8(scales: scales, indices: indices, values: try reader.readInt8s(indices.count, "the values of '\(name)'"))
-        default:
-            throw FleetWireError(.invalidField, "tensor '\(name)' has unknown encoding \(encoding) (0 to 3 are defined)")
+        let columns = elements / rows
+        let encodingCode = try reader.readInteger(UInt8.self, "the encoding of '\(name)'")
+        guard let encoding = ScannedTensor.Encoding(rawValue: encodingCode) else {
+            throw FleetWireError(.invalidField, "tensor '\(name)' has unknown encoding \(encodingCode) (0 to 3 are defined)")
         }
-        return TensorDelta(name: name, role: role, shape: shape, payload: payload)
+        let base = reader.buffer.baseAddress!
+        var scalesOffset = 0
+        var indices: [UInt32] = []
+        var valuesOffset: Int
+        var valueCount: Int
+        var squaredNorm: Double
+        switch encoding {
+        case .dense, .sparse:
+            if encoding == .sparse {
+                indices = try readIndices(from: &reader, elements: elements, name: name)
+            }
+            valueCount = encoding == .dense ? elements : indices.count
+            valuesOffset = try reader.skip(4 * valueCount, for: "the values of '\(name)'")
+            let (norm, nonFinite) = PayloadKernels.squaredNorm(ofFloats: base + valuesOffset, count: valueCount)
+            if let nonFinite {
+                let value = (base + valuesOffset).loadUnaligned(fromByteOffset: 4 * nonFinite, as: Float.self)
+                throw FleetWireError(.nonFiniteValue, "tensor '\(name)' has a non-finite value (\(value)) at position \(nonFinite)")
+            }
+            squaredNorm = norm
+        case .denseInt8, .sparseInt8:
+            scalesOffset = try readScales(from: &reader, rows: rows, name: name)
+            if encoding == .sparseInt8 {
+                indices = try readIndices(from: &reader, elements: elements, name: name)
+            }
+            valueCount = encoding == .denseInt8 ? elements : indices.count
+            valuesOffset = try reader.skip(valueCount, for: "the values of '\(name)'")
+            if encoding == .denseInt8 {
+                squaredNorm = PayloadKernels.squaredNorm(
+                    ofInt8Rows: base + valuesOffset, scales: base + scalesOffset, rows: rows, columns: columns)
+            } else {
+                squaredNorm = indices.withUnsafeBufferPointer {
+                    PayloadKernels.squaredNorm(
+                        ofSparseInt8: base + valuesOffset, scales: base + scalesOffset, indices: $0, columns: columns)
+                }
+            }
+        }
+        return ScannedTensor(
+            name: name, role: role, shape: shape, encoding: encoding, squaredNorm: squaredNorm,
+            elementCount: elements, columns: columns, storage: storage, scalesOffset: scalesOffset,
+            valuesOffset: valuesOffset, valueCount: valueCount, indices: indices
+        )
     }
 
-    private static func readScales(from reader: inout ByteReader, rows: Int, name: String) throws(FleetWireError) -> [Float] {
-        let scales = try reader.readFloats(rows, "the scales of '\(name)'")
-        try checkFinite(scales, "scale", name)
-        if let negative = scales.firstIndex(where: { $0 < 0 }) {
-            throw FleetWireError(.invalidField, "tensor '\(name)' has a negative scale in row \(negative)")
+    /// Checks `rows` per-row scales (finite, not negative) and returns where they start.
+    private static func readScales(from reader: inout ByteReader, rows: Int, name: String) throws(FleetWireError) -> Int {
+        let offset = try reader.skip(4 * rows, for: "the scales of '\(name)'")
+        let scales = reader.buffer.baseAddress! + offset
+        for row in 0..<rows {
+            let scale = scales.loadUnaligned(fromByteOffset: 4 * row, as: Float.self)
+            guard scale.isFinite else {
+                throw FleetWireError(.nonFiniteValue, "tensor '\(name)' has a non-finite scale (\(scale)) at position \(row)")
+            }
         }
-        return scales
+        for row in 0..<rows where scales.loadUnaligned(fromByteOffset: 4 * row, as: Float.self) < 0 {
+            throw FleetWireError(.invalidField, "tensor '\(name)' has a negative scale in row \(row)")
+        }
+        return offset
     }
 
     private static func readIndices(from reader: inout ByteReader, elements: Int, name: String) throws(FleetWireError) -> [UInt32] {
@@ -261,19 +325,31 @@ public enum DeltaCodec {
         guard count <= reader.remaining else {
             throw FleetWireError(.truncated, "the input ends inside the indices of '\(name)'")
         }
-        var indices = [UInt32](repeating: 0, count: count)
-        var current: UInt64 = 0
-        for position in 0..<count {
-            let gap = UInt64(try reader.readVarint("index \(position) of '\(name)'"))
-            if position > 0 && gap == 0 {
-                throw FleetWireError(.invalidIndex, "tensor '\(name)' repeats index \(current)")
+        var failure: FleetWireError?
+        let indices = [UInt32](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var current: UInt64 = 0
+            for position in 0..<count {
+                let gap: UInt64
+                do throws(FleetWireError) {
+                    gap = UInt64(try reader.readVarint("index \(position) of '\(name)'"))
+                } catch {
+                    failure = error
+                    break
+                }
+                if position > 0 && gap == 0 {
+                    failure = FleetWireError(.invalidIndex, "tensor '\(name)' repeats index \(current)")
+                    break
+                }
+                current += gap
+                guard current < UInt64(elements) else {
+                    failure = FleetWireError(.invalidIndex, "tensor '\(name)' has index \(current), past its \(elements) elements")
+                    break
+                }
+                buffer[position] = UInt32(current)
+                initialized = position + 1
             }
-            current += gap
-            guard current < UInt64(elements) else {
-                throw FleetWireError(.invalidIndex, "tensor '\(name)' has index \(current), past its \(elements) elements")
-            }
-            indices[position] = UInt32(current)
         }
+        if let failure { throw failure }
         return indices
     }
 
@@ -283,12 +359,16 @@ public enum DeltaCodec {
         }
     }
 
-    private static func decodeMetadata(_ bytes: ArraySlice<UInt8>) throws(FleetWireError) -> DeltaMetadata {
+    private static func decodeMetadata(_ bytes: UnsafeRawBufferPointer) throws(FleetWireError) -> DeltaMetadata {
         let metadata: DeltaMetadata
-        do {
-            metadata = try JSONDecoder().decode(DeltaMetadata.self, from: Data(bytes))
-        } catch {
-            throw FleetWireError(.invalidMetadata, "the delta metadata is not the expected JSON object: \(error)")
+        if let parsed = CanonicalMetadataParser.parse(bytes) {
+            metadata = parsed
+        } else {
+            do {
+                metadata = try JSONDecoder().decode(DeltaMetadata.self, from: Data(bytes))
+            } catch {
+                throw FleetWireError(.invalidMetadata, "the delta metadata is not the expected JSON object: \(error)")
+            }
         }
         if metadata.samples < 0 || metadata.captures < 0 {
             throw FleetWireError(.invalidMetadata, "the delta metadata has a negative sample or capture count")
