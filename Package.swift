@@ -61,11 +61,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "CFleetChecksum"
+            name: "CFleetWireKernels"
         ),
         .target(
             name: "FleetWire",
-            dependencies: ["PolicyNetwork", "CZstd", "CFleetChecksum"],
+            dependencies: ["PolicyNetwork", "CZstd", "CFleetWireKernels"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -66,60 +66,128 @@ public struct RoundAggregator: Sendable {
         let update = try UpdateValidator.validate(
             delta, layout: layout, currentVersion: currentVersion, round: round, configuration: configuration
         )
-        guard !contributorSet.contains(delta.nodeID) else {
-            throw AggregationError(.duplicateNode, "node \(delta.nodeID) already contributed to this round")
-        }
-        if configuration.rule != .weightedMean && buffered.count >= configuration.bufferCapacity {
-            throw AggregationError(.bufferFull, "the round already holds \(buffered.count) updates, the robust rule's capacity")
-        }
-
-        var scale: Float = 1
-        let clip = configuration.privacy?.clipNorm ?? configuration.clipNorm
-        if let clip, update.norm > clip {
-            scale = Float(clip / update.norm)
-            clippedUpdates += 1
-        }
-        let stalenessFactor = Float(pow(1 + Double(update.staleness), -configuration.stalenessExponent))
-
+        let scale = try admit(update)
         switch configuration.rule {
         case .weightedMean:
-            let totalSamples = delta.routingCounts.prefix(layout.expertCount).reduce(0, +)
+            let weights = tensorWeights(routingCounts: delta.routingCounts, staleness: update.staleness)
             for (tensor, index) in zip(delta.tensors, update.layoutIndices) {
-                guard let index else { continue }  // additions are not averaged
-                let weight: Double
-                if configuration.privacy != nil {
-                    weight = 1  // equal weights keep each node's influence within the clip
-                } else if let expert = layout.entries[index].expert {
-                    weight = Double(delta.routingCounts[expert]) * Double(stalenessFactor)
-                } else {
-                    weight = Double(totalSamples) * Double(stalenessFactor)
-                }
-                guard weight > 0 else { continue }
-                if sums[index].isEmpty {
-                    sums[index] = [Float](repeating: 0, count: tensor.elementCount)
-                }
+                guard let index, let weight = weights(index) else { continue }  // additions are not averaged
+                createSumIfNeeded(index, elementCount: tensor.elementCount)
                 // Mutated in place: no copy of the running sum.
                 sums[index].withUnsafeMutableBufferPointer {
                     FoldKernels.fold(tensor, weight: Float(weight) * scale, into: $0)
                 }
-                weights[index] += weight
+                self.weights[index] += weight
             }
         case .trimmedMean, .median:
-            buffered.append((delta, scale * stalenessFactor))
+            buffered.append((delta, scale * stalenessFactor(update.staleness)))
         }
+        record(
+            nodeID: delta.nodeID, routingCounts: delta.routingCounts, families: delta.metadata.families,
+            additions: { delta.tensors.filter { $0.role == .addition } })
+        return update
+    }
 
-        contributors.append(delta.nodeID)
-        contributorSet.insert(delta.nodeID)
-        for expert in 0..<layout.expertCount { samplesPerExpert[expert] += delta.routingCounts[expert] }
-        for family in Set(delta.metadata.families) { families[family, default: 0] += 1 }
-        let additions = delta.tensors.filter { $0.role == .addition }
-        if !additions.isEmpty {
-            let added = delta.routingCounts.dropFirst(layout.expertCount).reduce(0, +)
-            if bestAddition.map({ added > $0.samples }) ?? true {
-                bestAddition = (delta.nodeID, added, additions)
+    /// Validates a scanned container and folds its values in straight from the container.
+    ///
+    /// The fast path of the coordinator: ``DeltaCodec/scan(_:limits:)`` has
+    /// checked the bytes and computed the norms, so each value is read once
+    /// more here, by the fold, and never copied.
+    ///
+    /// - Returns: The validated update (its staleness and norm).
+    /// - Throws: ``AggregationError``; a refused update changes nothing.
+    @discardableResult
+    public mutating func add(_ delta: ScannedDelta) throws(AggregationError) -> ValidatedUpdate {
+        let update = try UpdateValidator.validate(
+            delta, layout: layout, currentVersion: currentVersion, round: round, configuration: configuration
+        )
+        let scale = try admit(update)
+        switch configuration.rule {
+        case .weightedMean:
+            let weights = tensorWeights(routingCounts: delta.routingCounts, staleness: update.staleness)
+            for (position, index) in update.layoutIndices.enumerated() {
+                guard let index, let weight = weights(index) else { continue }  // additions are not averaged
+                createSumIfNeeded(index, elementCount: layout.entries[index].elementCount)
+                sums[index].withUnsafeMutableBufferPointer {
+                    delta.accumulate(position, scaledBy: Float(weight) * scale, into: $0)
+                }
+                self.weights[index] += weight
+            }
+        case .trimmedMean, .median:
+            buffered.append((delta.materialize(), scale * stalenessFactor(update.staleness)))
+        }
+        record(
+            nodeID: delta.nodeID, routingCounts: delta.routingCounts, families: delta.families,
+            additions: { delta.tensors.indices.filter { delta.tensors[$0].role == .addition }.map(delta.materialize) })
+        return update
+    }
+
+    /// The checks that need the round's state; returns the clip factor min(1, C / ‖δ‖).
+    private mutating func admit(_ update: ValidatedUpdate) throws(AggregationError) -> Float {
+        guard !contributorSet.contains(update.nodeID) else {
+            throw AggregationError(.duplicateNode, "node \(update.nodeID) already contributed to this round")
+        }
+        if configuration.rule != .weightedMean && buffered.count >= configuration.bufferCapacity {
+            throw AggregationError(.bufferFull, "the round already holds \(buffered.count) updates, the robust rule's capacity")
+        }
+        let clip = configuration.privacy?.clipNorm ?? configuration.clipNorm
+        if let clip, update.norm > clip {
+            clippedUpdates += 1
+            return Float(clip / update.norm)
+        }
+        return 1
+    }
+
+    /// (1 + τ)^−a.
+    private func stalenessFactor(_ staleness: Int) -> Float {
+        Float(pow(1 + Double(staleness), -configuration.stalenessExponent))
+    }
+
+    /// The weight of each layout tensor for an update: its expert's routed
+    /// samples (all samples for shared tensors) times the staleness factor,
+    /// 1 under DP; nil when the weight is zero.
+    private func tensorWeights(routingCounts: [UInt64], staleness: Int) -> (Int) -> Double? {
+        let stalenessFactor = Double(stalenessFactor(staleness))
+        let totalSamples = routingCounts.prefix(layout.expertCount).reduce(0, +)
+        let equalWeights = configuration.privacy != nil  // equal weights keep each node's influence within the clip
+        let layout = layout
+        return { index in
+            let weight: Double
+            if equalWeights {
+                weight = 1
+            } else if let expert = layout.entries[index].expert {
+                weight = Double(routingCounts[expert]) * stalenessFactor
+            } else {
+                weight = Double(totalSamples) * stalenessFactor
+            }
+            return weight > 0 ? weight : nil
+        }
+    }
+
+    /// Creates the running sum of layout tensor `index` at zero on first use.
+    private mutating func createSumIfNeeded(_ index: Int, elementCount: Int) {
+        if sums[index].isEmpty {
+            sums[index] = [Float](repeating: 0, count: elementCount)
+        }
+    }
+
+    /// Bookkeeping once an update counts: contributors, routed samples, families, additions.
+    private mutating func record(
+        nodeID: String, routingCounts: [UInt64], families updateFamilies: [String], additions: () -> [TensorDelta]
+    ) {
+        contributors.append(nodeID)
+        contributorSet.insert(nodeID)
+        for expert in 0..<layout.expertCount { samplesPerExpert[expert] += routingCounts[expert] }
+        for family in Set(updateFamilies) { families[family, default: 0] += 1 }
+        if routingCounts.count > layout.expertCount || bestAddition == nil {
+            let additions = additions()
+            if !additions.isEmpty {
+                let added = routingCounts.dropFirst(layout.expertCount).reduce(0, +)
+                if bestAddition.map({ added > $0.samples }) ?? true {
+                    bestAddition = (nodeID, added, additions)
+                }
             }
         }
-        return update
     }
 
     /// The combined change of every update folded in.

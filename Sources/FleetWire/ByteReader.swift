@@ -17,6 +17,12 @@ struct ByteReader {
     /// The bytes read so far, for checksums over a prefix.
     func consumedBytes() -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: buffer[..<offset]) }
 
+    /// Continues at `offset` (a position a caller reached reading the buffer directly).
+    mutating func move(to offset: Int) {
+        precondition(offset >= 0 && offset <= buffer.count)
+        self.offset = offset
+    }
+
     /// Moves past `count` bytes and returns where they start.
     mutating func skip(_ count: Int, for field: @autoclosure () -> String) throws(FleetWireError) -> Int {
         guard count >= 0, count <= remaining else {
@@ -41,8 +47,12 @@ struct ByteReader {
         guard length <= maxBytes else {
             throw FleetWireError(.limitExceeded, "\(field()) is \(length) bytes long, more than the limit of \(maxBytes)")
         }
-        let bytes = try readBytes(length, field())
-        guard let string = String(validating: bytes.assumingMemoryBound(to: UInt8.self), as: UTF8.self) else {
+        let bytes = try readBytes(length, field()).assumingMemoryBound(to: UInt8.self)
+        // Names are ASCII in practice, and ASCII needs no validation.
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        guard let string = String(validating: bytes, as: UTF8.self) else {
             throw FleetWireError(.invalidField, "\(field()) is not valid UTF-8")
         }
         return string

@@ -1,4 +1,4 @@
-import CFleetChecksum
+import CFleetWireKernels
 
 /// CRC-32C (Castagnoli), the checksum that closes every delta container.
 ///
@@ -38,11 +38,16 @@ public enum CRC32C {
 
     /// The checksum of the bytes in `buffer`.
     static func checksum(_ buffer: UnsafeRawBufferPointer) -> UInt32 {
-        guard let base = buffer.baseAddress, !buffer.isEmpty else { return 0 }
+        continued(0, buffer)
+    }
+
+    /// The checksum of the bytes summed to `checksum`, followed by those in `buffer`.
+    static func continued(_ checksum: UInt32, _ buffer: UnsafeRawBufferPointer) -> UInt32 {
+        guard let base = buffer.baseAddress, !buffer.isEmpty else { return checksum }
         if hardware {
-            return ~fleet_crc32c_hardware_update(~0, base, buffer.count)
+            return ~fleet_crc32c_hardware_update(~checksum, base, buffer.count)
         }
-        return update(0, buffer.assumingMemoryBound(to: UInt8.self))
+        return update(checksum, buffer.assumingMemoryBound(to: UInt8.self))
     }
 
     /// Slicing-by-8: eight table look-ups per eight input bytes.

@@ -169,8 +169,10 @@ public enum DeltaCodec {
         var tensors: [ScannedTensor] = []
         tensors.reserveCapacity(tensorCount)
         var totalElements = 0
+        let indices = IndexBuffer()
         for position in 0..<tensorCount {
-            let tensor = try scanTensor(from: &reader, storage: storage, position: position, limits: limits, totalElements: &totalElements)
+            let tensor = try scanTensor(
+                from: &reader, indices: indices, position: position, limits: limits, totalElements: &totalElements)
             if let previous = tensors.last, !previous.name.utf8.lexicographicallyPrecedes(tensor.name.utf8) {
                 throw FleetWireError(.invalidField, "tensor '\(tensor.name)' follows '\(previous.name)': names must be unique and in increasing order")
             }
@@ -194,7 +196,14 @@ public enum DeltaCodec {
         guard metadataLength <= limits.maxMetadataBytes else {
             throw FleetWireError(.limitExceeded, "the metadata is \(metadataLength) bytes, more than the limit of \(limits.maxMetadataBytes)")
         }
-        let metadata = try decodeMetadata(reader.readBytes(metadataLength, "the metadata"))
+        let metadataStart = reader.offset
+        let metadataBytes = try reader.readBytes(metadataLength, "the metadata")
+        let metadata: ScannedDelta.Metadata
+        if CanonicalMetadataParser.isCanonical(metadataBytes) {
+            metadata = .canonical(metadataStart..<(metadataStart + metadataLength))
+        } else {
+            metadata = .parsed(try decodeMetadata(metadataBytes))
+        }
 
         let computed = CRC32C.checksum(reader.consumedBytes())
         let stored = try reader.readInteger(UInt32.self, "the checksum")
@@ -211,13 +220,15 @@ public enum DeltaCodec {
             nodeID: nodeID,
             tensors: tensors,
             routingCounts: routingCounts,
-            metadata: metadata
+            metadataSource: metadata,
+            storage: storage,
+            indices: indices
         )
     }
 
     private static func scanTensor(
         from reader: inout ByteReader,
-        storage: [UInt8],
+        indices indexBuffer: IndexBuffer,
         position: Int,
         limits: DeltaLimits,
         totalElements: inout Int
@@ -234,8 +245,7 @@ public enum DeltaCodec {
         guard (1...maxRank).contains(rank) else {
             throw FleetWireError(.invalidShape, "tensor '\(name)' has rank \(rank); ranks 1 to \(maxRank) are allowed")
         }
-        var shape: [Int] = []
-        shape.reserveCapacity(rank)
+        var dims = SIMD4<Int32>()
         var elements = 1
         for axis in 0..<rank {
             let dim = Int(try reader.readInteger(UInt32.self, "dim \(axis) of '\(name)'"))
@@ -246,13 +256,13 @@ public enum DeltaCodec {
             guard elements <= limits.maxElementsPerTensor else {
                 throw FleetWireError(.limitExceeded, "tensor '\(name)' has more than \(limits.maxElementsPerTensor) elements")
             }
-            shape.append(dim)
+            dims[axis] = Int32(bitPattern: UInt32(dim))
         }
         totalElements += elements
         guard totalElements <= limits.maxTotalElements else {
             throw FleetWireError(.limitExceeded, "the delta carries more than \(limits.maxTotalElements) elements in all")
         }
-        let rows = rank == 1 ? 1 : shape[0]
+        let rows = rank == 1 ? 1 : Int(UInt32(bitPattern: dims[0]))
         let columns = elements / rows
         let encodingCode = try reader.readInteger(UInt8.self, "the encoding of '\(name)'")
         guard let encoding = ScannedTensor.Encoding(rawValue: encodingCode) else {
@@ -260,16 +270,17 @@ public enum DeltaCodec {
         }
         let base = reader.buffer.baseAddress!
         var scalesOffset = 0
-        var indices: [UInt32] = []
+        var indicesStart = indexBuffer.count
         var valuesOffset: Int
         var valueCount: Int
         var squaredNorm: Double
         switch encoding {
         case .dense, .sparse:
             if encoding == .sparse {
-                indices = try readIndices(from: &reader, elements: elements, name: name)
+                (indicesStart, valueCount) = try readIndices(from: &reader, elements: elements, name: name, into: indexBuffer)
+            } else {
+                valueCount = elements
             }
-            valueCount = encoding == .dense ? elements : indices.count
             valuesOffset = try reader.skip(4 * valueCount, for: "the values of '\(name)'")
             let (norm, nonFinite) = PayloadKernels.squaredNorm(ofFloats: base + valuesOffset, count: valueCount)
             if let nonFinite {
@@ -280,24 +291,24 @@ public enum DeltaCodec {
         case .denseInt8, .sparseInt8:
             scalesOffset = try readScales(from: &reader, rows: rows, name: name)
             if encoding == .sparseInt8 {
-                indices = try readIndices(from: &reader, elements: elements, name: name)
+                (indicesStart, valueCount) = try readIndices(from: &reader, elements: elements, name: name, into: indexBuffer)
+            } else {
+                valueCount = elements
             }
-            valueCount = encoding == .denseInt8 ? elements : indices.count
             valuesOffset = try reader.skip(valueCount, for: "the values of '\(name)'")
             if encoding == .denseInt8 {
                 squaredNorm = PayloadKernels.squaredNorm(
                     ofInt8Rows: base + valuesOffset, scales: base + scalesOffset, rows: rows, columns: columns)
             } else {
-                squaredNorm = indices.withUnsafeBufferPointer {
-                    PayloadKernels.squaredNorm(
-                        ofSparseInt8: base + valuesOffset, scales: base + scalesOffset, indices: $0, columns: columns)
-                }
+                squaredNorm = PayloadKernels.squaredNorm(
+                    ofSparseInt8: base + valuesOffset, scales: base + scalesOffset,
+                    indices: indexBuffer.slice(indicesStart, count: valueCount), columns: columns)
             }
         }
         return ScannedTensor(
-            name: name, role: role, shape: shape, encoding: encoding, squaredNorm: squaredNorm,
-            elementCount: elements, columns: columns, storage: storage, scalesOffset: scalesOffset,
-            valuesOffset: valuesOffset, valueCount: valueCount, indices: indices
+            name: name, role: role, encoding: encoding, squaredNorm: squaredNorm, elementCount: elements,
+            columns: columns, rank: rank, dims: dims, scalesOffset: scalesOffset, valuesOffset: valuesOffset,
+            valueCount: valueCount, indicesStart: indicesStart
         )
     }
 
@@ -317,7 +328,10 @@ public enum DeltaCodec {
         return offset
     }
 
-    private static func readIndices(from reader: inout ByteReader, elements: Int, name: String) throws(FleetWireError) -> [UInt32] {
+    /// Decodes a sparse tensor's indices into `buffer`; returns where they start and how many there are.
+    private static func readIndices(
+        from reader: inout ByteReader, elements: Int, name: String, into indexBuffer: IndexBuffer
+    ) throws(FleetWireError) -> (start: Int, count: Int) {
         let count = Int(try reader.readInteger(UInt32.self, "the nonzero count of '\(name)'"))
         guard count <= elements else {
             throw FleetWireError(.invalidIndex, "tensor '\(name)' declares \(count) nonzeros but has only \(elements) elements")
@@ -325,32 +339,79 @@ public enum DeltaCodec {
         guard count <= reader.remaining else {
             throw FleetWireError(.truncated, "the input ends inside the indices of '\(name)'")
         }
+        // The loop reads one-byte gaps (the common case) straight from the
+        // buffer, without building a field name per index; longer varints and
+        // errors go through the reader, which names the field.
+        let base = reader.buffer.baseAddress!
+        let end = reader.buffer.count
         var failure: FleetWireError?
-        let indices = [UInt32](unsafeUninitializedCapacity: count) { buffer, initialized in
+        // Every index takes at least one byte, so what remains bounds them all.
+        indexBuffer.reserve(count, atLeast: reader.remaining)
+        let start = indexBuffer.count
+        let buffer = indexBuffer.free
+        var initialized = 0
+        decoding: do {
             var current: UInt64 = 0
-            for position in 0..<count {
+            var offset = reader.offset
+            var position = 0
+            while position < count {
+                // Sixteen one-byte, nonzero gaps at once: no per-index checks but the last.
+                if position + 16 <= count && offset + 16 <= end {
+                    let chunk = (base + offset).loadUnaligned(as: SIMD16<UInt8>.self)
+                    let zero = SIMD16<UInt8>(repeating: 0)
+                    if all((chunk & SIMD16(repeating: 0x80)) .== zero) && !any(chunk .== zero) {
+                        let before = current
+                        for lane in 0..<16 {
+                            current &+= UInt64(chunk[lane])
+                            buffer[position + lane] = UInt32(truncatingIfNeeded: current)
+                        }
+                        initialized = position + 16
+                        guard current < UInt64(elements) else {
+                            var index = before
+                            for lane in 0..<16 {
+                                index += UInt64(chunk[lane])
+                                if index >= UInt64(elements) { break }
+                            }
+                            failure = FleetWireError(.invalidIndex, "tensor '\(name)' has index \(index), past its \(elements) elements")
+                            break decoding
+                        }
+                        position += 16
+                        offset += 16
+                        continue
+                    }
+                }
                 let gap: UInt64
-                do throws(FleetWireError) {
-                    gap = UInt64(try reader.readVarint("index \(position) of '\(name)'"))
-                } catch {
-                    failure = error
-                    break
+                if offset < end, case let byte = base.load(fromByteOffset: offset, as: UInt8.self), byte < 0x80 {
+                    gap = UInt64(byte)
+                    offset += 1
+                } else {
+                    reader.move(to: offset)
+                    do throws(FleetWireError) {
+                        gap = UInt64(try reader.readVarint("index \(position) of '\(name)'"))
+                    } catch {
+                        failure = error
+                        break decoding
+                    }
+                    offset = reader.offset
                 }
                 if position > 0 && gap == 0 {
                     failure = FleetWireError(.invalidIndex, "tensor '\(name)' repeats index \(current)")
-                    break
+                    break decoding
                 }
                 current += gap
                 guard current < UInt64(elements) else {
                     failure = FleetWireError(.invalidIndex, "tensor '\(name)' has index \(current), past its \(elements) elements")
-                    break
+                    break decoding
                 }
                 buffer[position] = UInt32(current)
                 initialized = position + 1
+                position += 1
             }
+            reader.move(to: offset)
         }
+        indexBuffer.commit(initialized)
         if let failure { throw failure }
-        return indices
+        return (start, count)
     }
 
     private static func checkFinite(_ values: [Float], _ what: String, _ name: String) throws(FleetWireError) {

@@ -1,3 +1,5 @@
+import CFleetWireKernels
+
 /// The inner loops over a payload that still lies in its container: checked
 /// squared norms for the scan, `sum += weight × value` for the fold, and
 /// copies for ``ScannedTensor/materialize()``.
@@ -15,10 +17,19 @@ enum PayloadKernels {
     #error("the payload kernels read little-endian container bytes in place")
     #endif
 
+    /// Whether the AVX2 + FMA versions of the float32 loops can run on this
+    /// CPU (the package itself is built for baseline x86-64).
+    private static let avx2 = fleet_float_kernels_available() == 1
+
     // MARK: Norms (the scan)
 
     /// Σ x² over `count` float32 values, or the position of the first non-finite value.
     static func squaredNorm(ofFloats values: UnsafeRawPointer, count: Int) -> (norm: Double, nonFinite: Int?) {
+        if avx2 {
+            let total = fleet_float_squares(values, count)
+            if total.isFinite { return (total, nil) }
+            // Not finite: find the value, or sum the overflowing squares in double, below.
+        }
         var total = 0.0
         var index = 0
         let block = 4_096
@@ -74,35 +85,44 @@ enum PayloadKernels {
         return total
     }
 
-    /// Σ (q × scale[row of index])² over a sparse int8 payload with increasing indices.
+    /// Σ (q × scale[row of index])² over a sparse int8 payload.
     static func squaredNorm(
         ofSparseInt8 values: UnsafeRawPointer, scales: UnsafeRawPointer, indices: UnsafeBufferPointer<UInt32>, columns: Int
     ) -> Double {
-        guard !indices.isEmpty else { return 0 }
-        var total = 0.0
-        var row = Int(indices[0]) / columns
-        var rowEnd = (row + 1) * columns
-        var rowTotal: Int64 = 0
-        for position in 0..<indices.count {
-            let index = Int(indices[position])
-            if index >= rowEnd {
-                let scale = Double(scales.loadUnaligned(fromByteOffset: 4 * row, as: Float.self))
-                total += Double(rowTotal) * scale * scale
-                rowTotal = 0
-                row = index / columns
-                rowEnd = (row + 1) * columns
+        let divisor = RowDivisor(columns)
+        // Four sums, so that the adds do not wait on each other.
+        var sums = SIMD4<Double>()
+        let count = indices.count
+        var position = 0
+        while position + 4 <= count {
+            var lanes = SIMD4<Double>()
+            for lane in 0..<4 {
+                let row = divisor.row(of: indices[position + lane])
+                lanes[lane] = Double(values.load(fromByteOffset: position + lane, as: Int8.self))
+                    * Double(scales.loadUnaligned(fromByteOffset: 4 * row, as: Float.self))
             }
-            let q = Int64(values.load(fromByteOffset: position, as: Int8.self))
-            rowTotal &+= q &* q
+            sums += lanes * lanes
+            position += 4
         }
-        let scale = Double(scales.loadUnaligned(fromByteOffset: 4 * row, as: Float.self))
-        return total + Double(rowTotal) * scale * scale
+        var total = sums.sum()
+        while position < count {
+            let row = divisor.row(of: indices[position])
+            let value = Double(values.load(fromByteOffset: position, as: Int8.self))
+                * Double(scales.loadUnaligned(fromByteOffset: 4 * row, as: Float.self))
+            total += value * value
+            position += 1
+        }
+        return total
     }
 
     // MARK: Folds
 
     /// `sum[i] += weight × values[i]` for `count` float32 values.
     static func accumulateFloats(_ values: UnsafeRawPointer, count: Int, weight: Float, into sum: UnsafeMutablePointer<Float>) {
+        if avx2 {
+            fleet_float_accumulate(sum, values, count, weight)
+            return
+        }
         let target = UnsafeMutableRawPointer(sum)
         let w = SIMD8<Float>(repeating: weight)
         var index = 0
@@ -146,23 +166,16 @@ enum PayloadKernels {
         }
     }
 
-    /// `sum[index] += weight × scale[row of index] × q` over increasing indices.
+    /// `sum[index] += weight × scale[row of index] × q`.
     static func scatterInt8(
         _ values: UnsafeRawPointer, scales: UnsafeRawPointer, indices: UnsafeBufferPointer<UInt32>, columns: Int,
         weight: Float, into sum: UnsafeMutablePointer<Float>
     ) {
-        guard !indices.isEmpty else { return }
-        var row = Int(indices[0]) / columns
-        var rowEnd = (row + 1) * columns
-        var factor = weight * scales.loadUnaligned(fromByteOffset: 4 * row, as: Float.self)
+        let divisor = RowDivisor(columns)
         for position in 0..<indices.count {
-            let index = Int(indices[position])
-            if index >= rowEnd {
-                row = index / columns
-                rowEnd = (row + 1) * columns
-                factor = weight * scales.loadUnaligned(fromByteOffset: 4 * row, as: Float.self)
-            }
-            sum[index] += factor * Float(values.load(fromByteOffset: position, as: Int8.self))
+            let index = indices[position]
+            let factor = weight * scales.loadUnaligned(fromByteOffset: 4 * divisor.row(of: index), as: Float.self)
+            sum[Int(index)] += factor * Float(values.load(fromByteOffset: position, as: Int8.self))
         }
     }
 
@@ -184,5 +197,29 @@ enum PayloadKernels {
             }
             initialized = count
         }
+    }
+}
+
+/// `n / d` for 32-bit `n` without a division instruction.
+///
+/// Sparse int8 payloads need the row of every index (its scale). Tracking
+/// the row with a branch mispredicts at almost every row change when a row
+/// keeps only a few values, and a hardware divide costs tens of cycles;
+/// one multiply does it exactly: ⌊n / d⌋ = ⌊M·n / 2⁶⁴⌋ with
+/// M = ⌊(2⁶⁴ − 1) / d⌋ + 1, for every 32-bit n and 1 < d < 2³²
+/// (Lemire, Kaser & Kurz, "Faster remainder by direct computation", 2019).
+struct RowDivisor {
+    private let multiplier: UInt64
+    private let identity: Bool
+
+    init(_ divisor: Int) {
+        precondition(divisor >= 1 && divisor <= Int(UInt32.max))
+        identity = divisor == 1
+        multiplier = identity ? 0 : UInt64.max / UInt64(divisor) &+ 1
+    }
+
+    @inline(__always)
+    func row(of index: UInt32) -> Int {
+        identity ? Int(index) : Int(multiplier.multipliedFullWidth(by: UInt64(index)).high)
     }
 }

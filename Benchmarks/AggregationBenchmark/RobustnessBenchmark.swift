@@ -1,0 +1,5 @@
+enum RobustnessBenchmark {
+    static func run(nodes: Int) throws {
+        print("not yet")
+    }
+}
