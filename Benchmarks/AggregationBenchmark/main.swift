@@ -89,14 +89,14 @@ enum UpdateKind: CaseIterable {
 let layout = ModelLayout(policy: try MoEPolicy(architecture: .standard, seed: 1))
 
 /// Node `node`'s update of `kind`, as a decoded delta.
-func makeUpdate(_ kind: UpdateKind, node: Int) -> PolicyDelta {
+func makeUpdate(_ kind: UpdateKind, node: Int, fraction: Double = 0.2) -> PolicyDelta {
     var random = SeededRandom(state: 0x5EED &+ UInt64(node) &* 0x1_0000_0001)
     let first = node % layout.expertCount
     var second = (node * 3 + 1) % layout.expertCount
     if second == first { second = (first + 1) % layout.expertCount }
     let experts = [first, second]
     let includeRouter = kind != .edgeLearnerSparseInt8
-    var compressor = DeltaCompressor(configuration: kind == .edgeLearnerSparseInt8 ? .init(fraction: 0.2) : .uncompressed)
+    var compressor = DeltaCompressor(configuration: kind == .edgeLearnerSparseInt8 ? .init(fraction: fraction) : .uncompressed)
     let tensors = layout.entries
         .filter { $0.expert.map(experts.contains) ?? includeRouter }
         .map { entry in
@@ -253,7 +253,8 @@ func memory(counts: [Int]) throws {
 /// A long loop over one stage, for `perf record`.
 func profile(_ stage: String, _ options: Options) throws {
     let kind: UpdateKind = stage.hasPrefix("dense") ? .denseFloat32 : .edgeLearnerSparseInt8
-    let containers = try (0..<options.nodes).map { try DeltaCodec.encode(makeUpdate(kind, node: $0)) }
+    let fraction = stage == "tiny" ? 1e-6 : 0.2
+    let containers = try (0..<options.nodes).map { try DeltaCodec.encode(makeUpdate(kind, node: $0, fraction: fraction)) }
     let time = try seconds {
         for _ in 0..<options.trials {
             var aggregator = try RoundAggregator(layout: layout, currentVersion: 1, round: 1)

@@ -66,12 +66,16 @@ public struct RoundAggregator: Sendable {
         let update = try UpdateValidator.validate(
             delta, layout: layout, currentVersion: currentVersion, round: round, configuration: configuration
         )
-        let scale = try admit(update)
+        let scale = try admit(nodeID: delta.nodeID, norm: update.norm)
         switch configuration.rule {
         case .weightedMean:
-            let weights = tensorWeights(routingCounts: delta.routingCounts, staleness: update.staleness)
+            let factor = Double(stalenessFactor(update.staleness))
+            let totalSamples = delta.routingCounts.prefix(layout.expertCount).reduce(0, +)
             for (tensor, index) in zip(delta.tensors, update.layoutIndices) {
-                guard let index, let weight = weights(index) else { continue }  // additions are not averaged
+                // Additions are not averaged.
+                guard let index,
+                      let weight = weight(ofTensor: index, routingCounts: delta.routingCounts, totalSamples: totalSamples, stalenessFactor: factor)
+                else { continue }
                 createSumIfNeeded(index, elementCount: tensor.elementCount)
                 // Mutated in place: no copy of the running sum.
                 sums[index].withUnsafeMutableBufferPointer {
@@ -98,15 +102,19 @@ public struct RoundAggregator: Sendable {
     /// - Throws: ``AggregationError``; a refused update changes nothing.
     @discardableResult
     public mutating func add(_ delta: ScannedDelta) throws(AggregationError) -> ValidatedUpdate {
-        let update = try UpdateValidator.validate(
+        let check = try UpdateValidator.check(
             delta, layout: layout, currentVersion: currentVersion, round: round, configuration: configuration
         )
-        let scale = try admit(update)
+        let scale = try admit(nodeID: delta.nodeID, norm: check.norm)
         switch configuration.rule {
         case .weightedMean:
-            let weights = tensorWeights(routingCounts: delta.routingCounts, staleness: update.staleness)
-            for (position, index) in update.layoutIndices.enumerated() {
-                guard let index, let weight = weights(index) else { continue }  // additions are not averaged
+            let factor = Double(stalenessFactor(check.staleness))
+            let totalSamples = delta.routingCounts.prefix(layout.expertCount).reduce(0, +)
+            for (position, index) in check.layoutIndices.enumerated() {
+                // Additions are not averaged.
+                guard let index,
+                      let weight = weight(ofTensor: index, routingCounts: delta.routingCounts, totalSamples: totalSamples, stalenessFactor: factor)
+                else { continue }
                 createSumIfNeeded(index, elementCount: layout.entries[index].elementCount)
                 sums[index].withUnsafeMutableBufferPointer {
                     delta.accumulate(position, scaledBy: Float(weight) * scale, into: $0)
@@ -114,26 +122,27 @@ public struct RoundAggregator: Sendable {
                 self.weights[index] += weight
             }
         case .trimmedMean, .median:
-            buffered.append((delta.materialize(), scale * stalenessFactor(update.staleness)))
+            buffered.append((delta.materialize(), scale * stalenessFactor(check.staleness)))
         }
+        let additions = check.layoutIndices.indices.filter { check.layoutIndices[$0] == nil }
         record(
             nodeID: delta.nodeID, routingCounts: delta.routingCounts, families: delta.families,
-            additions: { delta.tensors.indices.filter { delta.tensors[$0].role == .addition }.map(delta.materialize) })
-        return update
+            additions: { additions.map(delta.materialize) })
+        return ValidatedUpdate(source: .scanned(delta), staleness: check.staleness, norm: check.norm, layoutIndices: check.layoutIndices)
     }
 
     /// The checks that need the round's state; returns the clip factor min(1, C / ‖δ‖).
-    private mutating func admit(_ update: ValidatedUpdate) throws(AggregationError) -> Float {
-        guard !contributorSet.contains(update.nodeID) else {
-            throw AggregationError(.duplicateNode, "node \(update.nodeID) already contributed to this round")
+    private mutating func admit(nodeID: String, norm: Double) throws(AggregationError) -> Float {
+        guard !contributorSet.contains(nodeID) else {
+            throw AggregationError(.duplicateNode, "node \(nodeID) already contributed to this round")
         }
         if configuration.rule != .weightedMean && buffered.count >= configuration.bufferCapacity {
             throw AggregationError(.bufferFull, "the round already holds \(buffered.count) updates, the robust rule's capacity")
         }
         let clip = configuration.privacy?.clipNorm ?? configuration.clipNorm
-        if let clip, update.norm > clip {
+        if let clip, norm > clip {
             clippedUpdates += 1
-            return Float(clip / update.norm)
+            return Float(clip / norm)
         }
         return 1
     }
@@ -143,25 +152,19 @@ public struct RoundAggregator: Sendable {
         Float(pow(1 + Double(staleness), -configuration.stalenessExponent))
     }
 
-    /// The weight of each layout tensor for an update: its expert's routed
+    /// The weight of layout tensor `index` for an update: its expert's routed
     /// samples (all samples for shared tensors) times the staleness factor,
     /// 1 under DP; nil when the weight is zero.
-    private func tensorWeights(routingCounts: [UInt64], staleness: Int) -> (Int) -> Double? {
-        let stalenessFactor = Double(stalenessFactor(staleness))
-        let totalSamples = routingCounts.prefix(layout.expertCount).reduce(0, +)
-        let equalWeights = configuration.privacy != nil  // equal weights keep each node's influence within the clip
-        let layout = layout
-        return { index in
-            let weight: Double
-            if equalWeights {
-                weight = 1
-            } else if let expert = layout.entries[index].expert {
-                weight = Double(routingCounts[expert]) * stalenessFactor
-            } else {
-                weight = Double(totalSamples) * stalenessFactor
-            }
-            return weight > 0 ? weight : nil
+    private func weight(ofTensor index: Int, routingCounts: [UInt64], totalSamples: UInt64, stalenessFactor: Double) -> Double? {
+        let weight: Double
+        if configuration.privacy != nil {
+            weight = 1  // equal weights keep each node's influence within the clip
+        } else if let expert = layout.entries[index].expert {
+            weight = Double(routingCounts[expert]) * stalenessFactor
+        } else {
+            weight = Double(totalSamples) * stalenessFactor
         }
+        return weight > 0 ? weight : nil
     }
 
     /// Creates the running sum of layout tensor `index` at zero on first use.

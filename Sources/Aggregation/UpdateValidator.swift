@@ -59,8 +59,13 @@ public enum UpdateValidator {
         var layoutIndices: [Int?] = []
         layoutIndices.reserveCapacity(delta.tensors.count)
         for tensor in delta.tensors {
-            let index = try checkTensor(name: tensor.name, role: tensor.role, shape: tensor.shape, layout: layout)
-            if index != nil { squaredNorm += FoldKernels.squaredNorm(of: tensor) }
+            let index = try checkTensor(name: tensor.name, role: tensor.role, layout: layout)
+            if let index {
+                guard tensor.shape == layout.entries[index].shape else {
+                    throw shapeMismatch(tensor.name, tensor.shape, layout.entries[index].shape)
+                }
+                squaredNorm += FoldKernels.squaredNorm(of: tensor)
+            }
             layoutIndices.append(index)
         }
         let norm = try checkNorm(squaredNorm, configuration: configuration)
@@ -76,6 +81,24 @@ public enum UpdateValidator {
         round: UInt64?,
         configuration: AggregationConfiguration
     ) throws(AggregationError) -> ValidatedUpdate {
+        let check = try check(delta, layout: layout, currentVersion: currentVersion, round: round, configuration: configuration)
+        return ValidatedUpdate(source: .scanned(delta), staleness: check.staleness, norm: check.norm, layoutIndices: check.layoutIndices)
+    }
+
+    /// What validation finds out about a scanned update, without wrapping it.
+    struct Check {
+        let staleness: Int
+        let norm: Double
+        let layoutIndices: [Int?]
+    }
+
+    static func check(
+        _ delta: ScannedDelta,
+        layout: ModelLayout,
+        currentVersion: UInt64,
+        round: UInt64?,
+        configuration: AggregationConfiguration
+    ) throws(AggregationError) -> Check {
         let staleness = try checkHeader(
             architecture: delta.architecture, round: delta.round, baseVersion: delta.baseVersion,
             routingCounts: delta.routingCounts.count, layout: layout, currentVersion: currentVersion, openRound: round,
@@ -83,13 +106,19 @@ public enum UpdateValidator {
         var squaredNorm = 0.0
         var layoutIndices: [Int?] = []
         layoutIndices.reserveCapacity(delta.tensors.count)
-        for tensor in delta.tensors {
-            let index = try checkTensor(name: tensor.name, role: tensor.role, shape: tensor, layout: layout)
-            if index != nil { squaredNorm += tensor.squaredNorm }
+        for position in delta.tensors.indices {
+            // Fields read in place: copying a tensor would retain its name.
+            let index = try checkTensor(name: delta.tensors[position].name, role: delta.tensors[position].role, layout: layout)
+            if let index {
+                guard delta.tensors[position].hasShape(layout.entries[index].shape) else {
+                    throw shapeMismatch(delta.tensors[position].name, delta.tensors[position].shape, layout.entries[index].shape)
+                }
+                squaredNorm += delta.tensors[position].squaredNorm
+            }
             layoutIndices.append(index)
         }
         let norm = try checkNorm(squaredNorm, configuration: configuration)
-        return ValidatedUpdate(source: .scanned(delta), staleness: staleness, norm: norm, layoutIndices: layoutIndices)
+        return Check(staleness: staleness, norm: norm, layoutIndices: layoutIndices)
     }
 
     /// Architecture, round, base version and routing counts; returns the staleness.
@@ -128,21 +157,12 @@ public enum UpdateValidator {
         return staleness
     }
 
-    /// The tensor's position in the layout (nil for an addition), after checking name and shape.
-    private static func checkTensor(
-        name: String, role: TensorDelta.Role, shape: some TensorShape, layout: ModelLayout
-    ) throws(AggregationError) -> Int? {
+    /// The tensor's position in the layout (nil for an addition), after checking its name.
+    private static func checkTensor(name: String, role: TensorDelta.Role, layout: ModelLayout) throws(AggregationError) -> Int? {
         switch role {
         case .difference:
             guard let index = layout.index(of: name) else {
                 throw AggregationError(.unknownTensor, "the model has no tensor named '\(name)'")
-            }
-            let entry = layout.entries[index]
-            guard shape.hasShape(entry.shape) else {
-                throw AggregationError(
-                    .shapeMismatch,
-                    "tensor '\(name)' has shape \(shape.shape); the model's is \(entry.shape)"
-                )
             }
             return index
         case .addition:
@@ -151,6 +171,10 @@ public enum UpdateValidator {
             }
             return nil
         }
+    }
+
+    private static func shapeMismatch(_ name: String, _ shape: [Int], _ expected: [Int]) -> AggregationError {
+        AggregationError(.shapeMismatch, "tensor '\(name)' has shape \(shape); the model's is \(expected)")
     }
 
     private static func checkNorm(_ squaredNorm: Double, configuration: AggregationConfiguration) throws(AggregationError) -> Double {
@@ -168,16 +192,3 @@ public enum UpdateValidator {
         String(Double((value * 1_000).rounded() / 1_000))
     }
 }
-
-/// A tensor's dims, compared without building an array where the source allows.
-protocol TensorShape {
-    var shape: [Int] { get }
-    func hasShape(_ shape: [Int]) -> Bool
-}
-
-extension [Int]: TensorShape {
-    var shape: [Int] { self }
-    func hasShape(_ shape: [Int]) -> Bool { self == shape }
-}
-
-extension ScannedTensor: TensorShape {}

@@ -32,6 +32,25 @@ struct ByteReader {
         return offset
     }
 
+    /// A field of a named tensor, e.g. "the role of 'router.weight'" or
+    /// "dim 1 of 'router.weight'": the text is built only for an error, and
+    /// nothing captures the name (no reference counting per field).
+    mutating func skip(_ count: Int, _ what: StaticString, of tensor: String, axis: Int? = nil) throws(FleetWireError) -> Int {
+        guard count >= 0, count <= remaining else {
+            let field = axis.map { "\(what) \($0) of '\(tensor)'" } ?? "\(what) of '\(tensor)'"
+            throw FleetWireError(.truncated, "the input ends inside \(field) (needs \(count) bytes, \(remaining) left at offset \(offset))")
+        }
+        defer { offset += count }
+        return offset
+    }
+
+    mutating func readInteger<T: FixedWidthInteger>(
+        _: T.Type, _ what: StaticString, of tensor: String, axis: Int? = nil
+    ) throws(FleetWireError) -> T {
+        let start = try skip(MemoryLayout<T>.size, what, of: tensor, axis: axis)
+        return T(littleEndian: buffer.loadUnaligned(fromByteOffset: start, as: T.self))
+    }
+
     mutating func readInteger<T: FixedWidthInteger>(_: T.Type, _ field: @autoclosure () -> String) throws(FleetWireError) -> T {
         let start = try skip(MemoryLayout<T>.size, for: field())
         return T(littleEndian: buffer.loadUnaligned(fromByteOffset: start, as: T.self))

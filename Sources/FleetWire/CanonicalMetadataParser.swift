@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Reads delta metadata in exactly the form ``DeltaCodec`` writes it, and
 /// gives up on anything else.
 ///
@@ -69,10 +75,7 @@ enum CanonicalMetadataParser {
         mutating func take(_ literal: StaticString) -> Bool {
             let count = literal.utf8CodeUnitCount
             guard bytes.count - offset >= count else { return false }
-            let matches = literal.withUTF8Buffer { expected in
-                for index in 0..<expected.count where bytes[offset + index] != expected[index] { return false }
-                return true
-            }
+            let matches = memcmp(bytes.baseAddress! + offset, literal.utf8Start, count) == 0
             if matches { offset += count }
             return matches
         }
@@ -147,22 +150,25 @@ enum CanonicalMetadataParser {
         /// The rest of `{ "name": number, … }` after the opening brace; false on a repeated name.
         mutating func metrics(into metrics: inout [String: Double]) -> Bool {
             if take("}") { return true }
-            var names: [Range<Int>] = []
-            repeat {
-                let nameStart = offset + 1
-                guard let name = string() else { return false }
-                let nameRange = nameStart..<(offset - 1)
-                guard take(":"), let value = number() else { return false }
-                if build {
-                    guard metrics.updateValue(value, forKey: name) == nil else { return false }
-                } else {
-                    // Repeated names, by their bytes (no hashing, no strings).
-                    guard names.count < 64 else { return false }
-                    for other in names where equalBytes(other, nameRange) { return false }
-                    names.append(nameRange)
-                }
-            } while take(",")
-            return take("}")
+            // Names seen so far, by their byte ranges, on the stack (no hashing, no strings).
+            return withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: 64) { names in
+                var seen = 0
+                repeat {
+                    let nameStart = offset + 1
+                    guard let name = string() else { return false }
+                    let nameRange = nameStart..<(offset - 1)
+                    guard take(":"), let value = number() else { return false }
+                    if build {
+                        guard metrics.updateValue(value, forKey: name) == nil else { return false }
+                    } else {
+                        guard seen < names.count else { return false }
+                        for other in 0..<seen where equalBytes(names[other], nameRange) { return false }
+                        names[seen] = nameRange
+                        seen += 1
+                    }
+                } while take(",")
+                return take("}")
+            }
         }
 
         private func equalBytes(_ a: Range<Int>, _ b: Range<Int>) -> Bool {

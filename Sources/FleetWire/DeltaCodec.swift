@@ -173,8 +173,10 @@ public enum DeltaCodec {
         for position in 0..<tensorCount {
             let tensor = try scanTensor(
                 from: &reader, indices: indices, position: position, limits: limits, totalElements: &totalElements)
-            if let previous = tensors.last, !previous.name.utf8.lexicographicallyPrecedes(tensor.name.utf8) {
-                throw FleetWireError(.invalidField, "tensor '\(tensor.name)' follows '\(previous.name)': names must be unique and in increasing order")
+            if position > 0, !precedes(tensors[position - 1].name, tensor.name) {
+                throw FleetWireError(
+                    .invalidField,
+                    "tensor '\(tensor.name)' follows '\(tensors[position - 1].name)': names must be unique and in increasing order")
             }
             tensors.append(tensor)
         }
@@ -237,18 +239,18 @@ public enum DeltaCodec {
         guard !name.isEmpty else {
             throw FleetWireError(.invalidField, "tensor \(position) has an empty name")
         }
-        let roleCode = try reader.readInteger(UInt8.self, "the role of '\(name)'")
+        let roleCode = try reader.readInteger(UInt8.self, "the role", of: name)
         guard let role = TensorDelta.Role(rawValue: roleCode) else {
             throw FleetWireError(.invalidField, "tensor '\(name)' has unknown role \(roleCode) (0 difference, 1 addition)")
         }
-        let rank = Int(try reader.readInteger(UInt8.self, "the rank of '\(name)'"))
+        let rank = Int(try reader.readInteger(UInt8.self, "the rank", of: name))
         guard (1...maxRank).contains(rank) else {
             throw FleetWireError(.invalidShape, "tensor '\(name)' has rank \(rank); ranks 1 to \(maxRank) are allowed")
         }
         var dims = SIMD4<Int32>()
         var elements = 1
         for axis in 0..<rank {
-            let dim = Int(try reader.readInteger(UInt32.self, "dim \(axis) of '\(name)'"))
+            let dim = Int(try reader.readInteger(UInt32.self, "dim", of: name, axis: axis))
             guard dim >= 1 else {
                 throw FleetWireError(.invalidShape, "tensor '\(name)' has dim \(axis) = 0")
             }
@@ -264,7 +266,7 @@ public enum DeltaCodec {
         }
         let rows = rank == 1 ? 1 : Int(UInt32(bitPattern: dims[0]))
         let columns = elements / rows
-        let encodingCode = try reader.readInteger(UInt8.self, "the encoding of '\(name)'")
+        let encodingCode = try reader.readInteger(UInt8.self, "the encoding", of: name)
         guard let encoding = ScannedTensor.Encoding(rawValue: encodingCode) else {
             throw FleetWireError(.invalidField, "tensor '\(name)' has unknown encoding \(encodingCode) (0 to 3 are defined)")
         }
@@ -281,7 +283,7 @@ public enum DeltaCodec {
             } else {
                 valueCount = elements
             }
-            valuesOffset = try reader.skip(4 * valueCount, for: "the values of '\(name)'")
+            valuesOffset = try reader.skip(4 * valueCount, "the values", of: name)
             let (norm, nonFinite) = PayloadKernels.squaredNorm(ofFloats: base + valuesOffset, count: valueCount)
             if let nonFinite {
                 let value = (base + valuesOffset).loadUnaligned(fromByteOffset: 4 * nonFinite, as: Float.self)
@@ -295,7 +297,7 @@ public enum DeltaCodec {
             } else {
                 valueCount = elements
             }
-            valuesOffset = try reader.skip(valueCount, for: "the values of '\(name)'")
+            valuesOffset = try reader.skip(valueCount, "the values", of: name)
             if encoding == .denseInt8 {
                 squaredNorm = PayloadKernels.squaredNorm(
                     ofInt8Rows: base + valuesOffset, scales: base + scalesOffset, rows: rows, columns: columns)
@@ -314,16 +316,22 @@ public enum DeltaCodec {
 
     /// Checks `rows` per-row scales (finite, not negative) and returns where they start.
     private static func readScales(from reader: inout ByteReader, rows: Int, name: String) throws(FleetWireError) -> Int {
-        let offset = try reader.skip(4 * rows, for: "the scales of '\(name)'")
+        let offset = try reader.skip(4 * rows, "the scales", of: name)
         let scales = reader.buffer.baseAddress! + offset
+        // Find the first bad row without touching the name (no reference counting per row).
+        var firstNonFinite = rows
+        var firstNegative = rows
         for row in 0..<rows {
             let scale = scales.loadUnaligned(fromByteOffset: 4 * row, as: Float.self)
-            guard scale.isFinite else {
-                throw FleetWireError(.nonFiniteValue, "tensor '\(name)' has a non-finite scale (\(scale)) at position \(row)")
-            }
+            if !scale.isFinite && firstNonFinite == rows { firstNonFinite = row }
+            if scale < 0 && firstNegative == rows { firstNegative = row }
         }
-        for row in 0..<rows where scales.loadUnaligned(fromByteOffset: 4 * row, as: Float.self) < 0 {
-            throw FleetWireError(.invalidField, "tensor '\(name)' has a negative scale in row \(row)")
+        if firstNonFinite < rows {
+            let scale = scales.loadUnaligned(fromByteOffset: 4 * firstNonFinite, as: Float.self)
+            throw FleetWireError(.nonFiniteValue, "tensor '\(name)' has a non-finite scale (\(scale)) at position \(firstNonFinite)")
+        }
+        if firstNegative < rows {
+            throw FleetWireError(.invalidField, "tensor '\(name)' has a negative scale in row \(firstNegative)")
         }
         return offset
     }
@@ -332,7 +340,7 @@ public enum DeltaCodec {
     private static func readIndices(
         from reader: inout ByteReader, elements: Int, name: String, into indexBuffer: IndexBuffer
     ) throws(FleetWireError) -> (start: Int, count: Int) {
-        let count = Int(try reader.readInteger(UInt32.self, "the nonzero count of '\(name)'"))
+        let count = Int(try reader.readInteger(UInt32.self, "the nonzero count", of: name))
         guard count <= elements else {
             throw FleetWireError(.invalidIndex, "tensor '\(name)' declares \(count) nonzeros but has only \(elements) elements")
         }
@@ -514,6 +522,18 @@ public enum DeltaCodec {
             try checkScales(scales)
             try checkIndices(indices, valueCount: values.count)
         }
+    }
+
+    /// Whether `a` sorts before `b` by their UTF-8 bytes (memcmp on the common prefix, then length).
+    private static func precedes(_ a: String, _ b: String) -> Bool {
+        let ordered = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in
+                let common = min(x.count, y.count)
+                let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
+                return order < 0 || (order == 0 && x.count < y.count)
+            }
+        }
+        return (ordered ?? nil) ?? a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
     private static func hex(_ value: UInt32) -> String {

@@ -61,23 +61,30 @@ public struct ScannedDelta: Sendable {
     ///
     /// - Precondition: `sum.count == tensors[index].elementCount`.
     public func accumulate(_ index: Int, scaledBy weight: Float, into sum: UnsafeMutableBufferPointer<Float>) {
-        let tensor = tensors[index]
-        precondition(sum.count == tensor.elementCount, "the sum has \(sum.count) elements; tensor '\(tensor.name)' has \(tensor.elementCount)")
+        // Fields are read in place: copying the tensor would retain its name.
+        precondition(sum.count == tensors[index].elementCount, "the sum has \(sum.count) elements; tensor '\(tensors[index].name)' has \(tensors[index].elementCount)")
+        let encoding = tensors[index].encoding
+        let valueCount = tensors[index].valueCount
+        let columns = tensors[index].columns
+        let rows = tensors[index].rows
+        let indicesStart = tensors[index].indicesStart
+        let valuesOffset = tensors[index].valuesOffset
+        let scalesOffset = tensors[index].scalesOffset
         storage.withUnsafeBytes { container in
-            let values = container.baseAddress! + tensor.valuesOffset
-            let scales = container.baseAddress! + tensor.scalesOffset
-            let indices = indices.slice(tensor.indicesStart, count: tensor.valueCount)
-            switch tensor.encoding {
+            let values = container.baseAddress! + valuesOffset
+            let scales = container.baseAddress! + scalesOffset
+            let target = sum.baseAddress!
+            switch encoding {
             case .dense:
-                PayloadKernels.accumulateFloats(values, count: tensor.valueCount, weight: weight, into: sum.baseAddress!)
+                PayloadKernels.accumulateFloats(values, count: valueCount, weight: weight, into: target)
             case .sparse:
-                PayloadKernels.scatterFloats(values, indices: indices, weight: weight, into: sum.baseAddress!)
+                PayloadKernels.scatterFloats(values, indices: self.indices.slice(indicesStart, count: valueCount), weight: weight, into: target)
             case .denseInt8:
-                PayloadKernels.accumulateInt8Rows(
-                    values, scales: scales, rows: tensor.rows, columns: tensor.columns, weight: weight, into: sum.baseAddress!)
+                PayloadKernels.accumulateInt8Rows(values, scales: scales, rows: rows, columns: columns, weight: weight, into: target)
             case .sparseInt8:
                 PayloadKernels.scatterInt8(
-                    values, scales: scales, indices: indices, columns: tensor.columns, weight: weight, into: sum.baseAddress!)
+                    values, scales: scales, indices: self.indices.slice(indicesStart, count: valueCount), columns: columns,
+                    weight: weight, into: target)
             }
         }
     }
