@@ -198,6 +198,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "AggregationRobustnessTests",
+            dependencies: ["Aggregation", "FleetWire", "FleetEvaluation", "DrivingSimulator", "PolicyNetwork"],
+            exclude: ["Lessons"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "CoordinatorTests",
             dependencies: ["Coordinator", "FleetWire", "PolicyNetwork", "FleetEvaluation", "DrivingSimulator", "SecureTransport"],
             swiftSettings: swiftSettings

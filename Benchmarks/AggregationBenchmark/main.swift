@@ -33,6 +33,7 @@ struct Options {
     var robustness = false
     var robustnessNodes = 20
     var profile: String?
+    var lessonsDirectory: String?
 
     init(arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -46,6 +47,7 @@ struct Options {
             case "--memory-child": memoryChild = Int(iterator.next() ?? "")
             case "--robustness": robustness = true
             case "--profile": profile = iterator.next()
+            case "--make-lessons": lessonsDirectory = iterator.next()
             default:
                 FileHandle.standardError.write(Data("unknown argument \(argument)\n".utf8))
                 exit(2)
@@ -266,14 +268,16 @@ func profile(_ stage: String, _ options: Options) throws {
 }
 
 let options = Options(arguments: CommandLine.arguments)
-if let stage = options.profile {
+if let directory = options.lessonsDirectory {
+    try await LessonFixtures.make(directory: directory)
+} else if let stage = options.profile {
     try profile(stage, options)
 } else if let count = options.memoryChild {
     try memoryChild(count: count)
 } else if let counts = options.memoryCounts {
     try memory(counts: counts)
 } else if options.robustness {
-    try RobustnessBenchmark.run(nodes: options.robustnessNodes)
+    try await RobustnessBenchmark.run(nodes: options.robustnessNodes)
 } else {
     try throughput(options)
 }
