@@ -318,10 +318,21 @@ public enum DeltaCodec {
     private static func readScales(from reader: inout ByteReader, rows: Int, name: String) throws(FleetWireError) -> Int {
         let offset = try reader.skip(4 * rows, "the scales", of: name)
         let scales = reader.buffer.baseAddress! + offset
+        // All finite and none negative is the common case: one branch-free pass
+        // over the bit patterns (exponent all ones: not finite; sign set on a
+        // nonzero: negative), then the exact look only when something is off.
+        var flags: UInt32 = 0
+        for row in 0..<rows {
+            let bits = scales.loadUnaligned(fromByteOffset: 4 * row, as: UInt32.self)
+            let nonFinite = (bits & 0x7F80_0000) == 0x7F80_0000
+            let negative = bits > 0x8000_0000
+            flags |= (nonFinite ? 1 : 0) | (negative ? 1 : 0)
+        }
+        let clean = flags == 0 ? rows : 0
         // Find the first bad row without touching the name (no reference counting per row).
         var firstNonFinite = rows
         var firstNegative = rows
-        for row in 0..<rows {
+        for row in clean..<rows {
             let scale = scales.loadUnaligned(fromByteOffset: 4 * row, as: Float.self)
             if !scale.isFinite && firstNonFinite == rows { firstNonFinite = row }
             if scale < 0 && firstNegative == rows { firstNegative = row }
@@ -354,7 +365,7 @@ public enum DeltaCodec {
         let end = reader.buffer.count
         var failure: FleetWireError?
         // Every index takes at least one byte, so what remains bounds them all.
-        indexBuffer.reserve(count, atLeast: reader.remaining)
+        indexBuffer.reserve(count, atMost: reader.remaining)
         let start = indexBuffer.count
         let buffer = indexBuffer.free
         var initialized = 0

@@ -192,11 +192,11 @@ final class IndexBuffer: @unchecked Sendable {
 
     deinit { base?.deallocate() }
 
-    /// Room for `more` indices; the first call allocates `atLeast` (an upper
-    /// bound on every index the container can still hold).
-    func reserve(_ more: Int, atLeast: Int) {
+    /// Room for `more` indices; `atMost` bounds every index the container can
+    /// still hold, so growing never asks for more than that.
+    func reserve(_ more: Int, atMost: Int) {
         guard count + more > capacity else { return }
-        let newCapacity = max(count + more, atLeast, 2 * capacity)
+        let newCapacity = max(count + more, count + atMost, 2 * capacity)
         let newBase = UnsafeMutablePointer<UInt32>.allocate(capacity: newCapacity)
         if let base {
             newBase.update(from: base, count: count)
