@@ -1,7 +1,7 @@
 import Testing
 import FleetWire
 
-/// The CRC-32C fast path (three interleaved chains joined by shift tables) and
+/// The CRC-32C fast paths (carry-less folding, three interleaved chains joined by shift tables) and
 /// the scan against plain references.
 @Suite("checksum and scan")
 struct ChecksumAndScanTests {
@@ -20,8 +20,8 @@ struct ChecksumAndScanTests {
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
         var random = TestRandom(seed: 0xC4C)
         let bytes = (0..<40_000).map { _ in UInt8.random(in: 0...255, using: &random) }
-        // Around 3 × 256 and 3 × 4096 (where the interleaved chains start), and odd tails.
-        let lengths = [0, 1, 7, 8, 9, 767, 768, 769, 1_536, 1_543, 12_287, 12_288, 12_289, 13_057, 24_576, 30_001, 39_992]
+        // Around 256 (where folding starts), 3 × 256 and 3 × 4096 (where the interleaved chains start), and odd tails.
+        let lengths = [0, 1, 7, 8, 9, 255, 256, 257, 511, 512, 767, 768, 769, 1_536, 1_543, 12_287, 12_288, 12_289, 13_057, 24_576, 30_001, 39_992]
         for length in lengths {
             for offset in [0, 1, 3, 7] {
                 let slice = bytes[offset..<(offset + length)]
