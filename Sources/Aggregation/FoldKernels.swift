@@ -1,7 +1,9 @@
 import FleetWire
 
-/// The inner loops of aggregation: `sum += weight × decoded(tensor)` for each
-/// payload encoding, without expanding the tensor first.
+/// The inner loops of aggregation for decoded deltas: `sum += weight ×
+/// decoded(tensor)` for each payload encoding, without expanding the tensor
+/// first. (Scanned containers fold through FleetWire's own kernels, straight
+/// from the container bytes: `RoundAggregator.add(_: ScannedDelta)`.)
 ///
 /// Aggregation should run at memory speed, so each loop walks the payload
 /// once over raw buffers; sparse int8 payloads track the current row instead

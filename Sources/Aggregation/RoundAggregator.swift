@@ -19,6 +19,12 @@ public import FleetWire
 ///
 /// Added experts are not averaged (two nodes' new experts are different
 /// experts): the proposal whose new expert had the most routed samples wins.
+///
+/// The coordinator's fast path is ``DeltaCodec/scan(_:limits:)`` followed by
+/// `add(_: ScannedDelta)`: the scan checks the container and computes the
+/// norms in one pass, and the fold reads the values straight from the
+/// container, so an update is read about twice and copied never
+/// (`BENCHMARKS.md`, "Aggregation").
 public struct RoundAggregator: Sendable {
     public let layout: ModelLayout
     public let configuration: AggregationConfiguration

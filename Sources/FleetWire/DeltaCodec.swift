@@ -365,7 +365,7 @@ public enum DeltaCodec {
         let end = reader.buffer.count
         var failure: FleetWireError?
         // Every index takes at least one byte, so what remains bounds them all.
-        indexBuffer.reserve(count, atMost: reader.remaining)
+        indexBuffer.reserve(count, remainingBound: reader.remaining)
         let start = indexBuffer.count
         let buffer = indexBuffer.free
         var initialized = 0

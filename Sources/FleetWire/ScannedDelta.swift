@@ -192,11 +192,12 @@ final class IndexBuffer: @unchecked Sendable {
 
     deinit { base?.deallocate() }
 
-    /// Room for `more` indices; `atMost` bounds every index the container can
-    /// still hold, so growing never asks for more than that.
-    func reserve(_ more: Int, atMost: Int) {
+    /// Room for `more` indices. `remainingBound` bounds every index the
+    /// container can still hold (each takes at least one byte), so the first
+    /// allocation takes that much and later tensors never need to grow it.
+    func reserve(_ more: Int, remainingBound: Int) {
         guard count + more > capacity else { return }
-        let newCapacity = max(count + more, count + atMost, 2 * capacity)
+        let newCapacity = max(count + more, count + remainingBound, 2 * capacity)
         let newBase = UnsafeMutablePointer<UInt32>.allocate(capacity: newCapacity)
         if let base {
             newBase.update(from: base, count: count)
