@@ -57,6 +57,24 @@ public enum Zstd {
         defer { DecompressionContext.give(back: decompressor) }
         let context = decompressor.context
 
+        // One frame that states its size (what our encoder writes): decode it in
+        // one call straight into a buffer of that size. Anything else — more
+        // frames, a size that is wrong, corruption — takes the bounded
+        // streaming path below, which names the problem.
+        if declared != fleet_zstd_contentsize_unknown(), declared > 0 {
+            let size = Int(declared)
+            var decoded = false
+            let output = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+                let result = input.withUnsafeBytes { source in
+                    ZSTD_decompressDCtx(context, buffer.baseAddress, size, source.baseAddress, source.count)
+                }
+                decoded = ZSTD_isError(result) == 0 && result == size
+                initialized = decoded ? size : 0
+            }
+            if decoded { return output }
+            ZSTD_DCtx_reset(context, ZSTD_reset_session_only)
+        }
+
         // Grow the output in steps, never past limit + 1 (one byte over proves the excess).
         let firstGuess = declared != fleet_zstd_contentsize_unknown() ? Int(declared) : min(limit, max(4 * input.count, 1 << 16))
         let firstSize = min(limit + 1, max(firstGuess, 1))
