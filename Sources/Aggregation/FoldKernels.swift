@@ -31,19 +31,20 @@ enum FoldKernels {
                 }
             }
         case .sparseInt8(let scales, let indices, let values):
+            // weight × (q × scale): the decoded value first, as the scanned path folds it.
             indices.withUnsafeBufferPointer { i in
                 values.withUnsafeBufferPointer { q in
                     var row = 0
                     var rowEnd = columns
-                    var factor = weight * scales[0]
+                    var scale = scales[0]
                     for position in 0..<i.count {
                         let index = Int(i[position])
                         if index >= rowEnd {
                             row = index / columns
                             rowEnd = (row + 1) * columns
-                            factor = weight * scales[row]
+                            scale = scales[row]
                         }
-                        sum[index] += factor * Float(q[position])
+                        sum[index] += weight * (Float(q[position]) * scale)
                     }
                 }
             }

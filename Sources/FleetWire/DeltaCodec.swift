@@ -273,6 +273,7 @@ public enum DeltaCodec {
         let base = reader.buffer.baseAddress!
         var scalesOffset = 0
         var indicesStart = indexBuffer.count
+        var decodedStart = 0
         var valuesOffset: Int
         var valueCount: Int
         var squaredNorm: Double
@@ -302,15 +303,15 @@ public enum DeltaCodec {
                 squaredNorm = PayloadKernels.squaredNorm(
                     ofInt8Rows: base + valuesOffset, scales: base + scalesOffset, rows: rows, columns: columns)
             } else {
-                squaredNorm = PayloadKernels.squaredNorm(
-                    ofSparseInt8: base + valuesOffset, scales: base + scalesOffset,
-                    indices: indexBuffer.slice(indicesStart, count: valueCount), columns: columns)
+                (decodedStart, squaredNorm) = PayloadKernels.decodeSparseInt8(
+                    base + valuesOffset, scales: base + scalesOffset, indicesStart: indicesStart, count: valueCount,
+                    columns: columns, into: indexBuffer)
             }
         }
         return ScannedTensor(
             name: name, role: role, encoding: encoding, squaredNorm: squaredNorm, elementCount: elements,
             columns: columns, rank: rank, dims: dims, scalesOffset: scalesOffset, valuesOffset: valuesOffset,
-            valueCount: valueCount, indicesStart: indicesStart
+            valueCount: valueCount, indicesStart: indicesStart, decodedStart: decodedStart
         )
     }
 
@@ -364,8 +365,9 @@ public enum DeltaCodec {
         let base = reader.buffer.baseAddress!
         let end = reader.buffer.count
         var failure: FleetWireError?
-        // Every index takes at least one byte, so what remains bounds them all.
-        indexBuffer.reserve(count, remainingBound: reader.remaining)
+        // Every index takes at least one byte, so what remains bounds them all
+        // (twice: int8 values are decoded into the same buffer).
+        indexBuffer.reserve(count, remainingBound: 2 * reader.remaining)
         let start = indexBuffer.count
         let buffer = indexBuffer.free
         var initialized = 0

@@ -85,34 +85,47 @@ enum PayloadKernels {
         return total
     }
 
-    /// Σ (q × scale[row of index])² over a sparse int8 payload.
-    static func squaredNorm(
-        ofSparseInt8 values: UnsafeRawPointer, scales: UnsafeRawPointer, indices: UnsafeBufferPointer<UInt32>, columns: Int
-    ) -> Double {
+    /// Decodes a sparse int8 payload once — `v = q × scale[row of index]`,
+    /// appended to `buffer` as float32 bit patterns — and returns where the
+    /// values start and Σ (q × scale)² (in double).
+    ///
+    /// Finding each index's row is the costly part of an int8 value; doing
+    /// it here, in the pass that computes the norm, leaves the fold a plain
+    /// float scatter.
+    static func decodeSparseInt8(
+        _ values: UnsafeRawPointer, scales: UnsafeRawPointer, indicesStart: Int, count: Int, columns: Int,
+        into buffer: IndexBuffer
+    ) -> (start: Int, squaredNorm: Double) {
+        buffer.reserve(count, remainingBound: count)
+        let start = buffer.count
+        let decoded = buffer.free
+        let indices = buffer.slice(indicesStart, count: count)
         let divisor = RowDivisor(columns)
         // Four sums, so that the adds do not wait on each other.
         var sums = SIMD4<Double>()
-        let count = indices.count
         var position = 0
         while position + 4 <= count {
             var lanes = SIMD4<Double>()
             for lane in 0..<4 {
-                let row = divisor.row(of: indices[position + lane])
-                lanes[lane] = Double(values.load(fromByteOffset: position + lane, as: Int8.self))
-                    * Double(scales.loadUnaligned(fromByteOffset: 4 * row, as: Float.self))
+                let q = values.load(fromByteOffset: position + lane, as: Int8.self)
+                let scale = scales.loadUnaligned(fromByteOffset: 4 * divisor.row(of: indices[position + lane]), as: Float.self)
+                decoded[position + lane] = (Float(q) * scale).bitPattern
+                lanes[lane] = Double(q) * Double(scale)
             }
             sums += lanes * lanes
             position += 4
         }
         var total = sums.sum()
         while position < count {
-            let row = divisor.row(of: indices[position])
-            let value = Double(values.load(fromByteOffset: position, as: Int8.self))
-                * Double(scales.loadUnaligned(fromByteOffset: 4 * row, as: Float.self))
+            let q = values.load(fromByteOffset: position, as: Int8.self)
+            let scale = scales.loadUnaligned(fromByteOffset: 4 * divisor.row(of: indices[position]), as: Float.self)
+            decoded[position] = (Float(q) * scale).bitPattern
+            let value = Double(q) * Double(scale)
             total += value * value
             position += 1
         }
-        return total
+        buffer.commit(count)
+        return (start, total)
     }
 
     // MARK: Folds
@@ -163,19 +176,6 @@ enum PayloadKernels {
             for column in 0..<columns {
                 sum[start + column] += factor * Float(values.load(fromByteOffset: start + column, as: Int8.self))
             }
-        }
-    }
-
-    /// `sum[index] += weight × scale[row of index] × q`.
-    static func scatterInt8(
-        _ values: UnsafeRawPointer, scales: UnsafeRawPointer, indices: UnsafeBufferPointer<UInt32>, columns: Int,
-        weight: Float, into sum: UnsafeMutablePointer<Float>
-    ) {
-        let divisor = RowDivisor(columns)
-        for position in 0..<indices.count {
-            let index = indices[position]
-            let factor = weight * scales.loadUnaligned(fromByteOffset: 4 * divisor.row(of: index), as: Float.self)
-            sum[Int(index)] += factor * Float(values.load(fromByteOffset: position, as: Int8.self))
         }
     }
 

@@ -68,6 +68,7 @@ public struct ScannedDelta: Sendable {
         let columns = tensors[index].columns
         let rows = tensors[index].rows
         let indicesStart = tensors[index].indicesStart
+        let decodedStart = tensors[index].decodedStart
         let valuesOffset = tensors[index].valuesOffset
         let scalesOffset = tensors[index].scalesOffset
         storage.withUnsafeBytes { container in
@@ -82,9 +83,10 @@ public struct ScannedDelta: Sendable {
             case .denseInt8:
                 PayloadKernels.accumulateInt8Rows(values, scales: scales, rows: rows, columns: columns, weight: weight, into: target)
             case .sparseInt8:
-                PayloadKernels.scatterInt8(
-                    values, scales: scales, indices: self.indices.slice(indicesStart, count: valueCount), columns: columns,
-                    weight: weight, into: target)
+                // The scan decoded the values already (finding each one's row once).
+                PayloadKernels.scatterFloats(
+                    UnsafeRawPointer(self.indices.slice(decodedStart, count: valueCount).baseAddress!),
+                    indices: self.indices.slice(indicesStart, count: valueCount), weight: weight, into: target)
             }
         }
     }
@@ -164,6 +166,9 @@ public struct ScannedTensor: Sendable {
     let valueCount: Int
     /// Where this tensor's indices start in the delta's index buffer (sparse encodings).
     let indicesStart: Int
+    /// Where, in the same buffer, its decoded values `q × scale[row]` start
+    /// (sparse int8: float32 bit patterns, one per index).
+    let decodedStart: Int
 
     /// Row-major dimensions, each ≥ 1.
     public var shape: [Int] { (0..<rank).map { Int(UInt32(bitPattern: dims[$0])) } }
