@@ -122,16 +122,23 @@ enum CanonicalMetadataParser {
         mutating func string() -> String? {
             guard take("\"") else { return nil }
             let start = offset
-            var ascii = true
-            while let byte = peek(), byte != UInt8(ascii: "\"") {
-                guard byte >= 0x20, byte != UInt8(ascii: "\\") else { return nil }
-                ascii = ascii && byte < 0x80
-                offset += 1
+            let base = bytes.baseAddress!
+            let end = bytes.count
+            // Control characters and backslashes end the fast path; high bits mark non-ASCII.
+            var flags: UInt8 = 0
+            var cursor = offset
+            while cursor < end {
+                let byte = base.load(fromByteOffset: cursor, as: UInt8.self)
+                if byte == UInt8(ascii: "\"") { break }
+                if byte < 0x20 || byte == UInt8(ascii: "\\") { return nil }
+                flags |= byte
+                cursor += 1
             }
-            guard peek() == UInt8(ascii: "\"") else { return nil }
+            offset = cursor
+            guard offset < end else { return nil }
             let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<offset]).assumingMemoryBound(to: UInt8.self)
             offset += 1
-            if ascii {
+            if flags < 0x80 {
                 return build ? String(decoding: slice, as: UTF8.self) : ""
             }
             return String(validating: slice, as: UTF8.self)
@@ -179,7 +186,8 @@ enum CanonicalMetadataParser {
 
         private mutating func skipDigits() -> Int {
             let start = offset
-            while let digit = peek(), digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") { offset += 1 }
+            let base = bytes.baseAddress!
+            while offset < bytes.count, base.load(fromByteOffset: offset, as: UInt8.self) &- UInt8(ascii: "0") < 10 { offset += 1 }
             return offset - start
         }
     }
