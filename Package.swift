@@ -166,7 +166,7 @@ let package = Package(
 
         .executableTarget(
             name: "AggregationBenchmark",
-            dependencies: ["Aggregation", "FleetWire", "PolicyNetwork", "EdgeLearning"],
+            dependencies: ["Aggregation", "FleetWire", "PolicyNetwork", "EdgeLearning", "FleetEvaluation", "DrivingSimulator"],
             path: "Benchmarks/AggregationBenchmark",
             swiftSettings: swiftSettings
         ),
