@@ -66,8 +66,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "CFleetWireKernels"
+        ),
+        .target(
             name: "FleetWire",
-            dependencies: ["PolicyNetwork", "CZstd"],
+            dependencies: ["PolicyNetwork", "CZstd", "CFleetWireKernels"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -189,7 +192,7 @@ let package = Package(
 
         .executableTarget(
             name: "AggregationBenchmark",
-            dependencies: ["Aggregation", "FleetWire", "PolicyNetwork", "EdgeLearning"],
+            dependencies: ["Aggregation", "FleetWire", "PolicyNetwork", "EdgeLearning", "FleetEvaluation", "DrivingSimulator"],
             path: "Benchmarks/AggregationBenchmark",
             swiftSettings: swiftSettings
         ),
@@ -218,6 +221,12 @@ let package = Package(
         .testTarget(
             name: "AggregationTests",
             dependencies: ["Aggregation", "FleetWire"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AggregationRobustnessTests",
+            dependencies: ["Aggregation", "FleetWire", "FleetEvaluation", "DrivingSimulator", "PolicyNetwork"],
+            exclude: ["Lessons"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
