@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "edge-learning-benchmark", targets: ["EdgeLearningBenchmark"]),
         .executable(name: "fleet-coordinator", targets: ["FleetCoordinatorCLI"]),
         .executable(name: "tls-benchmark", targets: ["TLSBenchmark"]),
+        .executable(name: "fleet-node", targets: ["FleetNodeCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -111,7 +112,18 @@ let package = Package(
         ),
         .target(
             name: "EdgeNode",
-            dependencies: ["EdgeLearning", "SecureTransport", "FleetWire"],
+            dependencies: [
+                "_DurableFiles",
+                "EdgeLearning",
+                "SecureTransport",
+                "FleetWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -146,6 +158,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "FleetNodeCLI",
+            dependencies: [
+                "EdgeNode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -243,7 +268,21 @@ let package = Package(
         ),
         .testTarget(
             name: "EdgeNodeTests",
-            dependencies: ["EdgeNode"],
+            dependencies: [
+                "EdgeNode",
+                "EdgeLearning",
+                "FleetEvaluation",
+                "FleetWire",
+                "DrivingSimulator",
+                "PolicyNetwork",
+                "SecureTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

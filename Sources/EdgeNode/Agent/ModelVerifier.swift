@@ -1,0 +1,109 @@
+import FleetEvaluation
+public import FleetWire
+public import PolicyNetwork
+public import SecureTransport
+
+/// A model that passed every check and may drive.
+public struct VerifiedModel: Sendable {
+    public let manifest: ModelManifest
+    /// The manifest's signed bytes and their signature, kept to re-verify after a restart.
+    public let manifestBytes: [UInt8]
+    public let signature: [UInt8]
+    /// The safetensors checkpoint whose hash the manifest pins.
+    public let checkpoint: [UInt8]
+    public let policy: MoEPolicy
+
+    public var version: UInt64 { manifest.version }
+}
+
+/// Decides whether a downloaded checkpoint may drive.
+///
+/// Why every check, in this order: the signature comes first and is over the
+/// manifest's exact bytes, so nothing the manifest says is believed before the
+/// coordinator's key vouches for it. The manifest then pins the checkpoint
+/// (size and SHA-256), so the weights are decompressed under the manifest's
+/// size — never more — and hashed; only bytes that match are parsed. Last, the
+/// parsed policy must have the architecture the manifest names and be able to
+/// drive. A model failing any check is never installed.
+public struct ModelVerifier: Sendable {
+    /// The fleet's model-signing public key (`model-signing.pub`).
+    public let signingKey: PublicKey
+    /// The largest checkpoint accepted, whatever a manifest claims.
+    public var maxCheckpointBytes: Int
+
+    public init(signingKey: PublicKey, maxCheckpointBytes: Int = 512 << 20) {
+        self.signingKey = signingKey
+        self.maxCheckpointBytes = maxCheckpointBytes
+    }
+
+    /// Checks a download and parses its policy.
+    /// - Throws: ``AgentError/Code/modelRejected`` naming the failed check.
+    public func verify(_ download: ModelDownload) throws(AgentError) -> VerifiedModel {
+        let manifest = try verifiedManifest(bytes: download.manifestBytes, signature: download.signature)
+        guard manifest.version == download.version else {
+            throw rejected("the manifest is for version \(manifest.version) but the answer says \(download.version)", manifest)
+        }
+        guard manifest.contentLength <= maxCheckpointBytes else {
+            throw rejected("the checkpoint is \(manifest.contentLength) bytes, more than the node's limit of \(maxCheckpointBytes)", manifest)
+        }
+        let checkpoint: [UInt8]
+        do {
+            checkpoint = try Zstd.decompress(download.compressedCheckpoint, limit: manifest.contentLength)
+        } catch {
+            throw rejected("the checkpoint does not decompress within its declared \(manifest.contentLength) bytes: \(error.message)", manifest)
+        }
+        return try verify(manifest: manifest, manifestBytes: download.manifestBytes, signature: download.signature, checkpoint: checkpoint)
+    }
+
+    /// Checks a stored model (manifest, signature, uncompressed checkpoint) as if it had just been downloaded.
+    public func verify(manifestBytes: [UInt8], signature: [UInt8], checkpoint: [UInt8]) throws(AgentError) -> VerifiedModel {
+        let manifest = try verifiedManifest(bytes: manifestBytes, signature: signature)
+        return try verify(manifest: manifest, manifestBytes: manifestBytes, signature: signature, checkpoint: checkpoint)
+    }
+
+    private func verifiedManifest(bytes: [UInt8], signature: [UInt8]) throws(AgentError) -> ModelManifest {
+        do {
+            try ModelSignature.verify(signature, of: bytes, with: signingKey)
+        } catch {
+            throw AgentError(.modelRejected, "the model's manifest signature does not verify with the fleet's signing key: \(error.message)",
+                             context: ["check": "signature"])
+        }
+        do {
+            return try ModelManifest.decode(bytes)
+        } catch {
+            throw AgentError(.modelRejected, "the signed manifest is not valid: \(error.message)", context: ["check": "manifest"])
+        }
+    }
+
+    private func verify(
+        manifest: ModelManifest, manifestBytes: [UInt8], signature: [UInt8], checkpoint: [UInt8]
+    ) throws(AgentError) -> VerifiedModel {
+        guard manifest.contentLength <= maxCheckpointBytes else {
+            throw rejected("the checkpoint is \(manifest.contentLength) bytes, more than the node's limit of \(maxCheckpointBytes)", manifest)
+        }
+        guard checkpoint.count == manifest.contentLength else {
+            throw rejected("the checkpoint is \(checkpoint.count) bytes; the manifest says \(manifest.contentLength)", manifest)
+        }
+        let digest = SHA256Digest()
+        digest.update(checkpoint)
+        let hash = "sha256:" + digest.finalizeHex()
+        guard hash == manifest.contentHash else {
+            throw rejected("the checkpoint's hash \(hash) does not match the manifest's \(manifest.contentHash)", manifest)
+        }
+        let policy: MoEPolicy
+        do { policy = try MoEPolicy(checkpoint: checkpoint) } catch {
+            throw rejected("the checkpoint is not a readable policy: \(error)", manifest)
+        }
+        guard policy.architecture.hash == manifest.architectureHash else {
+            throw rejected("the checkpoint's architecture \(policy.architecture.hash) is not the manifest's \(manifest.architectureHash)", manifest)
+        }
+        do { try policy.architecture.validateForDriving() } catch {
+            throw rejected("the policy cannot drive: \(error.message)", manifest)
+        }
+        return VerifiedModel(manifest: manifest, manifestBytes: manifestBytes, signature: signature, checkpoint: checkpoint, policy: policy)
+    }
+
+    private func rejected(_ message: String, _ manifest: ModelManifest) -> AgentError {
+        AgentError(.modelRejected, "model version \(manifest.version) rejected: " + message, context: ["version": "\(manifest.version)"])
+    }
+}

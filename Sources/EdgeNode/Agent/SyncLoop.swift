@@ -1,0 +1,341 @@
+import CoreMetrics
+import DrivingSimulator
+import EdgeLearning
+import FleetEvaluation
+import FleetWire
+import Foundation
+import Logging
+import PolicyNetwork
+
+/// The sync half of the agent: carries out ``SyncStateMachine``'s actions.
+///
+/// Poll for a task (long poll), fetch and verify models, adapt on the
+/// spool's captures with ``EdgeLearner`` while heartbeats keep the node
+/// alive, upload the delta, and back off with jitter whenever the coordinator
+/// cannot be reached. The state machine decides; this loop only performs the
+/// I/O and reports each outcome back as the next event.
+struct SyncLoop {
+    let agent: AgentContext
+    private var machine: SyncStateMachine
+    private let clock = ContinuousClock()
+    private let started: ContinuousClock.Instant
+    /// The coordinator's current version, as its last heartbeat reply said.
+    private var coordinatorVersion: UInt64?
+    private var heartbeatInterval: Double
+    private var lastHeartbeat: ContinuousClock.Instant?
+    private var compressor: DeltaCompressor
+    /// The delta waiting to be uploaded and the spool records it consumed.
+    private var pending: (round: UInt64, body: [UInt8], consumed: [UInt64])?
+    /// The anchor set of the version it was labelled for.
+    private var anchor: (version: UInt64, set: TrainingSet)?
+    /// The last round this node had nothing to send for.
+    private var declinedRound: UInt64?
+
+    init(agent: AgentContext) {
+        self.agent = agent
+        let configuration = agent.configuration
+        machine = SyncStateMachine(
+            installedVersion: agent.live.version ?? 0,
+            backoff: Backoff(base: configuration.backoffBase, cap: configuration.backoffCap, seed: configuration.seed ^ 0xBAC0_FF00))
+        started = clock.now
+        heartbeatInterval = configuration.heartbeatInterval
+        compressor = DeltaCompressor(configuration: configuration.learner.compression)
+    }
+
+    private var now: Double {
+        let elapsed = clock.now - started
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    mutating func run() async {
+        _ = await heartbeat(.idle)
+        var action = machine.start()
+        while !Task.isCancelled {
+            switch action {
+            case .pollTask:
+                action = await poll()
+            case .fetchModel(let version):
+                action = await fetch(version)
+            case .adapt(let task):
+                action = await adapt(task)
+            case .upload(let task):
+                action = await upload(task)
+            case .sleep(let until):
+                let wait = max(0, until - now)
+                do { try await Task.sleep(for: .seconds(wait)) } catch { return }
+                action = machine.timerFired(now: now)
+            }
+        }
+    }
+
+    // MARK: Steps
+
+    private mutating func poll() async -> SyncStateMachine.Action {
+        if lastHeartbeat.map({ clock.now - $0 >= .seconds(heartbeatInterval) }) ?? true {
+            _ = await heartbeat(.driving)
+        }
+        do {
+            if let task = try await agent.connection.pollTask(waitSeconds: agent.configuration.pollWaitSeconds) {
+                if task.round == declinedRound && agent.spool.count == 0 {
+                    // The coordinator offers the same round again at once, and there is still nothing
+                    // to learn from: wait a little instead of asking again in a tight loop.
+                    let pause = Double(max(1, min(agent.configuration.pollWaitSeconds, 5)))
+                    do { try await Task.sleep(for: .seconds(pause)) } catch { return .pollTask }
+                    return machine.noTask(latestVersion: coordinatorVersion)
+                }
+                agent.logger.info("task received", metadata: ["round": "\(task.round)", "base": "\(task.baseVersion)"])
+                agent.emit(.taskReceived(round: task.round, baseVersion: task.baseVersion))
+                if let compression = task.compression {
+                    if let fraction = compression.fraction, fraction > 0, fraction <= 1 { compressor.configuration.fraction = fraction }
+                    if let quantize = compression.quantize { compressor.configuration.quantize = quantize }
+                }
+                return machine.taskReceived(.init(round: task.round, baseVersion: task.baseVersion))
+            }
+            return machine.noTask(latestVersion: coordinatorVersion)
+        } catch {
+            return transportFailed(error)
+        }
+    }
+
+    private mutating func fetch(_ version: UInt64) async -> SyncStateMachine.Action {
+        let installed = agent.live.version
+        // A task names its base exactly (it may be older than the current version);
+        // otherwise ask for the current one, which costs a 304 if nothing changed.
+        var forTask = false
+        if case .fetchingModel(_, let task) = machine.state { forTask = task != nil }
+        let request: ModelRequest = forTask || version != coordinatorVersion
+            ? .version(version) : .current(ifNoneMatch: installed.flatMap { $0 > 0 ? $0 : nil })
+        let download: ModelDownload
+        do {
+            switch try await agent.connection.fetchModel(request) {
+            case .notModified:
+                return machine.modelInstalled(version: installed ?? 0)
+            case .model(let model):
+                download = model
+            }
+        } catch {
+            return transportFailed(error)
+        }
+        do {
+            let model = try agent.verifier.verify(download)
+            try agent.store.save(model)
+            agent.live.install(version: model.version, policy: model.policy)
+            agent.metrics.modelsInstalled.increment()
+            agent.metrics.modelVersion.record(Int64(model.version))
+            agent.logger.notice("model installed", metadata: [
+                "version": "\(model.version)", "round": "\(model.manifest.round.map(String.init) ?? "none")",
+            ])
+            agent.emit(.modelInstalled(version: model.version))
+            return machine.modelInstalled(version: model.version)
+        } catch {
+            agent.metrics.modelsRejected.increment()
+            agent.logger.error("model rejected", metadata: ["version": "\(download.version)", "error": "\(error.message)"])
+            agent.emit(.modelRejected(version: download.version, message: error.message))
+            return machine.modelRejected(now: now)
+        }
+    }
+
+    private mutating func adapt(_ task: SyncStateMachine.Task) async -> SyncStateMachine.Action {
+        pending = nil
+        guard let base = agent.live.snapshot, base.version == task.baseVersion else {
+            agent.logger.warning("the task's base is not the installed model", metadata: ["base": "\(task.baseVersion)"])
+            return finishAdaptation(task, delta: false)
+        }
+        let spool = agent.spool.snapshot
+        guard spool.count > 0 else {
+            agent.logger.info("no captures to learn from this round", metadata: ["round": "\(task.round)"])
+            return finishAdaptation(task, delta: false)
+        }
+        agent.metrics.adaptations.increment()
+        let anchorSet = await anchorSet(for: base)
+        let validation = (try? OrdinaryDriving(episodesPerFamily: agent.configuration.validationEpisodesPerFamily, firstIndex: 50_000)
+            .items(library: agent.library)) ?? []
+        var learnerConfiguration = agent.configuration.learner
+        learnerConfiguration.compression = compressor.configuration
+        learnerConfiguration.seed = agent.configuration.seed ^ task.round
+        let learner = EdgeLearner(configuration: learnerConfiguration)
+        let header = DeltaHeader(nodeID: agent.configuration.nodeID, baseVersion: task.baseVersion, round: task.round)
+        let limit = agent.configuration.maxCapturesPerLesson
+        let logger = agent.logger
+        let startCompressor = compressor
+        agent.logger.info("adapting", metadata: ["round": "\(task.round)", "captures": "\(min(spool.count, limit))"])
+        agent.emit(.adaptationStarted(round: task.round, captures: min(spool.count, limit)))
+
+        let agent = self.agent
+        typealias Outcome = Result<(EdgeLearner.SpoolLesson, DeltaCompressor), LearningError>
+        // The lesson runs as its own task so that a graceful shutdown need not wait for it: the
+        // learner has no cancellation points, and a lesson of a thousand variations per capture
+        // takes minutes. Learning only reads the spool, so abandoning it loses nothing — the
+        // captures stay until an upload is accepted, and the process exit ends the work. It runs on
+        // threads of its own (``LearningExecutor``) so driving and heartbeats go on meanwhile.
+        let finished = ResumeOnce<Outcome>()
+        let work = Task.detached(executorPreference: LearningExecutor.shared, priority: .utility) {
+            var compressor = startCompressor
+            do throws(LearningError) {
+                let lesson = try await learner.learn(
+                    from: spool, limit: limit, base: base.policy, anchor: anchorSet, validation: validation, header: header,
+                    compressor: &compressor, progress: { logger.debug("\($0)") })
+                finished.resume(with: .success(.success((lesson, compressor))))
+            } catch {
+                finished.resume(with: .success(.failure(error)))
+            }
+        }
+        let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
+            group.addTask {
+                do {
+                    return try await withTaskCancellationHandler {
+                        try await withCheckedThrowingContinuation { finished.set($0) }
+                    } onCancel: {
+                        finished.resume(with: .failure(CancellationError()))
+                        work.cancel()
+                    }
+                } catch {
+                    return .failure(LearningError(.nothingToLearn, "the adaptation was abandoned for shutdown"))
+                }
+            }
+            group.addTask {
+                // Heartbeats keep the node alive while it works.
+                var interval = await Self.sendHeartbeat(agent, .adapting, modelVersion: base.version) ?? agent.configuration.heartbeatInterval
+                while true {
+                    do { try await Task.sleep(for: .seconds(interval)) } catch { return nil }
+                    interval = await Self.sendHeartbeat(agent, .adapting, modelVersion: base.version) ?? interval
+                }
+            }
+            var result: Outcome?
+            for await value in group {
+                if let value {
+                    result = value
+                    group.cancelAll()
+                }
+            }
+            return result ?? .failure(LearningError(.nothingToLearn, "the adaptation was abandoned for shutdown"))
+        }
+        lastHeartbeat = clock.now
+        switch outcome {
+        case .success(let (lesson, updated)):
+            compressor = updated
+            for skipped in lesson.skipped {
+                agent.logger.warning("a damaged capture was quarantined", metadata: ["file": "\(skipped.fileName)", "reason": "\(skipped.reason)"])
+            }
+            do {
+                let body = try DeltaCodec.encodeCompressed(lesson.delta)
+                pending = (task.round, body, lesson.consumed)
+                agent.logger.info("adapted", metadata: [
+                    "round": "\(task.round)", "bytes": "\(body.count)",
+                    "failureBefore": "\(lesson.adaptation.before.failureRate)", "failureAfter": "\(lesson.adaptation.after.failureRate)",
+                ])
+                return finishAdaptation(task, delta: true)
+            } catch {
+                agent.logger.error("the delta could not be encoded", metadata: ["error": "\(error.message)"])
+                return finishAdaptation(task, delta: false)
+            }
+        case .failure(let error) where Task.isCancelled:
+            agent.logger.info("adaptation abandoned for shutdown; its captures stay in the spool", metadata: ["reason": "\(error.message)"])
+            return finishAdaptation(task, delta: false)
+        case .failure(let error):
+            agent.logger.warning("adaptation produced no delta", metadata: ["error": "\(error.message)"])
+            return finishAdaptation(task, delta: false)
+        }
+    }
+
+    private mutating func finishAdaptation(_ task: SyncStateMachine.Task, delta: Bool) -> SyncStateMachine.Action {
+        declinedRound = delta ? nil : task.round
+        agent.emit(.adaptationFinished(round: task.round, delta: delta))
+        return machine.adaptationFinished(producedDelta: delta)
+    }
+
+    private mutating func upload(_ task: SyncStateMachine.Task) async -> SyncStateMachine.Action {
+        guard let pending, pending.round == task.round else {
+            return machine.uploadFinished(.refused(status: 0, code: "no_delta"), now: now)
+        }
+        do {
+            let receipt = try await agent.connection.uploadUpdate(round: task.round, compressedDelta: pending.body)
+            agent.spool.remove(pending.consumed)
+            self.pending = nil
+            agent.metrics.uploadsAccepted.increment()
+            agent.metrics.spoolCaptures.record(agent.spool.count)
+            agent.logger.notice("update accepted", metadata: [
+                "round": "\(receipt.round)", "accepted": "\(receipt.acceptedUpdates)", "captures": "\(pending.consumed.count)",
+            ])
+            agent.emit(.uploadAccepted(round: task.round, captures: pending.consumed.count))
+            return machine.uploadFinished(.accepted, now: now)
+        } catch where error.isTransportFailure {
+            return transportFailed(error)
+        } catch {
+            self.pending = nil
+            agent.metrics.uploadsRefused.increment()
+            let status = error.status ?? 0
+            let code = error.errorCode ?? error.code.name
+            if [400, 413, 415, 422].contains(status) {
+                // The update itself is bad: learning from the same captures would be refused again.
+                agent.spool.remove(pending.consumed)
+                agent.logger.error("update refused; its captures are discarded", metadata: ["round": "\(task.round)", "error": "\(error)"])
+            } else {
+                agent.logger.warning("update refused; its captures stay for the next round", metadata: [
+                    "round": "\(task.round)", "error": "\(error)", "currentRound": "\(error.currentRound.map(String.init) ?? "none")",
+                ])
+            }
+            agent.emit(.uploadRefused(round: task.round, status: status, code: code))
+            return machine.uploadFinished(.refused(status: status, code: code), now: now)
+        }
+    }
+
+    // MARK: Helpers
+
+    private mutating func transportFailed(_ error: ConnectionError) -> SyncStateMachine.Action {
+        agent.metrics.transportFailures.increment()
+        let action = machine.transportFailed(now: now)
+        var retryIn = 0.0
+        if case .sleep(let until) = action { retryIn = max(0, until - now) }
+        agent.logger.warning("coordinator unreachable; retrying", metadata: [
+            "error": "\(error)", "retryIn": "\(String(format: "%.2f", retryIn))",
+        ])
+        agent.emit(.transportFailed(message: error.description, retryIn: retryIn))
+        return action
+    }
+
+    /// Sends a heartbeat now; remembers the coordinator's version and interval.
+    private mutating func heartbeat(_ state: NodeHeartbeat.State) async -> Bool {
+        lastHeartbeat = clock.now
+        let reply = await Self.reply(agent, state, modelVersion: agent.live.version)
+        guard let reply else { return false }
+        coordinatorVersion = reply.currentVersion
+        if reply.heartbeatInterval > 0, reply.heartbeatInterval.isFinite { heartbeatInterval = reply.heartbeatInterval }
+        return true
+    }
+
+    private static func sendHeartbeat(_ agent: AgentContext, _ state: NodeHeartbeat.State, modelVersion: UInt64?) async -> Double? {
+        guard let reply = await reply(agent, state, modelVersion: modelVersion), reply.heartbeatInterval > 0 else { return nil }
+        return reply.heartbeatInterval
+    }
+
+    private static func reply(_ agent: AgentContext, _ state: NodeHeartbeat.State, modelVersion: UInt64?) async -> HeartbeatReply? {
+        let beat = NodeHeartbeat(
+            state: state, modelVersion: modelVersion.flatMap { $0 > 0 ? $0 : nil }, region: agent.regionName,
+            capturesPending: agent.spool.count)
+        do {
+            let reply = try await agent.connection.heartbeat(beat)
+            agent.metrics.heartbeats.increment()
+            agent.emit(.heartbeatAcknowledged(currentVersion: reply.currentVersion))
+            return reply
+        } catch {
+            agent.logger.debug("heartbeat failed", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Ordinary driving labelled for `base`, replayed while adapting; computed once per version.
+    private mutating func anchorSet(for base: LivePolicy.Snapshot) async -> TrainingSet {
+        let episodes = agent.configuration.anchorEpisodesPerFamily
+        guard episodes > 0 else { return TrainingSet(width: base.policy.architecture.inputs) }
+        if let anchor, anchor.version == base.version { return anchor.set }
+        do {
+            let set = try await OrdinaryDriving(episodesPerFamily: episodes).anchor(policy: base.policy, library: agent.library)
+            anchor = (base.version, set)
+            return set
+        } catch {
+            agent.logger.warning("no anchor set; adapting without replay", metadata: ["error": "\(error)"])
+            return TrainingSet(width: base.policy.architecture.inputs)
+        }
+    }
+}

@@ -1,0 +1,296 @@
+import Foundation
+public import NIOCore
+import NIOHTTP1
+import NIOPosix
+public import SecureTransport
+
+/// The coordinator API over HTTP/1.1 on one mutually authenticated TLS connection.
+///
+/// Why this shape: a node makes a handful of requests a minute, one at a
+/// time (heartbeat, long poll, download, upload), so one keep-alive
+/// connection, opened on first use and reopened after any failure, is all it
+/// needs — and it spares the coordinator a TLS handshake per request.
+/// Requests are serialized: a caller waits its turn. The TLS layer is the
+/// fleet's own OpenSSL handler presenting the node's certificate; answers are
+/// read whole under the size bounds of ``ConnectionConfiguration``, and the
+/// coordinator's JSON errors become typed ``ConnectionError``s.
+///
+/// A request that fails because a reused keep-alive connection turned out to
+/// be closed (the coordinator dropped it while idle) is sent once more on a
+/// fresh connection; every other failure is reported to the caller.
+/// Cancelling the calling task closes the connection and ends its request at
+/// once, so a graceful shutdown never waits out a long poll.
+public actor HTTPSCoordinatorConnection: CoordinatorConnection {
+    public nonisolated let configuration: ConnectionConfiguration
+    private let tls: TLSContext
+    private let group: any EventLoopGroup
+    private var channel: (any Channel)?
+    /// Whether the open channel has already carried an exchange.
+    private var channelUsed = false
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    /// A connection (opened lazily) to the coordinator.
+    /// - Parameters:
+    ///   - configuration: where and with which bounds.
+    ///   - tls: a client context with the node's certificate and the fleet CA.
+    ///   - group: the event loops to run on (NIO's shared group by default).
+    public init(
+        configuration: ConnectionConfiguration, tls: TLSContext,
+        group: (any EventLoopGroup)? = nil
+    ) throws(ConnectionError) {
+        guard tls.configuration.role == .client else {
+            throw ConnectionError(.invalidConfiguration, "the coordinator connection needs a client TLS configuration")
+        }
+        self.configuration = configuration
+        self.tls = tls
+        self.group = group ?? MultiThreadedEventLoopGroup.singleton
+    }
+
+    // MARK: CoordinatorConnection
+
+    public func heartbeat(_ heartbeat: NodeHeartbeat) async throws(ConnectionError) -> HeartbeatReply {
+        let body = try Self.encode(heartbeat)
+        let response = try await exchange(.POST, "/v1/heartbeat", contentType: "application/json", body: body)
+        try Self.expect(response, status: 200)
+        return try Self.decode(HeartbeatReply.self, from: response)
+    }
+
+    public func pollTask(waitSeconds: Int) async throws(ConnectionError) -> TaskAssignment? {
+        let wait = min(max(waitSeconds, 0), 60)
+        let response = try await exchange(.GET, "/v1/task?wait=\(wait)", extraTime: .seconds(Int64(wait)))
+        if response.status == 204 { return nil }
+        try Self.expect(response, status: 200)
+        return try Self.decode(TaskAssignment.self, from: response)
+    }
+
+    public func fetchModel(_ request: ModelRequest) async throws(ConnectionError) -> ModelFetch {
+        let path: String
+        var headers: [(String, String)] = [("Accept-Encoding", "zstd")]
+        switch request {
+        case .current(let known):
+            path = "/v1/model"
+            if let known { headers.append(("If-None-Match", "\"v\(known)\"")) }
+        case .version(let version):
+            path = "/v1/models/\(version)"
+        }
+        let response = try await exchange(.GET, path, headers: headers, maxResponseBytes: configuration.maxModelResponseBytes)
+        if response.status == 304 { return .notModified }
+        try Self.expect(response, status: 200)
+        return .model(try Self.modelDownload(from: response))
+    }
+
+    public func uploadUpdate(round: UInt64, compressedDelta: [UInt8]) async throws(ConnectionError) -> UpdateReceipt {
+        let response = try await exchange(
+            .PUT, "/v1/rounds/\(round)/updates",
+            headers: [("Content-Encoding", "zstd")], contentType: "application/octet-stream", body: compressedDelta)
+        try Self.expect(response, status: 202)
+        return try Self.decode(UpdateReceipt.self, from: response)
+    }
+
+    public func close() async {
+        let open = channel
+        channel = nil
+        try? await open?.close()
+    }
+
+    // MARK: Exchanges
+
+    /// Sends one request and reads its whole answer, waiting for the connection to be free first.
+    private func exchange(
+        _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], contentType: String? = nil,
+        body: [UInt8]? = nil, maxResponseBytes: Int? = nil, extraTime: TimeAmount = .zero
+    ) async throws(ConnectionError) -> HTTPResponse {
+        await acquire()
+        defer { release() }
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
+        head.headers.add(name: "Host", value: configuration.hostHeader)
+        head.headers.add(name: "User-Agent", value: "fleet-node")
+        head.headers.add(name: "Accept", value: "application/json")
+        for (name, value) in headers { head.headers.add(name: name, value: value) }
+        if let contentType { head.headers.add(name: "Content-Type", value: contentType) }
+        head.headers.add(name: "Content-Length", value: String(body?.count ?? 0))
+        let limit = maxResponseBytes ?? configuration.maxControlResponseBytes
+        let timeout = configuration.requestTimeout + extraTime
+
+        for attempt in 0..<2 {
+            let channel = try await connectedChannel()
+            let reused = channelUsed
+            channelUsed = true
+            do {
+                return try await send(head: head, body: body, limit: limit, timeout: timeout, on: channel)
+            } catch {
+                drop(channel)
+                if Task.isCancelled { throw ConnectionError(.connectionClosed, "the request was cancelled") }
+                if attempt == 0 && reused && error.code == .connectionClosed { continue }
+                throw error
+            }
+        }
+        throw ConnectionError(.connectionClosed, "the coordinator closed two connections in a row without answering")
+    }
+
+    private func send(
+        head: HTTPRequestHead, body: [UInt8]?, limit: Int, timeout: TimeAmount, on channel: any Channel
+    ) async throws(ConnectionError) -> HTTPResponse {
+        let promise = channel.eventLoop.makePromise(of: HTTPResponse.self)
+        let buffer = body.map { ByteBuffer(bytes: $0) }
+        let exchange = HTTPExchange(head: head, body: buffer, maxResponseBytes: limit, response: promise)
+        let seconds = Double(timeout.nanoseconds) / 1e9
+        let timer = channel.eventLoop.scheduleTask(in: timeout) {
+            (try? channel.pipeline.syncOperations.handler(type: HTTPExchangeHandler.self))?.timeOut(after: seconds)
+        }
+        channel.writeAndFlush(exchange).whenFailure { error in
+            promise.fail(ConnectionError(.connectionClosed, "the request could not be sent: \(error)"))
+        }
+        defer { timer.cancel() }
+        do {
+            // Cancelling the caller (graceful shutdown during a long poll) closes the connection,
+            // which fails the exchange at once instead of waiting out the poll.
+            return try await withTaskCancellationHandler {
+                try await promise.futureResult.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+        } catch let error as ConnectionError {
+            throw error
+        } catch {
+            throw ConnectionError(.connectionClosed, "the request failed: \(error)")
+        }
+    }
+
+    /// The open connection, or a new one (TCP connect, then the TLS handshake).
+    private func connectedChannel() async throws(ConnectionError) -> any Channel {
+        if let channel, channel.isActive { return channel }
+        channel = nil
+        let tls = self.tls
+        let host = configuration.host
+        let handshake = group.next().makePromise(of: TLSConnectionInfo.self)
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = try TLSHandler(context: tls, serverHostname: host, handshakePromise: handshake)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(HTTPExchangeHandler())
+                }
+            }
+        let opened: any Channel
+        do {
+            opened = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
+        } catch {
+            handshake.fail(error)
+            throw ConnectionError(
+                .connectFailed, "cannot connect to \(configuration.hostHeader): \(error)")
+        }
+        let timer = opened.eventLoop.scheduleTask(in: configuration.connectTimeout) {
+            handshake.fail(ConnectionError(.timedOut, "the TLS handshake took longer than the connect timeout"))
+            opened.close(promise: nil)
+        }
+        opened.closeFuture.whenComplete { _ in
+            handshake.fail(ConnectionError(.connectionClosed, "the coordinator closed the connection during the TLS handshake"))
+        }
+        defer { timer.cancel() }
+        do {
+            _ = try await handshake.futureResult.get()
+        } catch {
+            opened.close(promise: nil)
+            if let error = error as? ConnectionError { throw error }
+            throw ConnectionError(.tlsFailed, "the TLS handshake with \(configuration.hostHeader) failed: \(error)")
+        }
+        channel = opened
+        channelUsed = false
+        return opened
+    }
+
+    private func drop(_ failed: any Channel) {
+        failed.close(promise: nil)
+        if channel === failed { channel = nil }
+    }
+
+    // MARK: One request at a time
+
+    private func acquire() async {
+        guard busy else {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    private func release() {
+        if waiters.isEmpty {
+            busy = false
+        } else {
+            waiters.removeFirst().resume()
+        }
+    }
+
+    // MARK: Bodies
+
+    static func encode(_ value: some Encodable) throws(ConnectionError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        do { return Array(try encoder.encode(value)) } catch {
+            throw ConnectionError(.invalidConfiguration, "cannot encode the request body: \(error)")
+        }
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from response: HTTPResponse) throws(ConnectionError) -> T {
+        do { return try JSONDecoder().decode(T.self, from: Data(response.bytes)) } catch {
+            throw ConnectionError(
+                .invalidResponse, "the coordinator's \(response.status) answer is not a valid \(T.self): \(error)",
+                status: response.status)
+        }
+    }
+
+    /// Passes when the status is `expected`, otherwise throws the typed error the status and body call for.
+    static func expect(_ response: HTTPResponse, status expected: Int) throws(ConnectionError) {
+        let status = response.status
+        guard status != expected else { return }
+        let body = try? JSONDecoder().decode(CoordinatorErrorBody.self, from: Data(response.bytes))
+        let detail = body.map { "\($0.error): \($0.message)" } ?? "no JSON error body"
+        switch status {
+        case 409:
+            throw ConnectionError(
+                .roundConflict, "the coordinator refused the update (\(detail))", status: status, errorCode: body?.error,
+                currentRound: body?.currentRound)
+        case 408, 429, 500...599:
+            throw ConnectionError(.serverUnavailable, "the coordinator answered \(status) (\(detail))", status: status, errorCode: body?.error)
+        case 400...499:
+            throw ConnectionError(.refused, "the coordinator refused the request with \(status) (\(detail))", status: status, errorCode: body?.error)
+        default:
+            throw ConnectionError(.invalidResponse, "expected status \(expected), got \(status) (\(detail))", status: status, errorCode: body?.error)
+        }
+    }
+
+    /// Reads the model headers; the bytes are checked later by ``ModelVerifier``.
+    static func modelDownload(from response: HTTPResponse) throws(ConnectionError) -> ModelDownload {
+        let headers = response.head.headers
+        func header(_ name: String) throws(ConnectionError) -> String {
+            guard let value = headers.first(name: name) else {
+                throw ConnectionError(.invalidResponse, "the model answer lacks the \(name) header", status: response.status)
+            }
+            return value
+        }
+        func base64(_ name: String) throws(ConnectionError) -> [UInt8] {
+            guard let data = Data(base64Encoded: try header(name)) else {
+                throw ConnectionError(.invalidResponse, "the \(name) header is not base64", status: response.status)
+            }
+            return Array(data)
+        }
+        guard let version = UInt64(try header("Fleet-Model-Version")) else {
+            throw ConnectionError(.invalidResponse, "Fleet-Model-Version is not a version number", status: response.status)
+        }
+        let encoding = headers.first(name: "Content-Encoding")?.lowercased()
+        guard encoding == "zstd" else {
+            throw ConnectionError(
+                .invalidResponse, "the checkpoint must be sent with Content-Encoding: zstd, not \(encoding ?? "none")",
+                status: response.status)
+        }
+        return ModelDownload(
+            version: version, manifestBytes: try base64("Fleet-Manifest"), signature: try base64("Fleet-Manifest-Signature"),
+            compressedCheckpoint: response.bytes)
+    }
+}
