@@ -23,7 +23,7 @@ let package = Package(
         .executable(name: "fleet-sim", targets: ["FleetSimCLI"]),
         .executable(name: "simulator-benchmark", targets: ["SimulatorBenchmark"]),
         .executable(name: "edge-learning-benchmark", targets: ["EdgeLearningBenchmark"]),
-        .executable(name: "fleet-certs", targets: ["FleetCerts"]),
+        .executable(name: "fleet-coordinator", targets: ["FleetCoordinatorCLI"]),
         .executable(name: "tls-benchmark", targets: ["TLSBenchmark"]),
         .executable(name: "fleet-node", targets: ["FleetNodeCLI"]),
     ],
@@ -67,8 +67,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "CFleetWireKernels"
+        ),
+        .target(
             name: "FleetWire",
-            dependencies: ["PolicyNetwork", "CZstd"],
+            dependencies: ["PolicyNetwork", "CZstd", "CFleetWireKernels"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -84,7 +87,16 @@ let package = Package(
                 "FleetEvaluation",
                 "FleetWire",
                 "SecureTransport",
+                "DrivingSimulator",
+                "PolicyNetwork",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -127,16 +139,28 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+
+        // MARK: Executables
         .executableTarget(
-            name: "FleetCerts",
+            name: "FleetCoordinatorCLI",
             dependencies: [
+                "Coordinator",
+                "Aggregation",
+                "DrivingSimulator",
+                "FleetEvaluation",
+                "FleetWire",
+                "PolicyNetwork",
                 "SecureTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
-
-        // MARK: Executables
         .executableTarget(
             name: "FleetNodeCLI",
             dependencies: [
@@ -193,7 +217,7 @@ let package = Package(
 
         .executableTarget(
             name: "AggregationBenchmark",
-            dependencies: ["Aggregation", "FleetWire", "PolicyNetwork", "EdgeLearning"],
+            dependencies: ["Aggregation", "FleetWire", "PolicyNetwork", "EdgeLearning", "FleetEvaluation", "DrivingSimulator"],
             path: "Benchmarks/AggregationBenchmark",
             swiftSettings: swiftSettings
         ),
@@ -225,8 +249,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "AggregationRobustnessTests",
+            dependencies: ["Aggregation", "FleetWire", "FleetEvaluation", "DrivingSimulator", "PolicyNetwork"],
+            exclude: ["Lessons"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "FleetWire", "PolicyNetwork", "FleetEvaluation", "DrivingSimulator", "SecureTransport"],
+            dependencies: [
+                "Coordinator", "FleetWire", "PolicyNetwork", "FleetEvaluation", "DrivingSimulator", "SecureTransport",
+                "Aggregation",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

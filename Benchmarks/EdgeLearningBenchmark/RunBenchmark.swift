@@ -19,8 +19,9 @@ struct RunBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds between a capture's snapshot and its trigger.") var captureLead = 5.0
     @Option(help: "Anchor episodes per family (ordinary driving replayed while adapting).") var anchorEpisodes = 30
     @Option(help: "Validation episodes per family (ordinary driving each checkpoint is checked against; 0: none).") var validationEpisodes = 20
-    @Option(help: "Difficulty of the anchor episodes.") var anchorDifficulty = 0.5
+    @Option(help: "Difficulty of the anchor and validation episodes ('scenario': each scenario's own, as its gold episodes).") var anchorDifficulty = "0.5"
     @Option(help: "Anchor labels: policy (the base's own actions) or teacher.") var anchorLabels = "policy"
+    @Option(help: "Share of the anchor episodes' decisions the teacher takes (0: the base drives alone).") var anchorBeta = 0.5
     @Option(help: "Codec timing repetitions (median reported).") var repeats = 21
     @Flag(help: "Train the router too.") var trainRouter = false
     @Flag(inversion: .prefixedNo, help: "Keep the change sparse while training (top-k projection each epoch).") var sparseTraining = true
@@ -28,6 +29,9 @@ struct RunBenchmark: AsyncParsableCommand {
     @Option(help: "Epochs per DAgger iteration (default: the learner's).") var epochs: Int?
     @Option(help: "Adam learning rate (default: the learner's).") var learningRate: Float?
     @Option(help: "Experts trained at most (default: the learner's).") var maxExperts: Int?
+    @Option(help: "Widen from one expert while the lesson removes less than this share of failures ('none': train --max-experts at once; default: the learner's).") var widenUntil: String?
+    @Option(help: "Share of anchor states with the smallest logit margin replayed more often (default: the learner's).") var closeCallShare: Double?
+    @Option(help: "How many times as often those close calls are replayed (default: the learner's).") var closeCallWeight: Int?
     @Option(help: "Share of each batch replayed from the anchor (default: the learner's).") var replay: Double?
     @Option(help: "DAgger iterations (default: the learner's).") var iterations: Int?
     @Option(help: "Grow an expert when the loss after adapting exceeds this (default: the learner's).") var growthThreshold: Float?
@@ -47,12 +51,15 @@ struct RunBenchmark: AsyncParsableCommand {
         let goldBase = try await PolicyEvaluation.evaluate(base, suite: suite, library: library, name: "base")
         print("gold suite, base: \(format(goldBase.overall.collisionFreePercent)) % collision-free")
         let anchorStart = clock.now
-        let anchor = try await OrdinaryDriving(episodesPerFamily: anchorEpisodes, difficulty: anchorDifficulty, firstIndex: 10_000)
-            .anchor(policy: base, library: library, labels: anchorLabels == "teacher" ? .teacher : .policy)
+        guard anchorDifficulty == "scenario" || Double(anchorDifficulty) != nil else {
+            throw ValidationError("--anchor-difficulty takes a number in [0, 1] or 'scenario', got '\(anchorDifficulty)'.")
+        }
+        let anchor = try await OrdinaryDriving(episodesPerFamily: anchorEpisodes, difficulty: Double(anchorDifficulty), firstIndex: 10_000)
+            .anchor(policy: base, library: library, beta: anchorBeta, labels: anchorLabels == "teacher" ? .teacher : .policy)
         print("anchor: \(anchor.count) \(anchorLabels)-labelled states of ordinary driving (\(seconds(clock.now - anchorStart)) s)")
 
         let validation = validationEpisodes > 0
-            ? try OrdinaryDriving(episodesPerFamily: validationEpisodes, difficulty: anchorDifficulty, firstIndex: 20_000).items(library: library) : []
+            ? try OrdinaryDriving(episodesPerFamily: validationEpisodes, difficulty: Double(anchorDifficulty), firstIndex: 20_000).items(library: library) : []
         var configuration = EdgeLearner.Configuration()
         configuration.synthesis.count = variations
         configuration.adaptation.trainRouter = trainRouter
@@ -61,6 +68,12 @@ struct RunBenchmark: AsyncParsableCommand {
         if let epochs { configuration.adaptation.fitting.epochs = epochs }
         if let learningRate { configuration.adaptation.fitting.learningRate = learningRate }
         if let maxExperts { configuration.adaptation.maxExperts = maxExperts }
+        if let widenUntil {
+            guard widenUntil == "none" || Double(widenUntil) != nil else { throw ValidationError("--widen-until takes a share in (0, 1] or 'none', got '\(widenUntil)'.") }
+            configuration.widenUntil = Double(widenUntil)
+        }
+        if let closeCallShare { configuration.adaptation.closeCallShare = closeCallShare }
+        if let closeCallWeight { configuration.adaptation.closeCallWeight = closeCallWeight }
         if let replay { configuration.adaptation.fitting.replayRatio = replay }
         if let iterations { configuration.labelling.iterations = iterations }
         if let growthThreshold { configuration.growth.lossThreshold = growthThreshold }

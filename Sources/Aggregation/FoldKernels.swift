@@ -1,7 +1,9 @@
 import FleetWire
 
-/// The inner loops of aggregation: `sum += weight × decoded(tensor)` for each
-/// payload encoding, without expanding the tensor first.
+/// The inner loops of aggregation for decoded deltas: `sum += weight ×
+/// decoded(tensor)` for each payload encoding, without expanding the tensor
+/// first. (Scanned containers fold through FleetWire's own kernels, straight
+/// from the container bytes: `RoundAggregator.add(_: ScannedDelta)`.)
 ///
 /// Aggregation should run at memory speed, so each loop walks the payload
 /// once over raw buffers; sparse int8 payloads track the current row instead
@@ -29,19 +31,20 @@ enum FoldKernels {
                 }
             }
         case .sparseInt8(let scales, let indices, let values):
+            // weight × (q × scale): the decoded value first, as the scanned path folds it.
             indices.withUnsafeBufferPointer { i in
                 values.withUnsafeBufferPointer { q in
                     var row = 0
                     var rowEnd = columns
-                    var factor = weight * scales[0]
+                    var scale = scales[0]
                     for position in 0..<i.count {
                         let index = Int(i[position])
                         if index >= rowEnd {
                             row = index / columns
                             rowEnd = (row + 1) * columns
-                            factor = weight * scales[row]
+                            scale = scales[row]
                         }
-                        sum[index] += factor * Float(q[position])
+                        sum[index] += weight * (Float(q[position]) * scale)
                     }
                 }
             }

@@ -19,6 +19,12 @@ public import FleetWire
 ///
 /// Added experts are not averaged (two nodes' new experts are different
 /// experts): the proposal whose new expert had the most routed samples wins.
+///
+/// The coordinator's fast path is ``DeltaCodec/scan(_:limits:)`` followed by
+/// `add(_: ScannedDelta)`: the scan checks the container and computes the
+/// norms in one pass, and the fold reads the values straight from the
+/// container, so an update is read about twice and copied never
+/// (`BENCHMARKS.md`, "Aggregation").
 public struct RoundAggregator: Sendable {
     public let layout: ModelLayout
     public let configuration: AggregationConfiguration
@@ -66,60 +72,131 @@ public struct RoundAggregator: Sendable {
         let update = try UpdateValidator.validate(
             delta, layout: layout, currentVersion: currentVersion, round: round, configuration: configuration
         )
-        guard !contributorSet.contains(delta.nodeID) else {
-            throw AggregationError(.duplicateNode, "node \(delta.nodeID) already contributed to this round")
-        }
-        if configuration.rule != .weightedMean && buffered.count >= configuration.bufferCapacity {
-            throw AggregationError(.bufferFull, "the round already holds \(buffered.count) updates, the robust rule's capacity")
-        }
-
-        var scale: Float = 1
-        let clip = configuration.privacy?.clipNorm ?? configuration.clipNorm
-        if let clip, update.norm > clip {
-            scale = Float(clip / update.norm)
-            clippedUpdates += 1
-        }
-        let stalenessFactor = Float(pow(1 + Double(update.staleness), -configuration.stalenessExponent))
-
+        let scale = try admit(nodeID: delta.nodeID, norm: update.norm)
         switch configuration.rule {
         case .weightedMean:
+            let factor = Double(stalenessFactor(update.staleness))
             let totalSamples = delta.routingCounts.prefix(layout.expertCount).reduce(0, +)
             for (tensor, index) in zip(delta.tensors, update.layoutIndices) {
-                guard let index else { continue }  // additions are not averaged
-                let weight: Double
-                if configuration.privacy != nil {
-                    weight = 1  // equal weights keep each node's influence within the clip
-                } else if let expert = layout.entries[index].expert {
-                    weight = Double(delta.routingCounts[expert]) * Double(stalenessFactor)
-                } else {
-                    weight = Double(totalSamples) * Double(stalenessFactor)
-                }
-                guard weight > 0 else { continue }
-                if sums[index].isEmpty {
-                    sums[index] = [Float](repeating: 0, count: tensor.elementCount)
-                }
+                // Additions are not averaged.
+                guard let index,
+                      let weight = weight(ofTensor: index, routingCounts: delta.routingCounts, totalSamples: totalSamples, stalenessFactor: factor)
+                else { continue }
+                createSumIfNeeded(index, elementCount: tensor.elementCount)
                 // Mutated in place: no copy of the running sum.
                 sums[index].withUnsafeMutableBufferPointer {
                     FoldKernels.fold(tensor, weight: Float(weight) * scale, into: $0)
                 }
-                weights[index] += weight
+                self.weights[index] += weight
             }
         case .trimmedMean, .median:
-            buffered.append((delta, scale * stalenessFactor))
+            buffered.append((delta, scale * stalenessFactor(update.staleness)))
         }
+        record(
+            nodeID: delta.nodeID, routingCounts: delta.routingCounts, families: delta.metadata.families,
+            additions: { delta.tensors.filter { $0.role == .addition } })
+        return update
+    }
 
-        contributors.append(delta.nodeID)
-        contributorSet.insert(delta.nodeID)
-        for expert in 0..<layout.expertCount { samplesPerExpert[expert] += delta.routingCounts[expert] }
-        for family in Set(delta.metadata.families) { families[family, default: 0] += 1 }
-        let additions = delta.tensors.filter { $0.role == .addition }
-        if !additions.isEmpty {
-            let added = delta.routingCounts.dropFirst(layout.expertCount).reduce(0, +)
-            if bestAddition.map({ added > $0.samples }) ?? true {
-                bestAddition = (delta.nodeID, added, additions)
+    /// Validates a scanned container and folds its values in straight from the container.
+    ///
+    /// The fast path of the coordinator: ``DeltaCodec/scan(_:limits:)`` has
+    /// checked the bytes and computed the norms, so each value is read once
+    /// more here, by the fold, and never copied.
+    ///
+    /// - Returns: The validated update (its staleness and norm).
+    /// - Throws: ``AggregationError``; a refused update changes nothing.
+    @discardableResult
+    public mutating func add(_ delta: ScannedDelta) throws(AggregationError) -> ValidatedUpdate {
+        let check = try UpdateValidator.check(
+            delta, layout: layout, currentVersion: currentVersion, round: round, configuration: configuration
+        )
+        let scale = try admit(nodeID: delta.nodeID, norm: check.norm)
+        switch configuration.rule {
+        case .weightedMean:
+            let factor = Double(stalenessFactor(check.staleness))
+            let totalSamples = delta.routingCounts.prefix(layout.expertCount).reduce(0, +)
+            for (position, index) in check.layoutIndices.enumerated() {
+                // Additions are not averaged.
+                guard let index,
+                      let weight = weight(ofTensor: index, routingCounts: delta.routingCounts, totalSamples: totalSamples, stalenessFactor: factor)
+                else { continue }
+                createSumIfNeeded(index, elementCount: layout.entries[index].elementCount)
+                sums[index].withUnsafeMutableBufferPointer {
+                    delta.accumulate(position, scaledBy: Float(weight) * scale, into: $0)
+                }
+                self.weights[index] += weight
+            }
+        case .trimmedMean, .median:
+            buffered.append((delta.materialize(), scale * stalenessFactor(check.staleness)))
+        }
+        let additions = check.layoutIndices.indices.filter { check.layoutIndices[$0] == nil }
+        record(
+            nodeID: delta.nodeID, routingCounts: delta.routingCounts, families: delta.families,
+            additions: { additions.map(delta.materialize) })
+        return ValidatedUpdate(source: .scanned(delta), staleness: check.staleness, norm: check.norm, layoutIndices: check.layoutIndices)
+    }
+
+    /// The checks that need the round's state; returns the clip factor min(1, C / ‖δ‖).
+    private mutating func admit(nodeID: String, norm: Double) throws(AggregationError) -> Float {
+        guard !contributorSet.contains(nodeID) else {
+            throw AggregationError(.duplicateNode, "node \(nodeID) already contributed to this round")
+        }
+        if configuration.rule != .weightedMean && buffered.count >= configuration.bufferCapacity {
+            throw AggregationError(.bufferFull, "the round already holds \(buffered.count) updates, the robust rule's capacity")
+        }
+        let clip = configuration.privacy?.clipNorm ?? configuration.clipNorm
+        if let clip, norm > clip {
+            clippedUpdates += 1
+            return Float(clip / norm)
+        }
+        return 1
+    }
+
+    /// (1 + τ)^−a.
+    private func stalenessFactor(_ staleness: Int) -> Float {
+        Float(pow(1 + Double(staleness), -configuration.stalenessExponent))
+    }
+
+    /// The weight of layout tensor `index` for an update: its expert's routed
+    /// samples (all samples for shared tensors) times the staleness factor,
+    /// 1 under DP; nil when the weight is zero.
+    private func weight(ofTensor index: Int, routingCounts: [UInt64], totalSamples: UInt64, stalenessFactor: Double) -> Double? {
+        let weight: Double
+        if configuration.privacy != nil {
+            weight = 1  // equal weights keep each node's influence within the clip
+        } else if let expert = layout.entries[index].expert {
+            weight = Double(routingCounts[expert]) * stalenessFactor
+        } else {
+            weight = Double(totalSamples) * stalenessFactor
+        }
+        return weight > 0 ? weight : nil
+    }
+
+    /// Creates the running sum of layout tensor `index` at zero on first use.
+    private mutating func createSumIfNeeded(_ index: Int, elementCount: Int) {
+        if sums[index].isEmpty {
+            sums[index] = [Float](repeating: 0, count: elementCount)
+        }
+    }
+
+    /// Bookkeeping once an update counts: contributors, routed samples, families, additions.
+    private mutating func record(
+        nodeID: String, routingCounts: [UInt64], families updateFamilies: [String], additions: () -> [TensorDelta]
+    ) {
+        contributors.append(nodeID)
+        contributorSet.insert(nodeID)
+        for expert in 0..<layout.expertCount { samplesPerExpert[expert] += routingCounts[expert] }
+        for family in Set(updateFamilies) { families[family, default: 0] += 1 }
+        if routingCounts.count > layout.expertCount || bestAddition == nil {
+            let additions = additions()
+            if !additions.isEmpty {
+                let added = routingCounts.dropFirst(layout.expertCount).reduce(0, +)
+                if bestAddition.map({ added > $0.samples }) ?? true {
+                    bestAddition = (nodeID, added, additions)
+                }
             }
         }
-        return update
     }
 
     /// The combined change of every update folded in.

@@ -2,13 +2,35 @@ public import FleetWire
 
 /// An update that passed validation, with what the aggregator needs to weigh it.
 public struct ValidatedUpdate: Sendable {
-    public let delta: PolicyDelta
+    /// Where the update's values are: decoded arrays, or still in the container.
+    enum Source: Sendable {
+        case decoded(PolicyDelta)
+        case scanned(ScannedDelta)
+    }
+
+    let source: Source
     /// How many versions its base lags behind the current model.
     public let staleness: Int
     /// L2 norm of its difference tensors, as sent.
     public let norm: Double
     /// For each tensor of the delta, its position in the model layout (nil for additions).
     let layoutIndices: [Int?]
+
+    /// The update as a decoded delta (copied out of its container if it was scanned).
+    public var delta: PolicyDelta {
+        switch source {
+        case .decoded(let delta): delta
+        case .scanned(let scanned): scanned.materialize()
+        }
+    }
+
+    /// The sender.
+    public var nodeID: String {
+        switch source {
+        case .decoded(let delta): delta.nodeID
+        case .scanned(let scanned): scanned.nodeID
+        }
+    }
 }
 
 /// Checks an update against the model and the round before anything of it counts.
@@ -29,59 +51,133 @@ public enum UpdateValidator {
         round: UInt64?,
         configuration: AggregationConfiguration
     ) throws(AggregationError) -> ValidatedUpdate {
-        guard delta.architecture == layout.architecture else {
-            throw AggregationError(
-                .architectureMismatch,
-                "the update is for architecture \(delta.architecture), the model is \(layout.architecture)"
-            )
-        }
-        if let round, delta.round != round {
-            throw AggregationError(.wrongRound, "the update answers round \(delta.round); round \(round) is open")
-        }
-        guard delta.baseVersion <= currentVersion else {
-            throw AggregationError(
-                .staleBaseVersion,
-                "the update is based on version \(delta.baseVersion), newer than the current version \(currentVersion)"
-            )
-        }
-        let staleness = Int(currentVersion - delta.baseVersion)
-        guard staleness <= configuration.maxStaleness else {
-            throw AggregationError(
-                .staleBaseVersion,
-                "the update is based on version \(delta.baseVersion), \(staleness) versions behind \(currentVersion) (at most \(configuration.maxStaleness) accepted)"
-            )
-        }
-        guard delta.routingCounts.count >= layout.expertCount else {
-            throw AggregationError(
-                .routingCountMismatch,
-                "the update has \(delta.routingCounts.count) routing counts; the model has \(layout.expertCount) experts"
-            )
-        }
+        let staleness = try checkHeader(
+            architecture: delta.architecture, round: delta.round, baseVersion: delta.baseVersion,
+            routingCounts: delta.routingCounts.count, layout: layout, currentVersion: currentVersion, openRound: round,
+            configuration: configuration)
         var squaredNorm = 0.0
         var layoutIndices: [Int?] = []
         layoutIndices.reserveCapacity(delta.tensors.count)
         for tensor in delta.tensors {
-            switch tensor.role {
-            case .difference:
-                guard let index = layout.index(of: tensor.name) else {
-                    throw AggregationError(.unknownTensor, "the model has no tensor named '\(tensor.name)'")
-                }
-                let entry = layout.entries[index]
-                guard entry.shape == tensor.shape else {
-                    throw AggregationError(
-                        .shapeMismatch,
-                        "tensor '\(tensor.name)' has shape \(tensor.shape); the model's is \(entry.shape)"
-                    )
+            let index = try checkTensor(name: tensor.name, role: tensor.role, layout: layout)
+            if let index {
+                guard tensor.shape == layout.entries[index].shape else {
+                    throw shapeMismatch(tensor.name, tensor.shape, layout.entries[index].shape)
                 }
                 squaredNorm += FoldKernels.squaredNorm(of: tensor)
-                layoutIndices.append(index)
-            case .addition:
-                guard layout.index(of: tensor.name) == nil else {
-                    throw AggregationError(.shapeMismatch, "tensor '\(tensor.name)' is sent as an addition but the model already has it")
-                }
-                layoutIndices.append(nil)
             }
+            layoutIndices.append(index)
         }
+        let norm = try checkNorm(squaredNorm, configuration: configuration)
+        return ValidatedUpdate(source: .decoded(delta), staleness: staleness, norm: norm, layoutIndices: layoutIndices)
+    }
+
+    /// Validates a scanned update; its norm comes from the norms the scan
+    /// computed, so no value is read again.
+    public static func validate(
+        _ delta: ScannedDelta,
+        layout: ModelLayout,
+        currentVersion: UInt64,
+        round: UInt64?,
+        configuration: AggregationConfiguration
+    ) throws(AggregationError) -> ValidatedUpdate {
+        let check = try check(delta, layout: layout, currentVersion: currentVersion, round: round, configuration: configuration)
+        return ValidatedUpdate(source: .scanned(delta), staleness: check.staleness, norm: check.norm, layoutIndices: check.layoutIndices)
+    }
+
+    /// What validation finds out about a scanned update, without wrapping it.
+    struct Check {
+        let staleness: Int
+        let norm: Double
+        let layoutIndices: [Int?]
+    }
+
+    static func check(
+        _ delta: ScannedDelta,
+        layout: ModelLayout,
+        currentVersion: UInt64,
+        round: UInt64?,
+        configuration: AggregationConfiguration
+    ) throws(AggregationError) -> Check {
+        let staleness = try checkHeader(
+            architecture: delta.architecture, round: delta.round, baseVersion: delta.baseVersion,
+            routingCounts: delta.routingCounts.count, layout: layout, currentVersion: currentVersion, openRound: round,
+            configuration: configuration)
+        var squaredNorm = 0.0
+        var layoutIndices: [Int?] = []
+        layoutIndices.reserveCapacity(delta.tensors.count)
+        for position in delta.tensors.indices {
+            // Fields read in place: copying a tensor would retain its name.
+            let index = try checkTensor(name: delta.tensors[position].name, role: delta.tensors[position].role, layout: layout)
+            if let index {
+                guard delta.tensors[position].hasShape(layout.entries[index].shape) else {
+                    throw shapeMismatch(delta.tensors[position].name, delta.tensors[position].shape, layout.entries[index].shape)
+                }
+                squaredNorm += delta.tensors[position].squaredNorm
+            }
+            layoutIndices.append(index)
+        }
+        let norm = try checkNorm(squaredNorm, configuration: configuration)
+        return Check(staleness: staleness, norm: norm, layoutIndices: layoutIndices)
+    }
+
+    /// Architecture, round, base version and routing counts; returns the staleness.
+    private static func checkHeader(
+        architecture: String, round deltaRound: UInt64, baseVersion: UInt64, routingCounts: Int,
+        layout: ModelLayout, currentVersion: UInt64, openRound round: UInt64?, configuration: AggregationConfiguration
+    ) throws(AggregationError) -> Int {
+        guard architecture == layout.architecture else {
+            throw AggregationError(
+                .architectureMismatch,
+                "the update is for architecture \(architecture), the model is \(layout.architecture)"
+            )
+        }
+        if let round, deltaRound != round {
+            throw AggregationError(.wrongRound, "the update answers round \(deltaRound); round \(round) is open")
+        }
+        guard baseVersion <= currentVersion else {
+            throw AggregationError(
+                .staleBaseVersion,
+                "the update is based on version \(baseVersion), newer than the current version \(currentVersion)"
+            )
+        }
+        let staleness = Int(currentVersion - baseVersion)
+        guard staleness <= configuration.maxStaleness else {
+            throw AggregationError(
+                .staleBaseVersion,
+                "the update is based on version \(baseVersion), \(staleness) versions behind \(currentVersion) (at most \(configuration.maxStaleness) accepted)"
+            )
+        }
+        guard routingCounts >= layout.expertCount else {
+            throw AggregationError(
+                .routingCountMismatch,
+                "the update has \(routingCounts) routing counts; the model has \(layout.expertCount) experts"
+            )
+        }
+        return staleness
+    }
+
+    /// The tensor's position in the layout (nil for an addition), after checking its name.
+    private static func checkTensor(name: String, role: TensorDelta.Role, layout: ModelLayout) throws(AggregationError) -> Int? {
+        switch role {
+        case .difference:
+            guard let index = layout.index(of: name) else {
+                throw AggregationError(.unknownTensor, "the model has no tensor named '\(name)'")
+            }
+            return index
+        case .addition:
+            guard layout.index(of: name) == nil else {
+                throw AggregationError(.shapeMismatch, "tensor '\(name)' is sent as an addition but the model already has it")
+            }
+            return nil
+        }
+    }
+
+    private static func shapeMismatch(_ name: String, _ shape: [Int], _ expected: [Int]) -> AggregationError {
+        AggregationError(.shapeMismatch, "tensor '\(name)' has shape \(shape); the model's is \(expected)")
+    }
+
+    private static func checkNorm(_ squaredNorm: Double, configuration: AggregationConfiguration) throws(AggregationError) -> Double {
         let norm = squaredNorm.squareRoot()
         if let bound = configuration.normBound, norm > bound {
             throw AggregationError(
@@ -89,7 +185,7 @@ public enum UpdateValidator {
                 "the update's L2 norm is \(formatted(norm)), past the bound of \(formatted(bound))"
             )
         }
-        return ValidatedUpdate(delta: delta, staleness: staleness, norm: norm, layoutIndices: layoutIndices)
+        return norm
     }
 
     private static func formatted(_ value: Double) -> String {

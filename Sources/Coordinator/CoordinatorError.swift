@@ -28,6 +28,12 @@ public struct CoordinatorError: Error, Hashable, Sendable, CustomStringConvertib
         public static let forbidden = Code("forbidden", 403)
         /// Nothing at that path, or no such version.
         public static let notFound = Code("not_found", 404)
+        /// A query parameter or JSON body does not match the API schema.
+        public static let invalidRequest = Code("invalid_request", 400)
+        /// The request's body is not in the encoding the route takes.
+        public static let unsupportedMediaType = Code("unsupported_media_type", 415)
+        /// The request's body did not arrive in time.
+        public static let requestTimeout = Code("request_timeout", 408)
         /// Stored state is damaged or unreadable.
         public static let storage = Code("storage", 500)
     }

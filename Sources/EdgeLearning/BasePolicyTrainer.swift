@@ -43,7 +43,7 @@ public struct BasePolicyTrainer: Sendable {
         public var description: [String: String] {
             [
                 "episodes_per_family": "\(driving.episodesPerFamily)",
-                "difficulty": "\(driving.difficulty)",
+                "difficulty": driving.difficulty.map { "\($0)" } ?? "each scenario's own",
                 "episode_base_seed": "\(driving.baseSeed)",
                 "dagger_iterations": "\(labelling.iterations)",
                 "dagger_initial_beta": "\(labelling.initialBeta)",

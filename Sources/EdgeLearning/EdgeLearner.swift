@@ -20,8 +20,12 @@ public import PolicyNetwork
 ///    base did on each one is the knob — clean runs first, near misses next,
 ///    crashes last. The change is kept within the delta's top-k share while
 ///    training (``SparseProjection``), so compression keeps the lesson.
+///    The smallest lesson is tried first: the family's top expert alone, and
+///    only if that removes too few failures, its top two
+///    (``Configuration/widenUntil``).
 /// 4. **Grow** — if the loss on the family's states is still high, a new expert
-///    cloned from the closest one takes the lesson (``ExpertGrowth``).
+///    cloned from the closest one takes the lesson (``ExpertGrowth``), kept
+///    only if it fails no more on the variations than the lesson without it.
 /// 5. **Check and score** — each DAgger iteration's checkpoint is checked
 ///    against ordinary driving; the best one that does not regress is kept,
 ///    then shortened to the smallest step base + α · (checkpoint − base) that
@@ -54,6 +58,11 @@ public struct EdgeLearner: Sendable {
         /// full checkpoint removes on the variations (and does not fail more on the
         /// validation worlds than the checkpoint). Nil: the checkpoint as it is.
         public var shortestStepKeeping: Double?
+        /// Start with the family's top expert and add the next most-routed one (up to
+        /// `adaptation.maxExperts`) while the lesson removes less than this share of
+        /// the base's failures on the variations; a wider lesson is kept only if it
+        /// reaches that share. Nil: train `maxExperts` at once.
+        public var widenUntil: Double?
         /// Seeds the labelling coins and the shuffles.
         public var seed: UInt64
 
@@ -67,8 +76,10 @@ public struct EdgeLearner: Sendable {
             validationTolerance: Double = 0,
             shrinkFactors: [Float] = [0.25, 0.5, 0.75],
             shortestStepKeeping: Double? = 0.9,
+            widenUntil: Double? = 0.5,
             seed: UInt64 = 0x1E55_0000
         ) {
+            self.widenUntil = widenUntil
             self.shrinkFactors = shrinkFactors
             self.shortestStepKeeping = shortestStepKeeping
             self.validationTolerance = validationTolerance
@@ -89,6 +100,10 @@ public struct EdgeLearner: Sendable {
             guard compression.fraction > 0, compression.fraction <= 1 else {
                 throw LearningError(.invalidConfiguration, "compression.fraction must be in (0, 1], got \(compression.fraction).",
                                     context: ["field": "compression.fraction"])
+            }
+            if let widenUntil, !(widenUntil > 0 && widenUntil <= 1) {
+                throw LearningError(.invalidConfiguration, "widenUntil must lie in (0, 1], got \(widenUntil).",
+                                    context: ["field": "widenUntil"])
             }
             for factor in shrinkFactors where !(factor > 0 && factor < 1) {
                 throw LearningError(.invalidConfiguration, "shrinkFactors must lie in (0, 1), got \(factor).",
@@ -179,18 +194,91 @@ public struct EdgeLearner: Sendable {
         let items = captures.flatMap { synthesizer.items(for: $0) }
         let families = Array(Set(captures.map(VariationSynthesizer.family(of:)))).sorted()
         let labeller = DAggerLabeller(configuration: configuration.labelling)
-        var adapterConfiguration = configuration.adaptation
-        if configuration.sparseAdaptation { adapterConfiguration.fitting.deltaFraction = configuration.compression.fraction }
-        let adapter = ExpertAdapter(configuration: adapterConfiguration)
 
         let beforeScores = try await labeller.score(base, items: items)
         let before = RolloutSummary(beforeScores)
         progress("before: failure rate \(before.failureRate) on \(items.count) variations")
+        let validationBaseline = validation.isEmpty ? nil : RolloutSummary(try await labeller.score(base, items: validation)).failureRate
+
+        // The smallest lesson first: one expert, widened while it removes too few failures.
+        let widest = configuration.adaptation.maxExperts
+        var budget = configuration.widenUntil == nil ? widest : 1
+        var lesson = try await attempt(
+            experts: budget, items: items, beforeScores: beforeScores, base: base, anchor: anchor, validation: validation,
+            validationBaseline: validationBaseline, progress: progress)
+        var steps = lesson.steps
+        while let goal = configuration.widenUntil, budget < widest,
+              before.failureRate - lesson.failureRate < goal * before.failureRate {
+            budget += 1
+            let wider = try await attempt(
+                experts: budget, items: items, beforeScores: beforeScores, base: base, anchor: anchor, validation: validation,
+                validationBaseline: validationBaseline, progress: progress)
+            steps += wider.steps
+            progress("\(budget) experts: family failure \(wider.failureRate) (\(budget - 1): \(lesson.failureRate))")
+            // A wider lesson touches behaviour other families share: keep it only if it reaches the goal.
+            if before.failureRate - wider.failureRate >= goal * before.failureRate { lesson = wider }
+        }
+        var local = lesson.local
+        let data = lesson.data, experts = lesson.experts
+        let lossBefore = try PolicyFitting.evaluate(base, data: data).loss
+        var lossAfter = try PolicyFitting.evaluate(local, data: data).loss
+
+        var grown: Int?
+        let growth = ExpertGrowth(configuration: configuration.growth)
+        if growth.shouldGrow(lossAfterAdaptation: lossAfter), let source = experts.first {
+            // A grown expert travels whole and reroutes states: keep it only if it fails no more.
+            var grownPolicy = local
+            let (index, result) = try growth.grow(
+                &grownPolicy, cloning: source, data: data, anchor: anchor.isEmpty ? nil : anchor, seed: mix(configuration.seed, 0x6120))
+            steps += result.steps
+            let grownLoss = try PolicyFitting.evaluate(grownPolicy, data: data).loss
+            let grownFailure = RolloutSummary(try await labeller.score(grownPolicy, items: items)).failureRate
+            progress("grew expert \(index) from \(source): loss \(grownLoss), family failure \(grownFailure) (without: \(lesson.failureRate))")
+            if grownFailure <= lesson.failureRate {
+                local = grownPolicy
+                grown = index
+                lossAfter = grownLoss
+            }
+        }
+
+        let after = RolloutSummary(try await labeller.score(local, items: items))
+        progress("after: failure rate \(after.failureRate)")
+        let routing = try PolicyFitting.evaluate(local, data: data).routing
+        return Adaptation(
+            local: local, families: families, captures: captures.count, variations: items.count, samples: data.count,
+            trainedExperts: experts, grownExpert: grown, routing: routing, before: before, after: after,
+            lossBefore: lossBefore, lossAfter: lossAfter, steps: steps, selectedIteration: lesson.selectedIteration, shrink: lesson.shrink,
+            validationFailureBefore: validationBaseline, validationFailureAfter: lesson.validationAfter)
+    }
+
+    /// One try at the lesson with at most `experts` experts: DAgger labels and refits,
+    /// the node's checkpoint check, the shortest step, and the failure rate it leaves.
+    private struct Attempt {
+        var local: MoEPolicy
+        var data: TrainingSet
+        var experts: [Int]
+        var steps: Int
+        var selectedIteration: Int
+        var shrink: Float
+        var validationAfter: Double?
+        /// Failure rate of `local` on the training variations.
+        var failureRate: Double
+    }
+
+    private func attempt(
+        experts budget: Int, items: [EvaluationItem], beforeScores: [RolloutScore], base: MoEPolicy, anchor: TrainingSet,
+        validation: [EvaluationItem], validationBaseline: Double?, progress: @Sendable (String) -> Void
+    ) async throws(LearningError) -> Attempt {
+        let labeller = DAggerLabeller(configuration: configuration.labelling)
+        var adapterConfiguration = configuration.adaptation
+        adapterConfiguration.maxExperts = budget
+        if configuration.sparseAdaptation { adapterConfiguration.fitting.deltaFraction = configuration.compression.fraction }
+        let adapter = ExpertAdapter(configuration: adapterConfiguration)
+        let before = RolloutSummary(beforeScores)
 
         var local = base
         var data = TrainingSet(width: base.architecture.inputs)
         var experts: [Int] = []
-        var lossBefore: Float = 0
         var steps = 0
         var checkpoints: [MoEPolicy] = []
         for iteration in 0..<configuration.labelling.iterations {
@@ -203,8 +291,7 @@ public struct EdgeLearner: Sendable {
             if iteration == 0 {
                 let selection = try adapter.select(base, data: data)
                 experts = selection.experts
-                lossBefore = try PolicyFitting.evaluate(base, data: data).loss
-                progress("experts \(experts) (routing \(selection.routing.samplesPerExpert)), loss before \(lossBefore)")
+                progress("experts \(experts) (routing \(selection.routing.samplesPerExpert))")
             }
             let result = try adapter.adapt(
                 &local, experts: experts, data: data, anchor: anchor.isEmpty ? nil : anchor, base: base,
@@ -214,10 +301,9 @@ public struct EdgeLearner: Sendable {
             progress("iteration \(iteration): beta \(beta), \(data.count) samples, loss \(result.firstEpochLoss) → \(result.lastEpochLoss)")
         }
         var selectedIteration = checkpoints.count - 1
-        var validationBefore: Double?, validationAfter: Double?
+        var validationAfter: Double?
         var shrink: Float = 1
-        if !validation.isEmpty {
-            let baseline = RolloutSummary(try await labeller.score(base, items: validation)).failureRate
+        if let baseline = validationBaseline {
             var best: (index: Int, eligible: Bool, family: Double, validation: Double)?
             for (index, checkpoint) in checkpoints.enumerated() {
                 let family = RolloutSummary(try await labeller.score(checkpoint, items: items)).failureRate
@@ -233,12 +319,12 @@ public struct EdgeLearner: Sendable {
             }
             selectedIteration = best!.index
             local = checkpoints[selectedIteration]
-            validationBefore = baseline
             validationAfter = best!.validation
         }
+        var failureRate = RolloutSummary(try await labeller.score(local, items: items)).failureRate
         if let keep = configuration.shortestStepKeeping, !configuration.shrinkFactors.isEmpty {
             // The shortest step towards the kept checkpoint that still holds most of its lesson.
-            let full = RolloutSummary(try await labeller.score(local, items: items)).failureRate
+            let full = failureRate
             let gain = before.failureRate - full
             if gain > 0 {
                 let checkpoint = local
@@ -247,40 +333,22 @@ public struct EdgeLearner: Sendable {
                     let family = RolloutSummary(try await labeller.score(candidate, items: items)).failureRate
                     progress("step \(factor): family failure \(family) (full step \(full), base \(before.failureRate))")
                     guard before.failureRate - family >= keep * gain else { continue }
-                    if let validationBefore, let current = validationAfter {
+                    if let validationBaseline, let current = validationAfter {
                         let checked = RolloutSummary(try await labeller.score(candidate, items: validation)).failureRate
-                        progress("step \(factor): validation failure \(checked) (base \(validationBefore))")
-                        guard checked <= max(current, validationBefore + configuration.validationTolerance) else { continue }
+                        progress("step \(factor): validation failure \(checked) (base \(validationBaseline))")
+                        guard checked <= max(current, validationBaseline + configuration.validationTolerance) else { continue }
                         validationAfter = checked
                     }
                     local = candidate
                     shrink = factor
+                    failureRate = family
                     break
                 }
             }
         }
-        lossBefore = try PolicyFitting.evaluate(base, data: data).loss
-        var lossAfter = try PolicyFitting.evaluate(local, data: data).loss
-
-        var grown: Int?
-        let growth = ExpertGrowth(configuration: configuration.growth)
-        if growth.shouldGrow(lossAfterAdaptation: lossAfter), let source = experts.first {
-            let (index, result) = try growth.grow(
-                &local, cloning: source, data: data, anchor: anchor.isEmpty ? nil : anchor, seed: mix(configuration.seed, 0x6120))
-            grown = index
-            steps += result.steps
-            lossAfter = try PolicyFitting.evaluate(local, data: data).loss
-            progress("grew expert \(index) from \(source): loss \(lossAfter)")
-        }
-
-        let after = RolloutSummary(try await labeller.score(local, items: items))
-        progress("after: failure rate \(after.failureRate)")
-        let routing = try PolicyFitting.evaluate(local, data: data).routing
-        return Adaptation(
-            local: local, families: families, captures: captures.count, variations: items.count, samples: data.count,
-            trainedExperts: experts, grownExpert: grown, routing: routing, before: before, after: after,
-            lossBefore: lossBefore, lossAfter: lossAfter, steps: steps, selectedIteration: selectedIteration, shrink: shrink,
-            validationFailureBefore: validationBefore, validationFailureAfter: validationAfter)
+        return Attempt(
+            local: local, data: data, experts: experts, steps: steps, selectedIteration: selectedIteration, shrink: shrink,
+            validationAfter: validationAfter, failureRate: failureRate)
     }
 
     /// The delta of an adaptation against `base`, compressed by the node's `compressor`.

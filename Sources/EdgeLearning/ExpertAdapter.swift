@@ -8,6 +8,10 @@ public import PolicyNetwork
 /// drives on ice, in cities, on ramps — stays bit-identical. The experts are
 /// picked by routing counts on the labelled states: most-used first, until
 /// they hold `coverage` of the routed slots or `maxExperts` are picked.
+/// The learner starts with one (see ``EdgeLearner/Configuration/widenUntil``):
+/// the router sends each state to its top two, and the second expert of a
+/// family is often one every family shares (braking behind a lead car, say),
+/// so training it moves behaviour the gold suite depends on.
 public struct ExpertAdapter: Sendable {
     /// Which experts and how they are trained.
     public struct Configuration: Sendable, Equatable {
@@ -21,9 +25,14 @@ public struct ExpertAdapter: Sendable {
         public var fitting: PolicyFitting.Configuration
         /// States where the base disagrees with the teacher are drawn this many times per epoch.
         public var correctionWeight: Int
+        /// The share of anchor states with the smallest logit margin (close calls) …
+        public var closeCallShare: Double
+        /// … is replayed this many times as often as the rest (1: uniform replay).
+        public var closeCallWeight: Int
 
         public init(
             maxExperts: Int = 2, coverage: Double = 0.75, trainRouter: Bool = false, correctionWeight: Int = 4,
+            closeCallShare: Double = 0.1, closeCallWeight: Int = 4,
             fitting: PolicyFitting.Configuration = PolicyFitting.Configuration(
                 epochs: 4, batchSize: 256, learningRate: 1e-3, replayRatio: 0.75, curriculumStart: 0.5, maxSteps: 1_200)
         ) {
@@ -32,6 +41,8 @@ public struct ExpertAdapter: Sendable {
             self.trainRouter = trainRouter
             self.fitting = fitting
             self.correctionWeight = correctionWeight
+            self.closeCallShare = closeCallShare
+            self.closeCallWeight = closeCallWeight
         }
 
         func validate() throws(LearningError) {
@@ -40,6 +51,12 @@ public struct ExpertAdapter: Sendable {
             }
             guard coverage > 0, coverage <= 1 else {
                 throw LearningError(.invalidConfiguration, "adaptation.coverage must be in (0, 1], got \(coverage).", context: ["field": "adaptation.coverage"])
+            }
+            guard closeCallShare >= 0, closeCallShare <= 1 else {
+                throw LearningError(.invalidConfiguration, "adaptation.closeCallShare must be in [0, 1], got \(closeCallShare).", context: ["field": "adaptation.closeCallShare"])
+            }
+            guard closeCallWeight >= 1 else {
+                throw LearningError(.invalidConfiguration, "adaptation.closeCallWeight must be ≥ 1, got \(closeCallWeight).", context: ["field": "adaptation.closeCallWeight"])
             }
             try fitting.validate("adaptation.fitting")
         }
@@ -82,6 +99,8 @@ public struct ExpertAdapter: Sendable {
         _ policy: inout MoEPolicy, experts: [Int], data: TrainingSet, anchor: TrainingSet?, base: MoEPolicy? = nil, seed: UInt64
     ) throws(LearningError) -> PolicyFitting.Result {
         try configuration.validate()
+        var anchor = anchor
+        anchor?.emphasizeCloseCalls(share: configuration.closeCallShare, factor: configuration.closeCallWeight)
         do { try policy.trainOnly(experts: Set(experts), router: configuration.trainRouter) } catch {
             throw LearningError(.incompatiblePolicy, "Cannot select experts \(experts): \(error.message)")
         }

@@ -13,14 +13,15 @@ public import PolicyNetwork
 public struct OrdinaryDriving: Sendable, Equatable {
     /// Episodes per family.
     public var episodesPerFamily: Int
-    /// The difficulty knob δ for sampling each family's parameters (0 easy … 1 hard).
-    public var difficulty: Double
+    /// The difficulty knob δ for sampling each family's parameters (0 easy … 1 hard);
+    /// nil: each scenario's own difficulty, the one its gold episodes are drawn at.
+    public var difficulty: Double?
     /// Seeds are `mix(baseSeed, i)`; keep it apart from the scenario files' seeds.
     public var baseSeed: UInt64
     /// The first episode index (anchor and training sets use disjoint ranges).
     public var firstIndex: Int
 
-    public init(episodesPerFamily: Int, difficulty: Double = 0.2, baseSeed: UInt64 = 0x0BA5_E000_0001, firstIndex: Int = 0) {
+    public init(episodesPerFamily: Int, difficulty: Double? = 0.2, baseSeed: UInt64 = 0x0BA5_E000_0001, firstIndex: Int = 0) {
         self.episodesPerFamily = episodesPerFamily
         self.difficulty = difficulty
         self.baseSeed = baseSeed

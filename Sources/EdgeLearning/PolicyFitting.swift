@@ -9,6 +9,9 @@ public import PolicyNetwork
 /// - **Replay.** A share `replayRatio` of every batch comes from an anchor set
 ///   (teacher-labelled ordinary driving), so a thousand fog variants cannot
 ///   pull the shared experts away from how they drive everywhere else.
+///   Anchor rows are drawn in proportion to their ``TrainingSet/repeats``, so
+///   close calls (see ``TrainingSet/emphasizeCloseCalls(share:factor:)``) are
+///   replayed more often than the easy bulk of ordinary driving.
 /// - **Curriculum.** Rows are ordered by difficulty; epoch e of E trains on
 ///   the easiest `max(curriculumStart, (e+1)/E)` share, so the hard rows come
 ///   in once the easy ones are fitted (Bengio et al. 2009).
@@ -124,6 +127,8 @@ public struct PolicyFitting: Sendable {
         var routing = RoutingStatistics(experts: policy.experts.count)
         var steps = 0, firstLoss: Float = 0, lastLoss: Float = 0
         let epochs = configuration.epochs
+        // Replayed rows are drawn from a pool where each anchor row appears `repeats` times.
+        let anchorPool = anchor.map { set in set.repeats.indices.flatMap { row in repeatElement(row, count: max(1, set.repeats[row])) } } ?? []
 
         for epoch in 0..<epochs {
             let share = max(configuration.curriculumStart, Double(epoch + 1) / Double(epochs))
@@ -149,7 +154,7 @@ public struct PolicyFitting: Sendable {
                     if let anchor, replay > 0 {
                         anchor.observations.withUnsafeBufferPointer { source in
                             for slot in fresh..<batch {
-                                let row = Int(generator.next() % UInt64(anchor.count))
+                                let row = anchorPool[Int(generator.next() % UInt64(anchorPool.count))]
                                 labels[slot] = anchor.labels[row]
                                 (x.baseAddress! + slot * width).update(from: source.baseAddress! + row * width, count: width)
                             }
@@ -171,7 +176,7 @@ public struct PolicyFitting: Sendable {
                             anchor.observations.withUnsafeBufferPointer { source in
                                 targets.withUnsafeBufferPointer { logits in
                                     for slot in 0..<replay {
-                                        let row = Int(generator.next() % UInt64(anchor.count))
+                                        let row = anchorPool[Int(generator.next() % UInt64(anchorPool.count))]
                                         (x.baseAddress! + slot * width).update(from: source.baseAddress! + row * width, count: width)
                                         (y.baseAddress! + slot * actions).update(from: logits.baseAddress! + row * actions, count: actions)
                                     }

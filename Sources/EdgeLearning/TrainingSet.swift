@@ -83,6 +83,34 @@ public struct TrainingSet: Sendable, Equatable {
         }
     }
 
+    /// Draws the `share` of rows whose reference logits are closest to a tie `factor` times per epoch.
+    ///
+    /// Ordinary driving is mostly easy: keep the lane, keep the speed, with a
+    /// wide margin between the best action and the next. What a lesson
+    /// breaks elsewhere are the close calls — the state where braking now or
+    /// a step later decides a near miss — because a small change to a shared
+    /// expert flips an action only where its margin
+    /// `m = z₍₁₎ − z₍₂₎` (best minus second-best logit) is small. Replaying
+    /// those states more often spends the anchor's budget where forgetting
+    /// would show. Needs ``targetLogits`` (see ``relabelled(by:)``); without
+    /// them, nothing changes.
+    public mutating func emphasizeCloseCalls(share: Double, factor: Int) {
+        guard factor > 1, share > 0, let logits = targetLogits, !isEmpty else { return }
+        let actions = logits.count / count
+        guard actions >= 2 else { return }
+        var margins = [Float](repeating: 0, count: count)
+        for row in 0..<count {
+            var best = -Float.infinity, second = -Float.infinity
+            for value in logits[(row * actions)..<((row + 1) * actions)] {
+                if value > best { second = best; best = value } else if value > second { second = value }
+            }
+            margins[row] = best - second
+        }
+        let chosen = min(count, max(1, Int((share * Double(count)).rounded(.up))))
+        let order = margins.indices.sorted { (margins[$0], $0) < (margins[$1], $1) }
+        for row in order.prefix(chosen) { repeats[row] = max(repeats[row], factor) }
+    }
+
     /// How often each action is the label, indexed by raw value.
     public var labelHistogram: [Int] {
         var counts = [Int](repeating: 0, count: MetaAction.count)

@@ -2,83 +2,100 @@
 ///
 /// Every read checks the remaining length first and throws a `truncated`
 /// error naming the field, so a decoder built on it cannot crash on short or
-/// hostile input.
+/// hostile input. Field names are autoclosures: building the text of an
+/// error costs nothing until there is one, which keeps the reader fast on
+/// the aggregation path. The reader borrows its bytes; it lives inside the
+/// owner's `withUnsafeBytes`.
 struct ByteReader {
-    private let bytes: [UInt8]
+    let buffer: UnsafeRawBufferPointer
     private(set) var offset: Int = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ buffer: UnsafeRawBufferPointer) { self.buffer = buffer }
 
-    var remaining: Int { bytes.count - offset }
+    var remaining: Int { buffer.count - offset }
 
     /// The bytes read so far, for checksums over a prefix.
-    func consumedBytes() -> ArraySlice<UInt8> { bytes[..<offset] }
+    func consumedBytes() -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: buffer[..<offset]) }
 
-    private mutating func take(_ count: Int, for field: String) throws(FleetWireError) -> ArraySlice<UInt8> {
+    /// Continues at `offset` (a position a caller reached reading the buffer directly).
+    mutating func move(to offset: Int) {
+        precondition(offset >= 0 && offset <= buffer.count)
+        self.offset = offset
+    }
+
+    /// Moves past `count` bytes and returns where they start.
+    mutating func skip(_ count: Int, for field: @autoclosure () -> String) throws(FleetWireError) -> Int {
         guard count >= 0, count <= remaining else {
+            throw FleetWireError(.truncated, "the input ends inside \(field()) (needs \(count) bytes, \(remaining) left at offset \(offset))")
+        }
+        defer { offset += count }
+        return offset
+    }
+
+    /// A field of a named tensor, e.g. "the role of 'router.weight'" or
+    /// "dim 1 of 'router.weight'": the text is built only for an error, and
+    /// nothing captures the name (no reference counting per field).
+    mutating func skip(_ count: Int, _ what: StaticString, of tensor: String, axis: Int? = nil) throws(FleetWireError) -> Int {
+        guard count >= 0, count <= remaining else {
+            let field = axis.map { "\(what) \($0) of '\(tensor)'" } ?? "\(what) of '\(tensor)'"
             throw FleetWireError(.truncated, "the input ends inside \(field) (needs \(count) bytes, \(remaining) left at offset \(offset))")
         }
         defer { offset += count }
-        return bytes[offset..<offset + count]
+        return offset
     }
 
-    mutating func readInteger<T: FixedWidthInteger>(_: T.Type, _ field: String) throws(FleetWireError) -> T {
-        let slice = try take(MemoryLayout<T>.size, for: field)
-        var value: T = 0
-        for (shift, byte) in slice.enumerated() {
-            value |= T(byte) << (8 * shift)
-        }
-        return value
+    mutating func readInteger<T: FixedWidthInteger>(
+        _: T.Type, _ what: StaticString, of tensor: String, axis: Int? = nil
+    ) throws(FleetWireError) -> T {
+        let start = try skip(MemoryLayout<T>.size, what, of: tensor, axis: axis)
+        return T(littleEndian: buffer.loadUnaligned(fromByteOffset: start, as: T.self))
     }
 
-    mutating func readFloat(_ field: String) throws(FleetWireError) -> Float {
-        Float(bitPattern: try readInteger(UInt32.self, field))
+    mutating func readInteger<T: FixedWidthInteger>(_: T.Type, _ field: @autoclosure () -> String) throws(FleetWireError) -> T {
+        let start = try skip(MemoryLayout<T>.size, for: field())
+        return T(littleEndian: buffer.loadUnaligned(fromByteOffset: start, as: T.self))
     }
 
-    mutating func readFloats(_ count: Int, _ field: String) throws(FleetWireError) -> [Float] {
-        let slice = try take(4 * count, for: field)
-        var values = [Float](repeating: 0, count: count)
-        values.withUnsafeMutableBytes { destination in
-            slice.withUnsafeBytes { destination.copyMemory(from: $0) }
-        }
-        #if _endian(big)
-        for index in values.indices { values[index] = Float(bitPattern: values[index].bitPattern.byteSwapped) }
-        #endif
-        return values
+    mutating func readBytes(_ count: Int, _ field: @autoclosure () -> String) throws(FleetWireError) -> UnsafeRawBufferPointer {
+        let start = try skip(count, for: field())
+        return UnsafeRawBufferPointer(rebasing: buffer[start..<(start + count)])
     }
 
-    mutating func readInt8s(_ count: Int, _ field: String) throws(FleetWireError) -> [Int8] {
-        let slice = try take(count, for: field)
-        return slice.map { Int8(bitPattern: $0) }
-    }
-
-    mutating func readBytes(_ count: Int, _ field: String) throws(FleetWireError) -> ArraySlice<UInt8> {
-        try take(count, for: field)
-    }
-
-    mutating func readString16(_ field: String, maxBytes: Int) throws(FleetWireError) -> String {
-        let length = Int(try readInteger(UInt16.self, "the length of \(field)"))
+    mutating func readString16(_ field: @autoclosure () -> String, maxBytes: Int) throws(FleetWireError) -> String {
+        let length = Int(try readInteger(UInt16.self, "the length of \(field())"))
         guard length <= maxBytes else {
-            throw FleetWireError(.limitExceeded, "\(field) is \(length) bytes long, more than the limit of \(maxBytes)")
+            throw FleetWireError(.limitExceeded, "\(field()) is \(length) bytes long, more than the limit of \(maxBytes)")
         }
-        let slice = try take(length, for: field)
-        guard let string = String(validating: slice, as: UTF8.self) else {
-            throw FleetWireError(.invalidField, "\(field) is not valid UTF-8")
+        let bytes = try readBytes(length, field()).assumingMemoryBound(to: UInt8.self)
+        // Names are ASCII in practice, and ASCII needs no validation.
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        guard let string = String(validating: bytes, as: UTF8.self) else {
+            throw FleetWireError(.invalidField, "\(field()) is not valid UTF-8")
         }
         return string
     }
 
     /// Unsigned LEB128 of at most 5 bytes holding a value below 2³².
-    mutating func readVarint(_ field: String) throws(FleetWireError) -> UInt32 {
+    mutating func readVarint(_ field: @autoclosure () -> String) throws(FleetWireError) -> UInt32 {
+        // One-byte gaps are the common case in top-k indices.
+        if offset < buffer.count {
+            let first = buffer[offset]
+            if first & 0x80 == 0 {
+                offset += 1
+                return UInt32(first)
+            }
+        }
         var value: UInt64 = 0
         for shift in stride(from: 0, to: 35, by: 7) {
-            let byte = try readInteger(UInt8.self, field)
+            let byte = try readInteger(UInt8.self, field())
             value |= UInt64(byte & 0x7F) << UInt64(shift)
             if byte & 0x80 == 0 {
                 guard value <= UInt64(UInt32.max) else { break }
                 return UInt32(value)
             }
         }
-        throw FleetWireError(.invalidField, "\(field) is not a varint below 2^32")
+        throw FleetWireError(.invalidField, "\(field()) is not a varint below 2^32")
     }
 }

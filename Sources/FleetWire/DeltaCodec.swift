@@ -104,17 +104,49 @@ public enum DeltaCodec {
 
     /// Decodes an uncompressed container.
     public static func decode(_ bytes: [UInt8], limits: DeltaLimits = .default) throws(FleetWireError) -> PolicyDelta {
+        try scan(bytes, limits: limits).materialize()
+    }
+
+    /// Decompresses and checks an uploaded body, leaving the values in place.
+    public static func scanCompressed(_ body: [UInt8], limits: DeltaLimits = .default) throws(FleetWireError) -> ScannedDelta {
+        guard body.count <= limits.maxCompressedBytes else {
+            throw FleetWireError(
+                .compressedSizeLimitExceeded,
+                "the delta body is \(body.count) bytes, more than the limit of \(limits.maxCompressedBytes)"
+            )
+        }
+        return try scan(Zstd.decompress(body, limit: limits.maxDecompressedBytes), limits: limits)
+    }
+
+    /// Checks an uncompressed container end to end — every length, name,
+    /// shape, index, value and the checksum, exactly as ``decode(_:limits:)``
+    /// does — without copying its values out.
+    ///
+    /// The container is kept (shared, not copied) by the result; each tensor
+    /// carries its squared norm, computed in the pass that checked its values.
+    public static func scan(_ bytes: [UInt8], limits: DeltaLimits = .default) throws(FleetWireError) -> ScannedDelta {
         guard bytes.count <= limits.maxDecompressedBytes else {
             throw FleetWireError(
                 .limitExceeded,
                 "the delta container is \(bytes.count) bytes, more than the limit of \(limits.maxDecompressedBytes)"
             )
         }
-        var reader = ByteReader(bytes)
-        guard bytes.count >= magic.count + 4 else {
-            throw FleetWireError(.truncated, "the delta container is \(bytes.count) bytes, too short for its header")
+        let result: Result<ScannedDelta, FleetWireError> = bytes.withUnsafeBytes { buffer in
+            do throws(FleetWireError) {
+                return .success(try scan(buffer, storage: bytes, limits: limits))
+            } catch {
+                return .failure(error)
+            }
         }
-        guard Array(try reader.readBytes(magic.count, "the magic")) == magic else {
+        return try result.get()
+    }
+
+    private static func scan(_ buffer: UnsafeRawBufferPointer, storage: [UInt8], limits: DeltaLimits) throws(FleetWireError) -> ScannedDelta {
+        var reader = ByteReader(buffer)
+        guard buffer.count >= magic.count + 4 else {
+            throw FleetWireError(.truncated, "the delta container is \(buffer.count) bytes, too short for its header")
+        }
+        guard try reader.readBytes(magic.count, "the magic").elementsEqual(magic) else {
             throw FleetWireError(.badMagic, "the body does not start with the delta magic FLDELTA\\0")
         }
         let version = try reader.readInteger(UInt16.self, "the format version")
@@ -134,13 +166,17 @@ public enum DeltaCodec {
         guard tensorCount <= limits.maxTensors else {
             throw FleetWireError(.limitExceeded, "the delta declares \(tensorCount) tensors, more than the limit of \(limits.maxTensors)")
         }
-        var tensors: [TensorDelta] = []
+        var tensors: [ScannedTensor] = []
         tensors.reserveCapacity(tensorCount)
         var totalElements = 0
+        let indices = IndexBuffer()
         for position in 0..<tensorCount {
-            let tensor = try decodeTensor(from: &reader, position: position, limits: limits, totalElements: &totalElements)
-            if let previous = tensors.last, !previous.name.utf8.lexicographicallyPrecedes(tensor.name.utf8) {
-                throw FleetWireError(.invalidField, "tensor '\(tensor.name)' follows '\(previous.name)': names must be unique and in increasing order")
+            let tensor = try scanTensor(
+                from: &reader, indices: indices, position: position, limits: limits, totalElements: &totalElements)
+            if position > 0, !precedes(tensors[position - 1].name, tensor.name) {
+                throw FleetWireError(
+                    .invalidField,
+                    "tensor '\(tensor.name)' follows '\(tensors[position - 1].name)': names must be unique and in increasing order")
             }
             tensors.append(tensor)
         }
@@ -162,7 +198,14 @@ public enum DeltaCodec {
         guard metadataLength <= limits.maxMetadataBytes else {
             throw FleetWireError(.limitExceeded, "the metadata is \(metadataLength) bytes, more than the limit of \(limits.maxMetadataBytes)")
         }
-        let metadata = try decodeMetadata(reader.readBytes(metadataLength, "the metadata"))
+        let metadataStart = reader.offset
+        let metadataBytes = try reader.readBytes(metadataLength, "the metadata")
+        let metadata: ScannedDelta.Metadata
+        if CanonicalMetadataParser.isCanonical(metadataBytes) {
+            metadata = .canonical(metadataStart..<(metadataStart + metadataLength))
+        } else {
+            metadata = .parsed(try decodeMetadata(metadataBytes))
+        }
 
         let computed = CRC32C.checksum(reader.consumedBytes())
         let stored = try reader.readInteger(UInt32.self, "the checksum")
@@ -172,39 +215,42 @@ public enum DeltaCodec {
         guard reader.remaining == 0 else {
             throw FleetWireError(.trailingBytes, "\(reader.remaining) bytes follow the checksum")
         }
-        return PolicyDelta(
+        return ScannedDelta(
             architecture: architecture,
             baseVersion: baseVersion,
             round: round,
             nodeID: nodeID,
             tensors: tensors,
             routingCounts: routingCounts,
-            metadata: metadata
+            metadataSource: metadata,
+            storage: storage,
+            indices: indices
         )
     }
 
-    private static func decodeTensor(
+    private static func scanTensor(
         from reader: inout ByteReader,
+        indices indexBuffer: IndexBuffer,
         position: Int,
         limits: DeltaLimits,
         totalElements: inout Int
-    ) throws(FleetWireError) -> TensorDelta {
+    ) throws(FleetWireError) -> ScannedTensor {
         let name = try reader.readString16("the name of tensor \(position)", maxBytes: limits.maxNameBytes)
         guard !name.isEmpty else {
             throw FleetWireError(.invalidField, "tensor \(position) has an empty name")
         }
-        let roleCode = try reader.readInteger(UInt8.self, "the role of '\(name)'")
+        let roleCode = try reader.readInteger(UInt8.self, "the role", of: name)
         guard let role = TensorDelta.Role(rawValue: roleCode) else {
             throw FleetWireError(.invalidField, "tensor '\(name)' has unknown role \(roleCode) (0 difference, 1 addition)")
         }
-        let rank = Int(try reader.readInteger(UInt8.self, "the rank of '\(name)'"))
+        let rank = Int(try reader.readInteger(UInt8.self, "the rank", of: name))
         guard (1...maxRank).contains(rank) else {
             throw FleetWireError(.invalidShape, "tensor '\(name)' has rank \(rank); ranks 1 to \(maxRank) are allowed")
         }
-        var shape: [Int] = []
+        var dims = SIMD4<Int32>()
         var elements = 1
         for axis in 0..<rank {
-            let dim = Int(try reader.readInteger(UInt32.self, "dim \(axis) of '\(name)'"))
+            let dim = Int(try reader.readInteger(UInt32.self, "dim", of: name, axis: axis))
             guard dim >= 1 else {
                 throw FleetWireError(.invalidShape, "tensor '\(name)' has dim \(axis) = 0")
             }
@@ -212,69 +258,181 @@ public enum DeltaCodec {
             guard elements <= limits.maxElementsPerTensor else {
                 throw FleetWireError(.limitExceeded, "tensor '\(name)' has more than \(limits.maxElementsPerTensor) elements")
             }
-            shape.append(dim)
+            dims[axis] = Int32(bitPattern: UInt32(dim))
         }
         totalElements += elements
         guard totalElements <= limits.maxTotalElements else {
             throw FleetWireError(.limitExceeded, "the delta carries more than \(limits.maxTotalElements) elements in all")
         }
-        let rows = rank == 1 ? 1 : shape[0]
-        let encoding = try reader.readInteger(UInt8.self, "the encoding of '\(name)'")
-        let payload: TensorPayload
+        let rows = rank == 1 ? 1 : Int(UInt32(bitPattern: dims[0]))
+        let columns = elements / rows
+        let encodingCode = try reader.readInteger(UInt8.self, "the encoding", of: name)
+        guard let encoding = ScannedTensor.Encoding(rawValue: encodingCode) else {
+            throw FleetWireError(.invalidField, "tensor '\(name)' has unknown encoding \(encodingCode) (0 to 3 are defined)")
+        }
+        let base = reader.buffer.baseAddress!
+        var scalesOffset = 0
+        var indicesStart = indexBuffer.count
+        var decodedStart = 0
+        var valuesOffset: Int
+        var valueCount: Int
+        var squaredNorm: Double
         switch encoding {
-        case 0:
-            let values = try reader.readFloats(elements, "the values of '\(name)'")
-            try checkFinite(values, "value", name)
-            payload = .dense(values)
-        case 1:
-            let indices = try readIndices(from: &reader, elements: elements, name: name)
-            let values = try reader.readFloats(indices.count, "the values of '\(name)'")
-            try checkFinite(values, "value", name)
-            payload = .sparse(indices: indices, values: values)
-        case 2:
-            let scales = try readScales(from: &reader, rows: rows, name: name)
-            payload = .denseInt8(scales: scales, values: try reader.readInt8s(elements, "the values of '\(name)'"))
-        case 3:
-            let scales = try readScales(from: &reader, rows: rows, name: name)
-            let indices = try readIndices(from: &reader, elements: elements, name: name)
-            payload = .sparseInt8(scales: scales, indices: indices, values: try reader.readInt8s(indices.count, "the values of '\(name)'"))
-        default:
-            throw FleetWireError(.invalidField, "tensor '\(name)' has unknown encoding \(encoding) (0 to 3 are defined)")
+        case .dense, .sparse:
+            if encoding == .sparse {
+                (indicesStart, valueCount) = try readIndices(from: &reader, elements: elements, name: name, into: indexBuffer)
+            } else {
+                valueCount = elements
+            }
+            valuesOffset = try reader.skip(4 * valueCount, "the values", of: name)
+            let (norm, nonFinite) = PayloadKernels.squaredNorm(ofFloats: base + valuesOffset, count: valueCount)
+            if let nonFinite {
+                let value = (base + valuesOffset).loadUnaligned(fromByteOffset: 4 * nonFinite, as: Float.self)
+                throw FleetWireError(.nonFiniteValue, "tensor '\(name)' has a non-finite value (\(value)) at position \(nonFinite)")
+            }
+            squaredNorm = norm
+        case .denseInt8, .sparseInt8:
+            scalesOffset = try readScales(from: &reader, rows: rows, name: name)
+            if encoding == .sparseInt8 {
+                (indicesStart, valueCount) = try readIndices(from: &reader, elements: elements, name: name, into: indexBuffer)
+            } else {
+                valueCount = elements
+            }
+            valuesOffset = try reader.skip(valueCount, "the values", of: name)
+            if encoding == .denseInt8 {
+                squaredNorm = PayloadKernels.squaredNorm(
+                    ofInt8Rows: base + valuesOffset, scales: base + scalesOffset, rows: rows, columns: columns)
+            } else {
+                (decodedStart, squaredNorm) = PayloadKernels.decodeSparseInt8(
+                    base + valuesOffset, scales: base + scalesOffset, indicesStart: indicesStart, count: valueCount,
+                    columns: columns, into: indexBuffer)
+            }
         }
-        return TensorDelta(name: name, role: role, shape: shape, payload: payload)
+        return ScannedTensor(
+            name: name, role: role, encoding: encoding, squaredNorm: squaredNorm, elementCount: elements,
+            columns: columns, rank: rank, dims: dims, scalesOffset: scalesOffset, valuesOffset: valuesOffset,
+            valueCount: valueCount, indicesStart: indicesStart, decodedStart: decodedStart
+        )
     }
 
-    private static func readScales(from reader: inout ByteReader, rows: Int, name: String) throws(FleetWireError) -> [Float] {
-        let scales = try reader.readFloats(rows, "the scales of '\(name)'")
-        try checkFinite(scales, "scale", name)
-        if let negative = scales.firstIndex(where: { $0 < 0 }) {
-            throw FleetWireError(.invalidField, "tensor '\(name)' has a negative scale in row \(negative)")
+    /// Checks `rows` per-row scales (finite, not negative) and returns where they start.
+    private static func readScales(from reader: inout ByteReader, rows: Int, name: String) throws(FleetWireError) -> Int {
+        let offset = try reader.skip(4 * rows, "the scales", of: name)
+        let scales = reader.buffer.baseAddress! + offset
+        // All finite and none negative is the common case: one branch-free pass
+        // over the bit patterns (exponent all ones: not finite; sign set on a
+        // nonzero: negative), then the exact look only when something is off.
+        var flags: UInt32 = 0
+        for row in 0..<rows {
+            let bits = scales.loadUnaligned(fromByteOffset: 4 * row, as: UInt32.self)
+            let nonFinite = (bits & 0x7F80_0000) == 0x7F80_0000
+            let negative = bits > 0x8000_0000
+            flags |= (nonFinite ? 1 : 0) | (negative ? 1 : 0)
         }
-        return scales
+        let clean = flags == 0 ? rows : 0
+        // Find the first bad row without touching the name (no reference counting per row).
+        var firstNonFinite = rows
+        var firstNegative = rows
+        for row in clean..<rows {
+            let scale = scales.loadUnaligned(fromByteOffset: 4 * row, as: Float.self)
+            if !scale.isFinite && firstNonFinite == rows { firstNonFinite = row }
+            if scale < 0 && firstNegative == rows { firstNegative = row }
+        }
+        if firstNonFinite < rows {
+            let scale = scales.loadUnaligned(fromByteOffset: 4 * firstNonFinite, as: Float.self)
+            throw FleetWireError(.nonFiniteValue, "tensor '\(name)' has a non-finite scale (\(scale)) at position \(firstNonFinite)")
+        }
+        if firstNegative < rows {
+            throw FleetWireError(.invalidField, "tensor '\(name)' has a negative scale in row \(firstNegative)")
+        }
+        return offset
     }
 
-    private static func readIndices(from reader: inout ByteReader, elements: Int, name: String) throws(FleetWireError) -> [UInt32] {
-        let count = Int(try reader.readInteger(UInt32.self, "the nonzero count of '\(name)'"))
+    /// Decodes a sparse tensor's indices into `buffer`; returns where they start and how many there are.
+    private static func readIndices(
+        from reader: inout ByteReader, elements: Int, name: String, into indexBuffer: IndexBuffer
+    ) throws(FleetWireError) -> (start: Int, count: Int) {
+        let count = Int(try reader.readInteger(UInt32.self, "the nonzero count", of: name))
         guard count <= elements else {
             throw FleetWireError(.invalidIndex, "tensor '\(name)' declares \(count) nonzeros but has only \(elements) elements")
         }
         guard count <= reader.remaining else {
             throw FleetWireError(.truncated, "the input ends inside the indices of '\(name)'")
         }
-        var indices = [UInt32](repeating: 0, count: count)
-        var current: UInt64 = 0
-        for position in 0..<count {
-            let gap = UInt64(try reader.readVarint("index \(position) of '\(name)'"))
-            if position > 0 && gap == 0 {
-                throw FleetWireError(.invalidIndex, "tensor '\(name)' repeats index \(current)")
+        // The loop reads one-byte gaps (the common case) straight from the
+        // buffer, without building a field name per index; longer varints and
+        // errors go through the reader, which names the field.
+        let base = reader.buffer.baseAddress!
+        let end = reader.buffer.count
+        var failure: FleetWireError?
+        // Every index takes at least one byte, so what remains bounds them all
+        // (twice: int8 values are decoded into the same buffer).
+        indexBuffer.reserve(count, remainingBound: 2 * reader.remaining)
+        let start = indexBuffer.count
+        let buffer = indexBuffer.free
+        var initialized = 0
+        decoding: do {
+            var current: UInt64 = 0
+            var offset = reader.offset
+            var position = 0
+            while position < count {
+                // Sixteen one-byte, nonzero gaps at once: no per-index checks but the last.
+                if position + 16 <= count && offset + 16 <= end {
+                    let chunk = (base + offset).loadUnaligned(as: SIMD16<UInt8>.self)
+                    let zero = SIMD16<UInt8>(repeating: 0)
+                    if all((chunk & SIMD16(repeating: 0x80)) .== zero) && !any(chunk .== zero) {
+                        let before = current
+                        for lane in 0..<16 {
+                            current &+= UInt64(chunk[lane])
+                            buffer[position + lane] = UInt32(truncatingIfNeeded: current)
+                        }
+                        initialized = position + 16
+                        guard current < UInt64(elements) else {
+                            var index = before
+                            for lane in 0..<16 {
+                                index += UInt64(chunk[lane])
+                                if index >= UInt64(elements) { break }
+                            }
+                            failure = FleetWireError(.invalidIndex, "tensor '\(name)' has index \(index), past its \(elements) elements")
+                            break decoding
+                        }
+                        position += 16
+                        offset += 16
+                        continue
+                    }
+                }
+                let gap: UInt64
+                if offset < end, case let byte = base.load(fromByteOffset: offset, as: UInt8.self), byte < 0x80 {
+                    gap = UInt64(byte)
+                    offset += 1
+                } else {
+                    reader.move(to: offset)
+                    do throws(FleetWireError) {
+                        gap = UInt64(try reader.readVarint("index \(position) of '\(name)'"))
+                    } catch {
+                        failure = error
+                        break decoding
+                    }
+                    offset = reader.offset
+                }
+                if position > 0 && gap == 0 {
+                    failure = FleetWireError(.invalidIndex, "tensor '\(name)' repeats index \(current)")
+                    break decoding
+                }
+                current += gap
+                guard current < UInt64(elements) else {
+                    failure = FleetWireError(.invalidIndex, "tensor '\(name)' has index \(current), past its \(elements) elements")
+                    break decoding
+                }
+                buffer[position] = UInt32(current)
+                initialized = position + 1
+                position += 1
             }
-            current += gap
-            guard current < UInt64(elements) else {
-                throw FleetWireError(.invalidIndex, "tensor '\(name)' has index \(current), past its \(elements) elements")
-            }
-            indices[position] = UInt32(current)
+            reader.move(to: offset)
         }
-        return indices
+        indexBuffer.commit(initialized)
+        if let failure { throw failure }
+        return (start, count)
     }
 
     private static func checkFinite(_ values: [Float], _ what: String, _ name: String) throws(FleetWireError) {
@@ -283,12 +441,16 @@ public enum DeltaCodec {
         }
     }
 
-    private static func decodeMetadata(_ bytes: ArraySlice<UInt8>) throws(FleetWireError) -> DeltaMetadata {
+    private static func decodeMetadata(_ bytes: UnsafeRawBufferPointer) throws(FleetWireError) -> DeltaMetadata {
         let metadata: DeltaMetadata
-        do {
-            metadata = try JSONDecoder().decode(DeltaMetadata.self, from: Data(bytes))
-        } catch {
-            throw FleetWireError(.invalidMetadata, "the delta metadata is not the expected JSON object: \(error)")
+        if let parsed = CanonicalMetadataParser.parse(bytes) {
+            metadata = parsed
+        } else {
+            do {
+                metadata = try JSONDecoder().decode(DeltaMetadata.self, from: Data(bytes))
+            } catch {
+                throw FleetWireError(.invalidMetadata, "the delta metadata is not the expected JSON object: \(error)")
+            }
         }
         if metadata.samples < 0 || metadata.captures < 0 {
             throw FleetWireError(.invalidMetadata, "the delta metadata has a negative sample or capture count")
@@ -373,6 +535,18 @@ public enum DeltaCodec {
             try checkScales(scales)
             try checkIndices(indices, valueCount: values.count)
         }
+    }
+
+    /// Whether `a` sorts before `b` by their UTF-8 bytes (memcmp on the common prefix, then length).
+    private static func precedes(_ a: String, _ b: String) -> Bool {
+        let ordered = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in
+                let common = min(x.count, y.count)
+                let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
+                return order < 0 || (order == 0 && x.count < y.count)
+            }
+        }
+        return (ordered ?? nil) ?? a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
     private static func hex(_ value: UInt32) -> String {

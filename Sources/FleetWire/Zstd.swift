@@ -1,4 +1,5 @@
 import CZstd
+import Synchronization
 
 /// zstd compression for model and delta bodies (`Content-Encoding: zstd`).
 ///
@@ -50,14 +51,36 @@ public enum Zstd {
             )
         }
 
-        guard let context = ZSTD_createDCtx() else {
+        guard let decompressor = DecompressionContext.take() else {
             throw FleetWireError(.corruptCompressedData, "zstd could not allocate a decompression context")
         }
-        defer { ZSTD_freeDCtx(context) }
+        defer { DecompressionContext.give(back: decompressor) }
+        let context = decompressor.context
+
+        // One frame that states its size (what our encoder writes): decode it in
+        // one call straight into a buffer of that size. Anything else — more
+        // frames, a size that is wrong, corruption — takes the bounded
+        // streaming path below, which names the problem.
+        if declared != fleet_zstd_contentsize_unknown(), declared > 0 {
+            let size = Int(declared)
+            var decoded = false
+            let output = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+                let result = input.withUnsafeBytes { source in
+                    ZSTD_decompressDCtx(context, buffer.baseAddress, size, source.baseAddress, source.count)
+                }
+                decoded = ZSTD_isError(result) == 0 && result == size
+                initialized = decoded ? size : 0
+            }
+            if decoded { return output }
+            ZSTD_DCtx_reset(context, ZSTD_reset_session_only)
+        }
 
         // Grow the output in steps, never past limit + 1 (one byte over proves the excess).
         let firstGuess = declared != fleet_zstd_contentsize_unknown() ? Int(declared) : min(limit, max(4 * input.count, 1 << 16))
-        var output = [UInt8](repeating: 0, count: min(limit + 1, max(firstGuess, 1)))
+        let firstSize = min(limit + 1, max(firstGuess, 1))
+        var output = [UInt8](unsafeUninitializedCapacity: firstSize) { _, initialized in
+            initialized = firstSize  // zstd writes every byte before it is read; the unused rest is cut below
+        }
         var produced = 0
         var consumed = 0
         while true {
@@ -88,6 +111,37 @@ public enum Zstd {
         }
         output.removeSubrange(produced...)
         return output
+    }
+
+    /// A zstd decompression context, kept for reuse.
+    ///
+    /// Creating a context allocates about 100 KB of tables; on the upload path
+    /// that cost more than decompressing a delta. A few contexts wait in a
+    /// pool instead: a caller takes one (or makes one when the pool is empty),
+    /// uses it alone, resets it and gives it back. It is `@unchecked Sendable`
+    /// because the pool hands each context to one caller at a time.
+    private final class DecompressionContext: @unchecked Sendable {
+        let context: OpaquePointer
+        private static let pool = Mutex<[DecompressionContext]>([])
+        private static let poolCapacity = 8
+
+        private init?() {
+            guard let context = ZSTD_createDCtx() else { return nil }
+            self.context = context
+        }
+
+        deinit { ZSTD_freeDCtx(context) }
+
+        static func take() -> DecompressionContext? {
+            pool.withLock { $0.popLast() } ?? DecompressionContext()
+        }
+
+        static func give(back decompressor: DecompressionContext) {
+            ZSTD_DCtx_reset(decompressor.context, ZSTD_reset_session_only)
+            pool.withLock { contexts in
+                if contexts.count < poolCapacity { contexts.append(decompressor) }
+            }
+        }
     }
 
     private static func errorName(_ code: Int) -> String {

@@ -265,3 +265,59 @@ struct ServerOptimizerTests {
         #expect(abs(last - 0.01) < 0.002)
     }
 }
+
+@Suite("folding scanned containers")
+struct ScannedFoldTests {
+    /// The same change in each of the four payload encodings (rows of 3, so int8 rows and indices cross rows).
+    static let payloads: [TensorPayload] = [
+        .dense([0.5, -1, 0, 2, 0.25, 0, 0, 3, -0.5, 1, 0, -2]),
+        .sparse(indices: [0, 1, 3, 4, 7, 8, 9, 11], values: [0.5, -1, 2, 0.25, 3, -0.5, 1, -2]),
+        .denseInt8(scales: [0.5, 0.25, 0.125, 1], values: [1, -2, 0, 4, 1, 0, 0, 24, -4, 1, 0, -2]),
+        .sparseInt8(scales: [0.5, 0.25, 0.125, 1], indices: [0, 1, 3, 4, 7, 8, 9, 11], values: [1, -2, 8, 1, 24, -4, 1, -2]),
+    ]
+
+    func round(_ payload: TensorPayload, node: String, expert: Int) -> PolicyDelta {
+        PolicyDelta(
+            architecture: "test-arch", baseVersion: 5, round: 1, nodeID: node,
+            tensors: [
+                TensorDelta(name: "experts.\(expert).fc1.weight", shape: [4, 3], payload: payload),
+                TensorDelta(name: "router.bias", shape: [2], payload: .dense([0.25, -0.75])),
+            ],
+            routingCounts: expert == 0 ? [7, 0] : [0, 3],
+            metadata: DeltaMetadata(families: ["fog", "ice"], samples: 10, captures: 1, metrics: ["loss_after": 0.125])
+        )
+    }
+
+    @Test("a scanned container folds in exactly as its decoded delta", arguments: 0..<4)
+    func scannedMatchesDecoded(encoding: Int) throws {
+        var decoded = try RoundAggregator(layout: layout, currentVersion: 5, round: 1)
+        var scanned = try RoundAggregator(layout: layout, currentVersion: 5, round: 1)
+        for (node, expert) in [("a", 0), ("b", 1), ("c", 0)] {
+            let delta = round(Self.payloads[encoding], node: node, expert: expert)
+            let viaDecode = try decoded.add(delta)
+            let viaScan = try scanned.add(DeltaCodec.scan(DeltaCodec.encode(delta)))
+            #expect(abs(viaScan.norm - viaDecode.norm) <= 1e-9 * viaDecode.norm)
+            #expect(viaScan.delta == delta)
+        }
+        let expected = try decoded.finalize(), actual = try scanned.finalize()
+        #expect(actual.meanDelta == expected.meanDelta)
+        #expect(actual.contributors == expected.contributors)
+        #expect(actual.samplesPerExpert == expected.samplesPerExpert)
+        #expect(actual.families == expected.families)
+    }
+
+    @Test("a refused scanned update changes nothing")
+    func refusedScanChangesNothing() throws {
+        var aggregator = try RoundAggregator(
+            layout: layout, configuration: AggregationConfiguration(normBound: 1), currentVersion: 5, round: 1)
+        let small = round(.dense(constant(0.01)), node: "a", expert: 0)
+        try aggregator.add(DeltaCodec.scan(DeltaCodec.encode(small)))
+        let before = try aggregator.finalize().meanDelta
+        let large = round(.dense(constant(10)), node: "b", expert: 0)
+        #expect(throws: AggregationError(.normBoundExceeded, "")) {
+            try aggregator.add(DeltaCodec.scan(DeltaCodec.encode(large)))
+        }
+        #expect(try aggregator.finalize().meanDelta == before)
+        #expect(aggregator.updateCount == 1)
+    }
+}

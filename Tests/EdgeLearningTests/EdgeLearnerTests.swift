@@ -309,6 +309,17 @@ struct LearningPartsTests {
         do { try configuration.validate() } catch { #expect(error.context["field"] == "shrinkFactors") }
     }
 
+    @Test("a widening goal outside (0, 1] is a typed error naming the field")
+    func widenValidation() throws {
+        var configuration = EdgeLearner.Configuration()
+        configuration.widenUntil = 0
+        do { try configuration.validate(); Issue.record("validated widenUntil = 0") } catch {
+            #expect(error.context["field"] == "widenUntil")
+        }
+        configuration.widenUntil = nil
+        try configuration.validate()
+    }
+
     @Test("replaying the base's own actions labels rows with its argmax")
     func relabel() async throws {
         let items = VariationSynthesizer(configuration: .init(count: 1, seconds: 2)).items(for: LearningFixtures.capture)
@@ -317,5 +328,29 @@ struct LearningPartsTests {
         let relabelled = try set.relabelled(by: LearningFixtures.base)
         #expect(relabelled.labels == (try PolicyFitting.predictions(LearningFixtures.base, data: set)))
         #expect(try PolicyFitting.evaluate(LearningFixtures.base, data: relabelled).accuracy == 1)
+    }
+
+    @Test("close calls (the smallest logit margins) are replayed more often; without logits nothing changes")
+    func closeCalls() async throws {
+        let items = VariationSynthesizer(configuration: .init(count: 1, seconds: 2)).items(for: LearningFixtures.capture)
+        var plain = TrainingSet()
+        plain.append(try await DAggerLabeller().label(LearningFixtures.base, items: items, beta: 1, seed: 2).allSamples)
+        var unlabelled = plain
+        unlabelled.emphasizeCloseCalls(share: 0.2, factor: 4)
+        #expect(unlabelled.repeats == plain.repeats)
+
+        var set = try plain.relabelled(by: LearningFixtures.base)
+        set.emphasizeCloseCalls(share: 0.2, factor: 4)
+        let logits = try #require(set.targetLogits)
+        let actions = logits.count / set.count
+        let margins = (0..<set.count).map { row -> Float in
+            let sorted = logits[(row * actions)..<((row + 1) * actions)].sorted(by: >)
+            return sorted[0] - sorted[1]
+        }
+        let emphasized = set.repeats.indices.filter { set.repeats[$0] == 4 }
+        #expect(emphasized.count == Int((0.2 * Double(set.count)).rounded(.up)))
+        let widestEmphasized = emphasized.map { margins[$0] }.max() ?? .infinity
+        let narrowestOther = set.repeats.indices.filter { set.repeats[$0] == 1 }.map { margins[$0] }.min() ?? .infinity
+        #expect(widestEmphasized <= narrowestOther)
     }
 }

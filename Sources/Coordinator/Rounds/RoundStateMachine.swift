@@ -193,6 +193,31 @@ public struct RoundStateMachine: Sendable {
         return .finish(current.round, published: version != nil)
     }
 
+    /// A version was published outside a round (an operator approved a
+    /// candidate): later rounds start from it.
+    public mutating func versionPublished(_ version: UInt64) {
+        currentVersion = max(currentVersion, version)
+    }
+
+    // MARK: Recovery
+
+    /// Restores a round that was collecting when the coordinator stopped, with
+    /// the updates it had acknowledged (the service re-folds their bodies).
+    /// Its deadline still counts from when it first opened.
+    public mutating func resumeCollecting(_ round: Round) {
+        collecting = round
+        nextRoundNumber = max(nextRoundNumber, round.number + 1)
+    }
+
+    /// Restores a round that had closed but was not yet aggregated or gated
+    /// when the coordinator stopped: it is aggregated again from its
+    /// acknowledged updates.
+    public mutating func resumeFinishing(_ round: Round) -> Action {
+        finishing = (round, .aggregating)
+        nextRoundNumber = max(nextRoundNumber, round.number + 1)
+        return .aggregate(round)
+    }
+
     // MARK: Internals
 
     private mutating func open(at now: Double) -> Action {

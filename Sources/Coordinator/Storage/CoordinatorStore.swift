@@ -221,6 +221,7 @@ public final class CoordinatorStore: Sendable {
     public struct Round: Sendable, Equatable, Codable {
         public enum Status: String, Sendable, Codable {
             case collecting, aggregating, gating, published, rejected, abandoned
+            case awaitingApproval = "awaiting_approval"
         }
         public var number: Int64
         public var baseVersion: Int64
@@ -257,11 +258,18 @@ public final class CoordinatorStore: Sendable {
         }
     }
 
-    /// Inserts or replaces a round's row.
+    /// Inserts a round's row or updates it in place (its acknowledged updates stay).
     public func save(_ round: Round) throws(CoordinatorError) {
         try write("store round \(round.number)") { db in
             try db.execute(
-                sql: "INSERT OR REPLACE INTO round (number, baseVersion, status, openedAt, closedAt, participants, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                // An upsert, not INSERT OR REPLACE: a replace deletes the row
+                // first, and the delete would cascade to the round's acknowledged updates.
+                sql: """
+                    INSERT INTO round (number, baseVersion, status, openedAt, closedAt, participants, reason) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(number) DO UPDATE SET baseVersion = excluded.baseVersion, status = excluded.status,
+                        openedAt = excluded.openedAt, closedAt = excluded.closedAt, participants = excluded.participants,
+                        reason = excluded.reason
+                    """,
                 arguments: [round.number, round.baseVersion, round.status.rawValue, round.openedAt, round.closedAt, round.participants, round.reason]
             )
         }
@@ -304,6 +312,38 @@ public final class CoordinatorStore: Sendable {
         try read("read the updates of round \(round)") { db in
             try Row.fetchAll(db, sql: "SELECT node, blobHash FROM acceptedUpdate WHERE round = ? ORDER BY receivedAt, node", arguments: [Int64(round)])
                 .map { ($0["node"], $0["blobHash"]) }
+        }
+    }
+
+    /// Forgets an update of `round` (one that could not be folded after all, or
+    /// whose body is no longer readable after a restart).
+    public func removeAcceptedUpdate(round: UInt64, node: String) throws(CoordinatorError) {
+        try write("forget the update of \(node)") { db in
+            try db.execute(sql: "DELETE FROM acceptedUpdate WHERE round = ? AND node = ?", arguments: [Int64(round), node])
+        }
+    }
+
+    /// Every round that was collecting, aggregating or gating when the
+    /// coordinator stopped, oldest first (asynchronous mode can have two).
+    public func unfinishedRounds() throws(CoordinatorError) -> [Round] {
+        try read("read the open rounds") { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM round WHERE status IN ('collecting', 'aggregating', 'gating') ORDER BY number"
+            ).map(Round.init(row:))
+        }
+    }
+
+    /// Every blob hash a row refers to (versions and acknowledged updates).
+    public func referencedBlobs() throws(CoordinatorError) -> Set<String> {
+        try read("list referenced blobs") { db in
+            Set(try String.fetchAll(db, sql: "SELECT contentHash FROM version UNION SELECT blobHash FROM acceptedUpdate"))
+        }
+    }
+
+    /// SQLite's own `PRAGMA integrity_check`: "ok" when the file is sound.
+    public func integrityCheck() throws(CoordinatorError) -> String {
+        try read("check the database") { db in
+            try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ")
         }
     }
 

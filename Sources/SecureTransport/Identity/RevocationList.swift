@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// Why a file of serials: revoking a node must take effect on the very next
 /// connection without restarting the coordinator, and the operator's tool
-/// (`fleet-certs revoke`) only appends a line. The file's modification time,
+/// (`fleet-coordinator certs revoke`) only appends a line. The file's modification time,
 /// size and inode are checked each time a new connection is verified; that is
 /// one `stat` per handshake, far cheaper than the handshake itself.
 ///

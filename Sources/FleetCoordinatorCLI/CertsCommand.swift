@@ -1,17 +1,17 @@
 public import ArgumentParser
+import Foundation
 import SecureTransport
 
-/// `fleet-certs`: the fleet CA's command line (create-ca, issue-server, issue-node, revoke).
+/// `fleet-coordinator certs`: the fleet CA's command line (create-ca,
+/// issue-server, issue-node, revoke, create-signing-key).
 ///
 /// Thin on purpose: every subcommand parses its flags and calls one
-/// ``FleetCertificateAuthority`` function; the same functions back the
-/// coordinator's `certs` subcommands.
-@main
-struct FleetCerts: ParsableCommand {
+/// ``FleetCertificateAuthority`` (or ``PrivateKey``) function.
+struct CertsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "fleet-certs",
-        abstract: "Create the fleet CA, issue server and node certificates, revoke nodes.",
-        subcommands: [CreateCA.self, IssueServer.self, IssueNode.self, Revoke.self]
+        commandName: "certs",
+        abstract: "Create the fleet CA, issue server and node certificates, revoke nodes, create the model-signing key.",
+        subcommands: [CreateCA.self, IssueServer.self, IssueNode.self, Revoke.self, CreateSigningKey.self]
     )
 }
 
@@ -96,5 +96,27 @@ struct Revoke: ParsableCommand {
             try FleetCertificateAuthority.revoke(serialHex: serial, listFile: list)
             print("revoked serial \(serial) in \(list)")
         }
+    }
+}
+
+struct CreateSigningKey: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create-signing-key",
+        abstract: "Create the coordinator's Ed25519 model-signing key (private key 0600, public key for the nodes)."
+    )
+    @Option(help: "Output private key (PEM, mode 0600).") var key = "model-signing.key"
+    @Option(help: "Output public key (PEM); give it to every node (fleet-node --signing-key).") var publicKey = "model-signing.pub"
+    @Flag(help: "Replace existing files (every node must then get the new public key).") var force = false
+
+    func run() throws {
+        if !force {
+            for path in [key, publicKey] where FileManager.default.fileExists(atPath: path) {
+                throw ValidationError("\(path) exists; pass --force to replace it")
+            }
+        }
+        let signingKey = try PrivateKey(generating: .ed25519)
+        try signingKey.write(toFile: key)
+        try Data(signingKey.publicKey.pem.utf8).write(to: URL(fileURLWithPath: publicKey), options: .atomic)
+        print("created model-signing key \(key) (public key \(publicKey))")
     }
 }

@@ -1,0 +1,90 @@
+public import Hummingbird
+import HummingbirdCore
+public import Logging
+public import NIOCore
+public import Prometheus
+public import SecureTransport
+
+/// Serves a ``CoordinatorService`` over HTTPS with mutual TLS.
+///
+/// Why a separate type: the service is usable in-process (the fleet
+/// simulation drives it directly); this only adds the wire — Hummingbird's
+/// router behind ``MutualTLSChannel`` (the fleet's OpenSSL TLS 1.3, client
+/// certificates required), JSON errors, the per-request revocation check,
+/// and `/metrics` from a Prometheus registry.
+public enum CoordinatorHTTPServer {
+    /// Where and how to listen.
+    public struct Configuration: Sendable {
+        public var host: String
+        /// 0 picks a free port (reported through `onServerRunning`).
+        public var port: Int
+        /// The server's certificate and key and the fleet CA (clients must present a fleet node certificate).
+        public var tls: TLSConfiguration
+        /// Revoked serials, checked on every request (403).
+        public var revocationList: RevocationList?
+        /// Seconds an idle connection is kept.
+        public var idleTimeout: Double
+        /// Seconds a client may take to send a request body.
+        public var bodyTimeout: Double
+        /// Largest JSON request body.
+        public var maxJSONBytes: Int
+
+        public init(
+            host: String = "127.0.0.1", port: Int = 8443, tls: TLSConfiguration, revocationList: RevocationList? = nil,
+            idleTimeout: Double = 120, bodyTimeout: Double = 60, maxJSONBytes: Int = 64 << 10
+        ) {
+            self.host = host
+            self.port = port
+            self.tls = tls
+            self.revocationList = revocationList
+            self.idleTimeout = idleTimeout
+            self.bodyTimeout = bodyTimeout
+            self.maxJSONBytes = maxJSONBytes
+        }
+    }
+
+    /// The router with every API route, for tests that call it without a socket.
+    public static func router(
+        service: CoordinatorService, revocationList: RevocationList?, metricsRegistry: PrometheusCollectorRegistry?,
+        bodyTimeout: Double = 60, maxJSONBytes: Int = 64 << 10
+    ) -> Router<CoordinatorRequestContext> {
+        let router = Router(context: CoordinatorRequestContext.self)
+        router.add(middleware: JSONErrorMiddleware(service: service))
+        router.add(middleware: AuthenticationMiddleware(revocationList: revocationList))
+        CoordinatorRoutes.install(
+            on: router, service: service, metricsRegistry: metricsRegistry,
+            limits: .init(maxJSONBytes: maxJSONBytes, bodyTimeout: bodyTimeout)
+        )
+        return router
+    }
+
+    /// The HTTPS application; run it (with the service) under a `ServiceGroup`.
+    ///
+    /// - Throws: ``TLSError`` when the TLS configuration is not a valid server configuration.
+    public static func application(
+        service: CoordinatorService,
+        configuration: Configuration,
+        metricsRegistry: PrometheusCollectorRegistry?,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws(TLSError) -> some ApplicationProtocol {
+        var tls = configuration.tls
+        // Revocation is answered per request with a readable 403 (see AuthenticationMiddleware).
+        tls.revocationList = nil
+        let router = router(
+            service: service, revocationList: configuration.revocationList, metricsRegistry: metricsRegistry,
+            bodyTimeout: configuration.bodyTimeout, maxJSONBytes: configuration.maxJSONBytes
+        )
+        let server = try HTTPServerBuilder.http1(
+            tls: tls,
+            http1: .init(idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1_000)))
+        )
+        return Application(
+            router: router,
+            server: server,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fleet-coordinator"),
+            onServerRunning: onServerRunning,
+            logger: logger
+        )
+    }
+}

@@ -1,0 +1,157 @@
+import Logging
+import FleetWire
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Prometheus
+import SecureTransport
+
+/// Every route of `Protocols/fleet-api.openapi.yaml`, on a Hummingbird router.
+///
+/// Routes only translate: parse and bound the request, call the
+/// ``CoordinatorService`` method, encode its answer. Bounds: JSON bodies are
+/// read up to ``CoordinatorRoutes/Limits/maxJSONBytes``, update bodies up to
+/// the delta limits (compressed; the decoder bounds the decompressed size),
+/// and every body must arrive within ``CoordinatorRoutes/Limits/bodyTimeout``.
+enum CoordinatorRoutes {
+    /// Request bounds the service's own limits do not cover.
+    struct Limits: Sendable {
+        var maxJSONBytes = 64 << 10
+        /// Seconds a client may take to send its body.
+        var bodyTimeout: Double = 60
+    }
+
+    static func install(
+        on router: Router<CoordinatorRequestContext>, service: CoordinatorService,
+        metricsRegistry: PrometheusCollectorRegistry?, limits: Limits
+    ) {
+        @Sendable func body(_ request: Request, upTo limit: Int) async throws -> [UInt8] {
+            try await readBody(request, upTo: limit, timeout: limits.bodyTimeout)
+        }
+
+        router.get("/v1/status") { _, _ in
+            try json(await service.status())
+        }
+        router.post("/v1/heartbeat") { request, context in
+            let id = try node(context)
+            let bytes = try await body(request, upTo: limits.maxJSONBytes)
+            let heartbeat = try JSONDecoder().decode(API.Heartbeat.self, from: Data(bytes))
+            return try json(await service.heartbeat(from: id, heartbeat))
+        }
+        router.get("/v1/task") { request, context in
+            let id = try node(context)
+            let wait = request.uri.queryParameters.get("wait").flatMap(Double.init) ?? 30
+            guard wait >= 0, wait <= 60 else {
+                throw CoordinatorError(.invalidRequest, "wait must be 0…60 seconds")
+            }
+            guard let task = await service.task(for: id, wait: wait) else {
+                return Response(status: .noContent)
+            }
+            return try json(task)
+        }
+        router.put("/v1/rounds/:round/updates") { request, context in
+            let id = try node(context)
+            let round = try number("round", context)
+            guard request.headers[.contentEncoding]?.lowercased() == "zstd" else {
+                throw CoordinatorError(.unsupportedMediaType, "updates are sent with Content-Encoding: zstd")
+            }
+            let bytes = try await body(request, upTo: service.configuration.deltaLimits.maxCompressedBytes)
+            return try json(try await service.submitUpdate(from: id, round: round, body: bytes), status: .accepted)
+        }
+        router.get("/v1/model") { request, _ in
+            let model = await service.currentModel()
+            return modelResponse(model, ifNoneMatch: request.headers[.ifNoneMatch])
+        }
+        router.get("/v1/models/:version") { request, context in
+            let model = try await service.model(version: try number("version", context))
+            return modelResponse(model, ifNoneMatch: request.headers[.ifNoneMatch])
+        }
+        router.get("/v1/versions") { _, _ in
+            let records = try service.versions().map(VersionRecordJSON.encode)
+            return jsonText("{\"versions\":[" + records.joined(separator: ",") + "]}")
+        }
+        router.get("/v1/versions/:version") { _, context in
+            jsonText(VersionRecordJSON.encode(try service.version(try number("version", context))))
+        }
+        router.post("/v1/versions/:version/approve") { _, context in
+            let id = try node(context)
+            guard service.configuration.operators.contains(id) else {
+                throw CoordinatorError(
+                    .forbidden,
+                    "\(id) is not an operator; approve on the coordinator host with `fleet-coordinator approve VERSION`, or start it with --operator \(id)"
+                )
+            }
+            return jsonText(VersionRecordJSON.encode(try await service.approve(version: try number("version", context), by: id)))
+        }
+        router.get("/metrics") { _, _ in
+            var bytes: [UInt8] = []
+            metricsRegistry?.emit(into: &bytes)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: bytes))
+            )
+        }
+        router.get("/") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: try await service.dashboard()))
+            )
+        }
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value)))
+        )
+    }
+
+    static func node(_ context: CoordinatorRequestContext) throws(CoordinatorError) -> String {
+        guard let identity = context.identity else {
+            throw CoordinatorError(.forbidden, "a client certificate naming a node is required")
+        }
+        return identity.nodeID
+    }
+
+    static func number(_ name: String, _ context: CoordinatorRequestContext) throws(CoordinatorError) -> UInt64 {
+        guard let text = context.parameters.get(name), let value = UInt64(text), value >= 1 else {
+            throw CoordinatorError(.notFound, "'\(context.parameters.get(name) ?? "")' is not a \(name) number (an integer ≥ 1)")
+        }
+        return value
+    }
+
+    /// The body, refused past `limit` bytes (413) or `timeout` seconds (408).
+    static func readBody(_ request: Request, upTo limit: Int, timeout: Double) async throws -> [UInt8] {
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+            throw CoordinatorError(.payloadTooLarge, "the body declares \(declared) bytes; this route accepts at most \(limit)")
+        }
+        let body = request.body
+        let buffer = try await withDeadline(seconds: timeout) {
+            try await body.collect(upTo: limit)
+        }
+        return Array(buffer.readableBytesView)
+    }
+
+    static func jsonText(_ text: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// A checkpoint with its manifest and signature headers, or 304 when the node has it.
+    static func modelResponse(_ model: ServedModel, ifNoneMatch: String?) -> Response {
+        var headers: HTTPFields = [.eTag: model.etag, .cacheControl: "no-cache"]
+        if let ifNoneMatch, ifNoneMatch.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == model.etag || $0 == "*" }) {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = "application/octet-stream"
+        headers[.contentEncoding] = "zstd"
+        headers[HTTPField.Name("Fleet-Model-Version")!] = String(model.version)
+        headers[HTTPField.Name("Fleet-Manifest")!] = model.manifestBase64
+        if let signature = model.signatureBase64 {
+            headers[HTTPField.Name("Fleet-Manifest-Signature")!] = signature
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: model.compressedCheckpoint)))
+    }
+}

@@ -1,0 +1,22 @@
+import Foundation
+
+/// Where the coordinator's service reads the time and waits.
+///
+/// Why injectable: rounds open, close and time out by the clock; tests move a
+/// manual clock past a deadline instead of sleeping through it. Times are
+/// seconds since 1970 (they are stored with rounds and survive a restart).
+public protocol CoordinatorClock: Sendable {
+    /// The current time in seconds.
+    func now() -> Double
+    /// Waits `seconds` (or until the task is cancelled).
+    func sleep(seconds: Double) async throws
+}
+
+/// The wall clock.
+public struct SystemCoordinatorClock: CoordinatorClock {
+    public init() {}
+    public func now() -> Double { Date().timeIntervalSince1970 }
+    public func sleep(seconds: Double) async throws {
+        try await Task.sleep(for: .seconds(max(0, seconds)))
+    }
+}

@@ -1,0 +1,90 @@
+import Logging
+import Aggregation
+import FleetWire
+
+extension CoordinatorService {
+    /// Picks up the rounds that were unfinished when the coordinator stopped.
+    ///
+    /// The rule (documented in `Protocols/coordinator-state.md`):
+    /// - a round whose candidate was already recorded as a version is closed
+    ///   with that version's outcome (nothing is aggregated twice);
+    /// - a round based on an older version than the one now current is
+    ///   abandoned (its updates no longer apply);
+    /// - otherwise the round resumes: every acknowledged update body is read
+    ///   back (hash-checked), decoded and folded again in arrival order. A
+    ///   collecting round keeps collecting until its original deadline (its
+    ///   invited nodes count as alive for one heartbeat timeout); a
+    ///   round that had closed is aggregated and gated again. An update whose
+    ///   body is missing or no longer valid is dropped and audited.
+    func recoverUnfinishedRounds(at now: Double) throws(CoordinatorError) {
+        let unfinished = try store.unfinishedRounds()
+        guard !unfinished.isEmpty else { return }
+        let byRound = Dictionary(
+            try registry.all().compactMap { version in version.manifest.round.map { ($0, version) } },
+            uniquingKeysWith: { first, _ in first }
+        )
+        for row in unfinished {
+            let number = UInt64(row.number)
+            if let version = byRound[number] {
+                var closed = row
+                closed.status = switch version.status {
+                case .published: .published
+                case .awaitingApproval: .awaitingApproval
+                case .rejected: .rejected
+                }
+                try store.save(closed)
+                dropUpdateBodies(of: number)
+                try store.audit("round", subject: "\(number)", detail: "closed on restart: version \(version.number) was already recorded", at: now)
+                continue
+            }
+            let asynchronous = configuration.rounds.mode != .synchronous
+            if !asynchronous && UInt64(row.baseVersion) != state.currentVersion {
+                var abandoned = row
+                abandoned.status = .abandoned
+                abandoned.reason = "restart: the round was based on version \(row.baseVersion), version \(state.currentVersion) is current"
+                try store.save(abandoned)
+                dropUpdateBodies(of: number)
+                try store.audit("round", subject: "\(number)", detail: abandoned.reason!, at: now)
+                continue
+            }
+            var round = RoundStateMachine.Round(
+                number: number, baseVersion: UInt64(row.baseVersion), openedAt: row.openedAt,
+                participants: row.participantList, accepted: []
+            )
+            var aggregator = try makeAggregator(for: round)
+            var dropped: [String] = []
+            for update in try store.acceptedUpdates(round: number) {
+                do throws(CoordinatorError) {
+                    let body = try blobs.get(update.blobHash)
+                    let delta = try Self.decode(body, limits: configuration.deltaLimits)
+                    do { try aggregator.add(delta) } catch { throw Self.map(error) }
+                    round.accepted.append(update.node)
+                } catch {
+                    dropped.append(update.node)
+                    try store.removeAcceptedUpdate(round: number, node: update.node)
+                    try store.audit("update", subject: update.node, detail: "dropped on restart from round \(number): \(error.message)", at: now)
+                }
+            }
+            aggregators[number] = aggregator
+            // Liveness was not persisted: the invited nodes get one heartbeat
+            // timeout to reconnect before the quorum counts them as gone, so
+            // a restart alone never closes a round early.
+            for node in round.participants { state.nodeSeen(node, at: now) }
+            if row.status == .collecting && state.collecting == nil {
+                state.resumeCollecting(round)
+            } else {
+                _ = state.resumeFinishing(round)
+                var closing = row
+                closing.status = .aggregating
+                try store.save(closing)
+                pendingFinishing.append(round)
+            }
+            try store.audit(
+                "round", subject: "\(number)",
+                detail: "resumed on restart with \(round.accepted.count) acknowledged updates re-folded" + (dropped.isEmpty ? "" : ", \(dropped.count) dropped"),
+                at: now
+            )
+            logger.info("round resumed", metadata: ["round": "\(number)", "updates": "\(round.accepted.count)", "status": "\(row.status.rawValue)"])
+        }
+    }
+}

@@ -1,0 +1,307 @@
+import Aggregation
+import Metrics
+import DrivingSimulator
+import Foundation
+import FleetWire
+public import Logging
+public import PolicyNetwork
+public import SecureTransport
+public import ServiceLifecycle
+
+/// The coordinator: rounds, aggregation, the regression gate and versions,
+/// usable in-process (no HTTP) and served over HTTPS by ``CoordinatorHTTPServer``.
+///
+/// Why an actor around a pure state machine: ``RoundStateMachine`` decides
+/// (open, close, abandon, gate); this actor carries its actions out — it
+/// stores rounds and acknowledged updates, folds updates into a
+/// ``RoundAggregator`` as they arrive, builds and gates the candidate, and
+/// publishes a signed version. Decoding an upload happens outside the actor,
+/// so uploads from many nodes decode in parallel; only validation and the
+/// fold (O(touched tensors)) are serialized.
+///
+/// Crash safety: an update is answered 202 only after its body is durable in
+/// the ``BlobStore`` and its row in the database. On start the service serves
+/// the newest published version and *resumes* the unfinished round: its
+/// acknowledged update bodies are decoded and folded again, in arrival order,
+/// so a node whose upload was acknowledged never has to send it again
+/// (`Protocols/coordinator-state.md`).
+public actor CoordinatorService: Service {
+    public nonisolated let configuration: CoordinatorConfiguration
+    nonisolated let clock: any CoordinatorClock
+    public nonisolated let store: CoordinatorStore
+    public nonisolated let blobs: BlobStore
+    public nonisolated let registry: ModelRegistry
+    nonisolated let gate: RegressionGate
+    nonisolated let metrics: CoordinatorMetrics
+    nonisolated let logger: Logger
+    /// Wakes long-polling task requests when a round opens.
+    nonisolated let roundOpened = RoundSignal()
+    /// Wakes the timer loop when a round closed and waits for aggregation.
+    nonisolated let workQueued = RoundSignal()
+
+    var state: RoundStateMachine
+    var currentPolicy: MoEPolicy
+    var served: ServedModel
+    var aggregators: [UInt64: RoundAggregator] = [:]
+    var optimizer: ServerOptimizer
+    /// The current version's gold-suite report, reused for every candidate.
+    var currentReport: (version: UInt64, report: EvaluationReport)?
+    /// Rounds closed and waiting to be aggregated and gated, in order.
+    var pendingFinishing: [RoundStateMachine.Round] = []
+    var isFinishing = false
+    /// When each node's row was last written (heartbeats are not all persisted).
+    var nodeWrites: [String: (time: Double, region: String?, version: UInt64?)] = [:]
+
+    /// Opens (or creates) the coordinator's state in `configuration.dataDirectory`.
+    ///
+    /// - Parameters:
+    ///   - initialModel: The seed model, published as version 1 when the
+    ///     store has no version yet; not called otherwise.
+    ///   - signingKey: The Ed25519 key versions are signed with.
+    ///   - gate: The regression gate (see ``RegressionGate/make(content:configuration:selection:)``).
+    /// - Throws: ``CoordinatorError`` naming the bad configuration field or the damaged file.
+    public init(
+        configuration: CoordinatorConfiguration,
+        initialModel: () throws -> MoEPolicy,
+        signingKey: PrivateKey,
+        gate: RegressionGate,
+        clock: any CoordinatorClock = SystemCoordinatorClock(),
+        metrics: CoordinatorMetrics = CoordinatorMetrics(),
+        logger: Logger = Logger(label: "fleet.coordinator")
+    ) async throws(CoordinatorError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.clock = clock
+        self.gate = gate
+        self.metrics = metrics
+        self.logger = logger
+        let directory = configuration.dataDirectory
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw CoordinatorError(.storage, "cannot create the data directory \(directory.path): \(error)")
+        }
+        store = try CoordinatorStore(path: directory.appendingPathComponent("state.sqlite").path)
+        blobs = try BlobStore(directory: directory.appendingPathComponent("blobs"))
+        registry = ModelRegistry(store: store, blobs: blobs, signingKey: signingKey)
+        optimizer = ServerOptimizer(kind: configuration.serverOptimizer)
+
+        let now = clock.now()
+        var latest = try registry.latest()
+        if latest == nil {
+            let seed: MoEPolicy
+            do { seed = try initialModel() } catch {
+                throw CoordinatorError(.invalidConfiguration, "the seed model cannot be loaded: \(error)")
+            }
+            latest = try registry.record(
+                seed, status: .published, parent: nil, round: nil, createdAt: Self.iso8601(now), at: now,
+                notes: "seed model"
+            )
+            try store.audit("version", subject: "1", detail: "seed model published", at: now)
+        }
+        let current = latest!
+        currentPolicy = try registry.policy(of: current)
+        served = try ServedModel(version: current, checkpoint: try registry.checkpoint(of: current))
+        state = try RoundStateMachine(
+            configuration: configuration.rounds, currentVersion: current.number,
+            nextRoundNumber: try store.highestRoundNumber() + 1
+        )
+        metrics.currentVersion.record(Int64(current.number))
+        try recoverUnfinishedRounds(at: now)
+    }
+
+    // MARK: Nodes
+
+    /// A node's heartbeat: it is alive (even during long local work).
+    public func heartbeat(from node: String, _ heartbeat: API.Heartbeat) -> API.HeartbeatReply {
+        let now = clock.now()
+        state.nodeSeen(node, at: now)
+        persistNodeSeen(node, at: now, region: heartbeat.region, version: heartbeat.modelVersion)
+        return API.HeartbeatReply(
+            currentVersion: state.currentVersion, openRound: state.collecting?.number,
+            heartbeatInterval: configuration.heartbeatInterval
+        )
+    }
+
+    /// Work for `node`: a task when it is invited to the open round, else nil
+    /// after waiting up to `wait` seconds (bounded by ``CoordinatorConfiguration/maxTaskWait``)
+    /// for a round to open.
+    public func task(for node: String, wait: Double = 0) async -> API.Task? {
+        let deadline = clock.now() + min(max(wait, 0), configuration.maxTaskWait)
+        while true {
+            let now = clock.now()
+            // Taken before the state is read: a round that opens while this
+            // request waits for the actor still wakes it.
+            let seen = roundOpened.generation
+            let (decision, action) = state.taskRequested(by: node, at: now)
+            persistNodeSeen(node, at: now, region: nil, version: nil)
+            perform(action, at: now)
+            if case .participate(let round, let baseVersion) = decision {
+                let openedAt = state.collecting?.openedAt ?? now
+                return API.Task(
+                    round: round, baseVersion: baseVersion,
+                    deadlineSeconds: max(0, openedAt + configuration.rounds.deadline - now)
+                )
+            }
+            let remaining = deadline - clock.now()
+            if remaining <= 0 || Task.isCancelled || roundOpened.isClosed { return nil }
+            // A graceful shutdown answers every long poll at once (204), so it never waits for them.
+            let signal = roundOpened
+            await withGracefulShutdownHandler {
+                await waitForSignal(signal, after: seen, timeout: remaining)
+            } onGracefulShutdown: {
+                signal.close()
+            }
+        }
+    }
+
+    /// Waits for a `signal` sent after `generation`, or `timeout` seconds, whichever comes first.
+    nonisolated func waitForSignal(_ signal: RoundSignal, after generation: Int, timeout: Double) async {
+        let clock = self.clock
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await clock.sleep(seconds: timeout) }
+            group.addTask { await signal.wait(after: generation) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    func persistNodeSeen(_ node: String, at now: Double, region: String?, version: UInt64?) {
+        if let last = nodeWrites[node], now - last.time < configuration.heartbeatInterval * 3,
+           region == nil || region == last.region, version == nil || version == last.version {
+            return
+        }
+        nodeWrites[node] = (now, region ?? nodeWrites[node]?.region, version ?? nodeWrites[node]?.version)
+        do {
+            try store.nodeSeen(node, at: now, region: region, modelVersion: version)
+        } catch {
+            logger.warning("cannot record node", metadata: ["node": "\(node)", "error": "\(error.message)"])
+        }
+    }
+
+    // MARK: Models and versions
+
+    /// The current version, ready to serve.
+    public func currentModel() -> ServedModel { served }
+
+    /// Version `number` (any status), ready to serve.
+    public func model(version number: UInt64) throws(CoordinatorError) -> ServedModel {
+        if number == served.version { return served }
+        guard let version = try registry.version(number) else {
+            throw CoordinatorError(.notFound, "there is no version \(number)")
+        }
+        return try ServedModel(version: version, checkpoint: try registry.checkpoint(of: version))
+    }
+
+    /// Every version and candidate, newest first.
+    public nonisolated func versions() throws(CoordinatorError) -> [PublishedVersion] {
+        try registry.all()
+    }
+
+    /// One version.
+    public nonisolated func version(_ number: UInt64) throws(CoordinatorError) -> PublishedVersion {
+        guard let version = try registry.version(number) else {
+            throw CoordinatorError(.notFound, "there is no version \(number)")
+        }
+        return version
+    }
+
+    /// The number of the version nodes should run.
+    public var currentVersion: UInt64 { state.currentVersion }
+
+    /// An operator approves a candidate that passed the gate: it is signed,
+    /// published and becomes current (if newer).
+    public func approve(version number: UInt64, by approver: String) throws(CoordinatorError) -> PublishedVersion {
+        let approved = try registry.approve(number)
+        let now = clock.now()
+        try store.audit("approve", subject: "\(number)", detail: "approved by \(approver)", at: now)
+        if let round = approved.manifest.round, var row = try store.round(round), row.status == .awaitingApproval {
+            row.status = .published
+            try store.save(row)
+        }
+        try adopt(approved)
+        return approved
+    }
+
+    /// Makes `version` current if it is newer than the current one.
+    func adopt(_ version: PublishedVersion) throws(CoordinatorError) {
+        guard version.status == .published, version.number > served.version else { return }
+        currentPolicy = try registry.policy(of: version)
+        served = try ServedModel(version: version, checkpoint: try registry.checkpoint(of: version))
+        state.versionPublished(version.number)
+        metrics.currentVersion.record(Int64(version.number))
+        logger.info("serving version", metadata: ["version": "\(version.number)"])
+    }
+
+    // MARK: Status and dashboard
+
+    /// The coordinator's state at a glance.
+    public func status() -> API.Status {
+        let now = clock.now()
+        var round: API.Status.Round?
+        if let open = state.collecting {
+            round = .init(
+                number: open.number, phase: "collecting", participants: open.participants.count,
+                accepted: open.accepted.count, deadlineSeconds: max(0, open.openedAt + configuration.rounds.deadline - now)
+            )
+        } else if let (closing, stage) = state.finishing {
+            round = .init(
+                number: closing.number, phase: stage.rawValue, participants: closing.participants.count,
+                accepted: closing.accepted.count, deadlineSeconds: 0
+            )
+        }
+        return API.Status(currentVersion: state.currentVersion, nodesOnline: state.liveNodes(at: now).count, round: round)
+    }
+
+    /// The HTML dashboard.
+    public func dashboard() throws(CoordinatorError) -> String {
+        let versions = try store.versions().map { record in
+            (record: record, manifest: try? ModelManifest.decode([UInt8](record.manifest)))
+        }
+        let phase = state.collecting != nil ? "collecting" : state.finishing?.stage.rawValue ?? "idle"
+        return DashboardPage(.init(
+            now: clock.now(), currentVersion: state.currentVersion, nodes: try store.nodes(),
+            heartbeatTimeout: configuration.rounds.heartbeatTimeout,
+            round: state.collecting ?? state.finishing?.round, phase: phase,
+            versions: versions, audit: try store.auditTrail(limit: 50)
+        )).render()
+    }
+
+    // MARK: Timer
+
+    /// Runs the timer loop until cancelled or a graceful shutdown: rounds open,
+    /// close at their deadline, closed rounds are aggregated and gated.
+    public func run() async throws {
+        logger.info("coordinator running", metadata: ["version": "\(state.currentVersion)"])
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let seen = self.workQueued.generation
+                await self.tick()
+                await self.waitForSignal(self.workQueued, after: seen, timeout: self.configuration.tickInterval)
+            }
+        }
+        logger.info("coordinator stopped")
+    }
+
+    /// One step of the timer: adopt versions approved from outside, let the
+    /// state machine open or close rounds, then aggregate and gate what closed.
+    public func tick() async {
+        let now = clock.now()
+        do {
+            if let latest = try registry.latest(), latest.number > served.version { try adopt(latest) }
+        } catch {
+            logger.error("cannot read the latest version", metadata: ["error": "\(error.message)"])
+        }
+        perform(state.tick(at: now), at: now)
+        metrics.nodesOnline.record(Int64(state.liveNodes(at: now).count))
+        await finishPendingRounds()
+    }
+
+    // MARK: Helpers
+
+    static func iso8601(_ time: Double) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date(timeIntervalSince1970: time))
+    }
+}
