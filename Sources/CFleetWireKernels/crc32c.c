@@ -211,52 +211,6 @@ FLEET_HW uint32_t fleet_crc32c_hardware_update(uint32_t crc, const void *bytes, 
 
 #else
 
-static int folding_available = -1;
-
-/// VPCLMULQDQ and AVX-512F in the CPU, and the OS saving the 512-bit registers.
-static int detect_folding(void) {
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("vpclmulqdq") || !__builtin_cpu_supports("pclmul")) return 0;
-    unsigned int eax, edx;
-    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
-    return (eax & 0xE6) == 0xE6 ? 1 : 0;
-}
-
-#define FLEET_FOLD __attribute__((target("sse4.2,pclmul,avx512f,vpclmulqdq")))
-
-/// The folded CRC of `length` ≥ 256 bytes; the last (length mod 256) bytes go through the chains.
-FLEET_FOLD static uint32_t fold_update(uint32_t crc, const unsigned char *p, size_t length, size_t *consumed) {
-    __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)fold_2048[1], (long long)fold_2048[0]));
-    __m512i k512 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)fold_512[1], (long long)fold_512[0]));
-    __m512i z0 = _mm512_loadu_si512(p), z1 = _mm512_loadu_si512(p + 64);
-    __m512i z2 = _mm512_loadu_si512(p + 128), z3 = _mm512_loadu_si512(p + 192);
-    z0 = _mm512_xor_si512(z0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)crc)));
-#define FLEET_FOLD_512(z, k, data) \
-    _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(z, k, 0x00), _mm512_clmulepi64_epi128(z, k, 0x11), data, 0x96)
-    size_t offset = 256;
-    for (; offset + 256 <= length; offset += 256) {
-        z0 = FLEET_FOLD_512(z0, k2048, _mm512_loadu_si512(p + offset));
-        z1 = FLEET_FOLD_512(z1, k2048, _mm512_loadu_si512(p + offset + 64));
-        z2 = FLEET_FOLD_512(z2, k2048, _mm512_loadu_si512(p + offset + 128));
-        z3 = FLEET_FOLD_512(z3, k2048, _mm512_loadu_si512(p + offset + 192));
-    }
-    z1 = FLEET_FOLD_512(z0, k512, z1);
-    z2 = FLEET_FOLD_512(z1, k512, z2);
-    z3 = FLEET_FOLD_512(z2, k512, z3);
-#undef FLEET_FOLD_512
-    __m128i k128 = _mm_set_epi64x((long long)fold_128[1], (long long)fold_128[0]);
-#define FLEET_FOLD_128(x, data) \
-    _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k128, 0x00), _mm_clmulepi64_si128(x, k128, 0x11)), data)
-    __m128i x = FLEET_FOLD_128(_mm512_extracti32x4_epi32(z3, 0), _mm512_extracti32x4_epi32(z3, 1));
-    x = FLEET_FOLD_128(x, _mm512_extracti32x4_epi32(z3, 2));
-    x = FLEET_FOLD_128(x, _mm512_extracti32x4_epi32(z3, 3));
-#undef FLEET_FOLD_128
-    uint64_t register_value = __builtin_ia32_crc32di(0, (uint64_t)_mm_cvtsi128_si64(x));
-    register_value = __builtin_ia32_crc32di(register_value, (uint64_t)_mm_extract_epi64(x, 1));
-    *consumed = offset;
-    return (uint32_t)register_value;
-}
-
 int fleet_crc32c_hardware_available(void) { return 0; }
 
 uint32_t fleet_crc32c_hardware_update(uint32_t crc, const void *bytes, size_t length) {
