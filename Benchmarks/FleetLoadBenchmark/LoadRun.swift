@@ -26,6 +26,8 @@ struct LoadRun {
         var rssPeakDuringUploads: Int
         var highWaterMark: Int
         var roundFinished: Bool
+        /// `RssAnon`, `RssFile`, `RssShmem` after the round: heap versus mapped files.
+        var residentParts: (anonymous: Int, file: Int, shared: Int)
     }
 
     let fleet: SimulatedFleet
@@ -101,7 +103,8 @@ struct LoadRun {
         await watcher.close()
         return Result(
             nodes: nodes, seconds: seconds, latencies: latencies.values, rssBefore: rssBefore,
-            rssPeakDuringUploads: sampler.maximum, highWaterMark: child.memory("VmHWM"), roundFinished: finished
+            rssPeakDuringUploads: sampler.maximum, highWaterMark: child.memory("VmHWM"), roundFinished: finished,
+            residentParts: (child.memory("RssAnon"), child.memory("RssFile"), child.memory("RssShmem"))
         )
     }
 

@@ -73,9 +73,10 @@ for nodes in options.nodes {
         let result = try await LoadRun(fleet: fleet, coordinator: executable, nodes: nodes, concurrency: options.concurrency).run()
         results.append(result)
         FileHandle.standardError.write(Data(String(
-            format: "  run %d, %d nodes: %.0f updates/s, p50 %.2f ms, p99 %.2f ms, RSS %@ → %@, VmHWM %@\n",
+            format: "  run %d, %d nodes: %.0f updates/s, p50 %.2f ms, p99 %.2f ms, RSS %@ → %@, VmHWM %@ (after the round: anonymous %@, files %@, shared %@)\n",
             run + 1, nodes, result.updatesPerSecond, percentile(result.latencies, 50) * 1e3, percentile(result.latencies, 99) * 1e3,
-            megabytes(result.rssBefore), megabytes(result.rssPeakDuringUploads), megabytes(result.highWaterMark)
+            megabytes(result.rssBefore), megabytes(result.rssPeakDuringUploads), megabytes(result.highWaterMark),
+            megabytes(result.residentParts.anonymous), megabytes(result.residentParts.file), megabytes(result.residentParts.shared)
         ).utf8))
     }
     let rate = median(results.map(\.updatesPerSecond))

@@ -112,6 +112,28 @@ struct RoundStateMachineTests {
         }
     }
 
+    @Test("a node heard from again after its timeout counts for the quorum again")
+    func returningNode() throws {
+        var machine = try machine(RoundConfiguration(quorumFraction: 1, deadline: 10_000, heartbeatTimeout: 30))
+        let round = try openRound(&machine)
+        #expect(round.participants.count == 10)
+        let (present, returning, gone) = (round.participants.prefix(8), round.participants[8], round.participants[9])
+        for node in present { machine.nodeSeen(node, at: 20) }
+        // At 35 the last two are silent past the timeout: eight are reachable.
+        #expect(machine.tick(at: 35) == .none)
+        // One comes back: nine must send before the round closes.
+        machine.nodeSeen(returning, at: 36)
+        for node in present {
+            #expect(try machine.updateAccepted(from: node, round: round.number, at: 37) == .none, "the returning node must still be waited for")
+        }
+        #expect(machine.collecting != nil)
+        guard case .aggregate(let closed) = try machine.updateAccepted(from: returning, round: round.number, at: 38) else {
+            Issue.record("the ninth update must close the round (the tenth node is gone)")
+            return
+        }
+        #expect(!closed.accepted.contains(gone) && closed.accepted.count == 9)
+    }
+
     @Test("updates are refused when they are not for the open round, not invited, or repeated")
     func admission() throws {
         var machine = try machine(RoundConfiguration(participationFraction: 0.5, seed: 7))
