@@ -1,0 +1,290 @@
+import DrivingSimulator
+import EdgeLearning
+import FleetWire
+import Foundation
+import SecureTransport
+import Synchronization
+import Testing
+
+/// The product as an operator installs it: `fleet-coordinator` and three `fleet-node`
+/// processes on 127.0.0.1, their keys made by `fleet-coordinator certs`.
+///
+/// Why real processes: every other suite drives one side in-process against a
+/// stand-in for the other. Only here do the certificate files, the command-line
+/// flags, mutual TLS, the long poll, the upload, aggregation, the gate, signing,
+/// the node's signature check, hot swap and graceful shutdown meet as shipped.
+/// The settings are tiny (a few variations per capture, one anchor episode per
+/// family, one gold episode of one family, a loose gate) so two rounds finish
+/// in a DEBUG build on two cores; the gate's judgement is tested elsewhere,
+/// here only that its verdict is carried out.
+@Suite("end to end: a coordinator and three nodes as real processes on 127.0.0.1")
+struct FleetOnLoopbackTests {
+    static let nodes = ["car-1", "car-2", "car-3"]
+    /// The version two published rounds lead to (version 1 is the seed model).
+    static let targetVersion: UInt64 = 3
+    /// The longest the fleet may take to publish both rounds and for every node to pull the result.
+    static let patience: Duration = .seconds(240)
+
+    @Test("certs, a coordinator and three nodes: two rounds publish, every node pulls and verifies the new version, SIGTERM stops all with exit 0 and the spool intact")
+    func fleetOnLoopback() async throws {
+        guard let curl = Command.find("curl") else {
+            print("skipped: the curl binary is not installed (scripts/bootstrap test installs it)"); return
+        }
+        guard let coordinatorExecutable = FleetProcess.executable("fleet-coordinator"),
+              let nodeExecutable = FleetProcess.executable("fleet-node") else {
+            print("skipped: fleet-coordinator or fleet-node was not found beside the test bundle (run `swift build` first)"); return
+        }
+        let content = try #require(SimulatorContent.locate(from: URL(fileURLWithPath: #filePath)), "the Simulator/ content directory")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-e2e-\(getpid())-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+
+        // 1. The fleet's keys, made as the README tells an operator to.
+        let certificates: [[String]] = [
+            ["create-ca"], ["issue-server", "--ip", "127.0.0.1"], ["create-signing-key"],
+        ] + Self.nodes.map { ["issue-node", "--node", $0] }
+        for arguments in certificates {
+            let output = try await Command.run(coordinatorExecutable, ["certs"] + arguments, in: directory)
+            try #require(output.status == 0, "certs \(arguments.joined(separator: " ")): \(output.stderr)")
+        }
+        for file in ["ca.pem", "ca.key", "server.pem", "server.key", "model-signing.key", "model-signing.pub"]
+            + Self.nodes.flatMap({ ["\($0).pem", "\($0).key"] }) {
+            #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent(file).path), "certs wrote \(file)")
+        }
+
+        // 2. The coordinator, on a port of its choosing.
+        let fleet = Fleet(directory: directory, curl: curl)
+        let coordinator = try FleetProcess(
+            name: "coordinator", executable: coordinatorExecutable,
+            arguments: [
+                "serve", "--port", "0", "--data-dir", "coordinator-data", "--simulator", content.root.path,
+                "--min-participants", "3", "--quorum", "0.66", "--min-updates", "1", "--deadline", "60",
+                "--heartbeat-timeout", "30", "--tick-interval", "0.2",
+                "--gate-episodes-per-family", "1", "--gate-family", "cut-in",
+                "--gate-tolerance", "100", "--intervention-tolerance", "100",
+                "--log-level", "info",
+            ],
+            directory: directory, logFile: directory.appendingPathComponent("coordinator.log"))
+        fleet.add(coordinator)
+
+        let outcome: Result<Void, any Error>
+        do {
+            try await fleet.run(coordinator: coordinator, nodeExecutable: nodeExecutable, content: content)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        // Whatever happened, nothing outlives the test.
+        await fleet.killAll()
+        if case .failure(let error) = outcome {
+            Issue.record(error, "logs:\n\(fleet.logTails())")
+        }
+    }
+}
+
+/// The processes of one run, and the steps the test takes with them.
+final class Fleet: Sendable {
+    let directory: URL
+    let curl: String
+    private let processes = ProcessList()
+
+    init(directory: URL, curl: String) {
+        self.directory = directory
+        self.curl = curl
+    }
+
+    func add(_ process: FleetProcess) { processes.append(process) }
+
+    func killAll() async {
+        for process in processes.all where process.isRunning { await process.stop(SIGKILL) }
+    }
+
+    func logTails() -> String {
+        processes.all.map { "--- \($0.name) ---\n" + String($0.log.suffix(3_000)) }.joined(separator: "\n")
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    func run(coordinator: FleetProcess, nodeExecutable: String, content: SimulatorContent) async throws {
+        let port = try await eventually("the coordinator prints its port", within: .seconds(60)) { () -> Int? in
+            guard coordinator.isRunning else { throw EndToEndError("the coordinator exited at start") }
+            guard let line = coordinator.log.split(separator: "\n").first(where: { $0.hasPrefix("fleet-coordinator listening on ") }) else {
+                return nil
+            }
+            return line.split(separator: ":").last.flatMap { Int($0) }
+        }
+        let initial = try await status(port)
+        #expect(initial.currentVersion == 1, "the seed model is version 1")
+
+        // 3. Three nodes, driving flat out so they meet edge cases quickly.
+        var nodes: [String: FleetProcess] = [:]
+        for (index, node) in FleetOnLoopbackTests.nodes.enumerated() {
+            let process = try FleetProcess(
+                name: node, executable: nodeExecutable,
+                arguments: [
+                    "--coordinator", "https://127.0.0.1:\(port)",
+                    "--cert", "\(node).pem", "--key", "\(node).key", "--ca", "ca.pem", "--signing-key", "model-signing.pub",
+                    "--data-dir", "\(node)-data", "--simulator", content.root.path,
+                    "--region", "highway", "--seed", "\(index + 1)",
+                    "--variations", "8", "--anchor-episodes", "1", "--poll-wait", "5", "--speedup", "0",
+                    "--log-level", "info",
+                ],
+                directory: directory, logFile: directory.appendingPathComponent("\(node).log"))
+            add(process)
+            nodes[node] = process
+        }
+
+        // 4. Two rounds complete: version 3 is published, built on version 2, which is built on the seed.
+        let published = try await eventually("two rounds publish version \(FleetOnLoopbackTests.targetVersion)", within: FleetOnLoopbackTests.patience) {
+            () -> Status? in
+            for process in nodes.values where !process.isRunning { throw EndToEndError("\(process.name) exited early") }
+            let current = try await self.status(port)
+            return current.currentVersion >= FleetOnLoopbackTests.targetVersion ? current : nil
+        }
+        #expect(published.currentVersion >= FleetOnLoopbackTests.targetVersion)
+        let versions = try await versionList(port)
+        for number in 2...FleetOnLoopbackTests.targetVersion {
+            let record = try #require(versions.first { $0.version == number }, "version \(number) is listed")
+            #expect(record.status == "published")
+            #expect(record.signature != nil, "version \(number) is signed")
+            #expect(record.manifest.parent == number - 1, "version \(number) is built on version \(number - 1)")
+            #expect(record.manifest.round != nil, "version \(number) names its round")
+            #expect(!record.manifest.contributors.isEmpty, "version \(number) names its contributors")
+            #expect(Set(record.manifest.contributors).isSubset(of: FleetOnLoopbackTests.nodes), "\(record.manifest.contributors)")
+        }
+        let rounds = Set(versions.filter { $0.version >= 2 }.compactMap(\.manifest.round))
+        #expect(rounds.count >= 2, "two distinct rounds published: \(rounds.sorted())")
+
+        // 5. Every node pulls the new version and keeps it only after checking its signature.
+        let publicKey = try PublicKey(pem: String(contentsOfFile: path("model-signing.pub"), encoding: .utf8))
+        for (node, process) in nodes.sorted(by: { $0.key < $1.key }) {
+            let models = directory.appendingPathComponent("\(node)-data/models")
+            let installed = try await eventually("\(node) installs version \(FleetOnLoopbackTests.targetVersion)", within: FleetOnLoopbackTests.patience) {
+                () -> UInt64? in
+                guard process.isRunning else { throw EndToEndError("\(node) exited early") }
+                let text = (try? String(contentsOf: models.appendingPathComponent("current"), encoding: .utf8)) ?? ""
+                guard let version = UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                      version >= FleetOnLoopbackTests.targetVersion else { return nil }
+                return version
+            }
+            // The node's stored files verify with the fleet's public key and match what the coordinator serves.
+            let manifestBytes = try [UInt8](Data(contentsOf: models.appendingPathComponent("v\(installed).manifest.json")))
+            let signature = try [UInt8](Data(contentsOf: models.appendingPathComponent("v\(installed).signature")))
+            let checkpoint = try [UInt8](Data(contentsOf: models.appendingPathComponent("v\(installed).safetensors")))
+            #expect(ModelSignature.isValid(signature, of: manifestBytes, with: publicKey), "\(node): the signature of version \(installed)")
+            let manifest = try ModelManifest.decode(manifestBytes)
+            #expect(manifest.version == installed)
+            let digest = SHA256Digest()
+            digest.update(checkpoint)
+            #expect("sha256:" + digest.finalizeHex() == manifest.contentHash, "\(node): the checkpoint's hash")
+            let served = try await servedManifest(port, version: installed)
+            #expect(served.manifest == manifestBytes, "\(node) holds the manifest the coordinator signed")
+            #expect(served.signature == signature)
+            // The node said so in its log.
+            #expect(process.log.split(separator: "\n").contains { $0.contains("model installed") && $0.contains("version=\(installed)") },
+                    "\(node) logs the installation of version \(installed)")
+        }
+
+        // 6. SIGTERM: every process stops gracefully (exit 0); each node's spool is left readable and complete.
+        for (node, process) in nodes.sorted(by: { $0.key < $1.key }) {
+            let status = await process.stop(SIGTERM)
+            #expect(status == 0, "\(node) stops gracefully on SIGTERM: \(process.log.suffix(800))")
+            let stopped = process.log.split(separator: "\n").last { $0.contains("edge node stopped") }
+            let spoolCount = stopped.flatMap { line in
+                line.split(separator: " ").first { $0.hasPrefix("spool=") }.flatMap { Int($0.dropFirst("spool=".count)) }
+            }
+            #expect(spoolCount != nil, "\(node) logs its spool at shutdown")
+            let spool = try CaptureSpool<Capture>(directory: directory.appendingPathComponent("\(node)-data/spool"))
+            let contents = spool.readAll()
+            #expect(contents.skipped.isEmpty, "\(node): no damaged capture: \(contents.skipped.map(\.reason))")
+            #expect(contents.records.count == spoolCount, "\(node): the spool holds what the node left in it")
+        }
+        let status = await coordinator.stop(SIGTERM)
+        #expect(status == 0, "the coordinator stops gracefully on SIGTERM: \(coordinator.log.suffix(800))")
+    }
+
+    // MARK: The coordinator's API over curl, with car-1's certificate
+
+    struct Status: Decodable {
+        var currentVersion: UInt64
+        var nodesOnline: Int
+        enum CodingKeys: String, CodingKey {
+            case currentVersion = "current_version"
+            case nodesOnline = "nodes_online"
+        }
+    }
+
+    struct VersionRecord: Decodable {
+        struct Manifest: Decodable {
+            var parent: UInt64?
+            var round: UInt64?
+            var contributors: [String]
+        }
+        var version: UInt64
+        var status: String
+        var manifest: Manifest
+        var signature: String?
+    }
+
+    private func get(_ port: Int, _ path: String, extra: [String] = []) async throws -> String {
+        let output = try await Command.run(curl, [
+            "-sS", "--fail-with-body", "--max-time", "30",
+            "--cacert", self.path("ca.pem"), "--cert", self.path("car-1.pem"), "--key", self.path("car-1.key"),
+        ] + extra + ["https://127.0.0.1:\(port)\(path)"])
+        guard output.status == 0 else { throw EndToEndError("curl \(path) failed (\(output.status)): \(output.stderr) \(output.stdout)") }
+        return output.stdout
+    }
+
+    func status(_ port: Int) async throws -> Status {
+        try JSONDecoder().decode(Status.self, from: Data(try await get(port, "/v1/status").utf8))
+    }
+
+    func versionList(_ port: Int) async throws -> [VersionRecord] {
+        struct List: Decodable { var versions: [VersionRecord] }
+        return try JSONDecoder().decode(List.self, from: Data(try await get(port, "/v1/versions").utf8)).versions
+    }
+
+    /// The signed manifest and signature the coordinator serves with version `version` (its response headers).
+    func servedManifest(_ port: Int, version: UInt64) async throws -> (manifest: [UInt8], signature: [UInt8]) {
+        let headerFile = directory.appendingPathComponent("headers-\(version)-\(UUID().uuidString.prefix(6))")
+        _ = try await get(port, "/v1/models/\(version)", extra: ["-o", "/dev/null", "-D", headerFile.path])
+        var headers: [String: String] = [:]
+        for line in try String(contentsOf: headerFile, encoding: .utf8).split(separator: "\r\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        guard let manifest = headers["fleet-manifest"].flatMap({ Data(base64Encoded: $0) }),
+              let signature = headers["fleet-manifest-signature"].flatMap({ Data(base64Encoded: $0) }) else {
+            throw EndToEndError("GET /v1/models/\(version) lacks the Fleet-Manifest or Fleet-Manifest-Signature header: \(headers)")
+        }
+        return ([UInt8](manifest), [UInt8](signature))
+    }
+}
+
+/// Asks `probe` every half second until it returns a value, throws, or `within` has passed.
+///
+/// Why polling: the processes report only through their logs, files and HTTP
+/// API, none of which can be awaited; each probe is cheap and the bound keeps a
+/// stuck fleet from hanging the suite.
+func eventually<Value>(_ what: String, within limit: Duration, _ probe: () async throws -> Value?) async throws -> Value {
+    let clock = ContinuousClock()
+    let deadline = clock.now + limit
+    while clock.now < deadline {
+        if let value = try await probe() { return value }
+        try await Task.sleep(for: .milliseconds(500))
+    }
+    if let value = try await probe() { return value }
+    throw EndToEndError("timed out after \(limit): \(what)")
+}
+
+struct EndToEndError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The processes started so far, for the final clean-up.
+final class ProcessList: Sendable {
+    private let list = Mutex<[FleetProcess]>([])
+    func append(_ process: FleetProcess) { list.withLock { $0.append(process) } }
+    var all: [FleetProcess] { list.withLock { $0 } }
+}
