@@ -37,7 +37,11 @@ struct FleetOnLoopbackTests {
         let content = try #require(SimulatorContent.locate(from: URL(fileURLWithPath: #filePath)), "the Simulator/ content directory")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-e2e-\(getpid())-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        // FLEET_E2E_KEEP=1 keeps the logs and data directories for a look after the run.
+        let keep = ProcessInfo.processInfo.environment["FLEET_E2E_KEEP"] == "1"
+        defer {
+            if keep { print("end to end: kept \(directory.path)") } else { try? FileManager.default.removeItem(at: directory) }
+        }
 
         // 1. The fleet's keys, made as the README tells an operator to.
         let certificates: [[String]] = [
@@ -87,6 +91,7 @@ struct FleetOnLoopbackTests {
 final class Fleet: Sendable {
     let directory: URL
     let curl: String
+    private let started = ContinuousClock.now
     private let processes = ProcessList()
 
     init(directory: URL, curl: String) {
@@ -106,6 +111,12 @@ final class Fleet: Sendable {
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
+    /// Prints a milestone with the seconds since the fleet was set up (the run's timeline in the test output).
+    func milestone(_ what: String) {
+        let elapsed = ContinuousClock.now - started
+        print("end to end: \(what) after \(elapsed.components.seconds) s")
+    }
+
     func run(coordinator: FleetProcess, nodeExecutable: String, content: SimulatorContent) async throws {
         let port = try await eventually("the coordinator prints its port", within: .seconds(60)) { () -> Int? in
             guard coordinator.isRunning else { throw EndToEndError("the coordinator exited at start") }
@@ -117,8 +128,8 @@ final class Fleet: Sendable {
         let initial = try await status(port)
         #expect(initial.currentVersion == 1, "the seed model is version 1")
 
-        // 3. Three nodes. Each lesson learns from one capture and two variations of it (a DEBUG
-        //    build learns slowly). They drive at ten times real time: the highway meets an edge
+        // 3. Three nodes. Each lesson learns from one capture and two variations of it, without
+        //    ordinary-driving replay (a DEBUG build learns slowly). They drive at ten times real time: the highway meets an edge
         //    case within seconds at that pace, and three nodes driving flat out (--speedup 0)
         //    would take the two cores their lessons need.
         var nodes: [String: FleetProcess] = [:]
@@ -130,7 +141,7 @@ final class Fleet: Sendable {
                     "--cert", "\(node).pem", "--key", "\(node).key", "--ca", "ca.pem", "--signing-key", "model-signing.pub",
                     "--data-dir", "\(node)-data", "--simulator", content.root.path,
                     "--region", "highway", "--seed", "\(index + 1)",
-                    "--variations", "2", "--max-captures", "1", "--anchor-episodes", "1", "--poll-wait", "5", "--speedup", "10",
+                    "--variations", "2", "--max-captures", "1", "--anchor-episodes", "0", "--poll-wait", "5", "--speedup", "10",
                     "--log-level", "info",
                 ],
                 directory: directory, logFile: directory.appendingPathComponent("\(node).log"))
@@ -146,6 +157,8 @@ final class Fleet: Sendable {
             return current.currentVersion >= FleetOnLoopbackTests.targetVersion ? current : nil
         }
         #expect(published.currentVersion >= FleetOnLoopbackTests.targetVersion)
+        #expect(published.nodesOnline == FleetOnLoopbackTests.nodes.count, "every node is alive by its heartbeats")
+        milestone("version \(published.currentVersion) published")
         let versions = try await versionList(port)
         for number in 2...FleetOnLoopbackTests.targetVersion {
             let record = try #require(versions.first { $0.version == number }, "version \(number) is listed")
@@ -171,6 +184,7 @@ final class Fleet: Sendable {
                       version >= FleetOnLoopbackTests.targetVersion else { return nil }
                 return version
             }
+            milestone("\(node) installed version \(installed)")
             // The node's stored files verify with the fleet's public key and match what the coordinator serves.
             let manifestBytes = try [UInt8](Data(contentsOf: models.appendingPathComponent("v\(installed).manifest.json")))
             let signature = try [UInt8](Data(contentsOf: models.appendingPathComponent("v\(installed).signature")))
@@ -205,6 +219,7 @@ final class Fleet: Sendable {
         }
         let status = await coordinator.stop(SIGTERM)
         #expect(status == 0, "the coordinator stops gracefully on SIGTERM: \(coordinator.log.suffix(800))")
+        milestone("every process stopped")
     }
 
     // MARK: The coordinator's API over curl, with car-1's certificate
