@@ -13,10 +13,11 @@ import Testing
 /// stand-in for the other. Only here do the certificate files, the command-line
 /// flags, mutual TLS, the long poll, the upload, aggregation, the gate, signing,
 /// the node's signature check, hot swap and graceful shutdown meet as shipped.
-/// The settings are tiny (a few variations per capture, one anchor episode per
-/// family, one gold episode of one family, a loose gate) so two rounds finish
-/// in a DEBUG build on two cores; the gate's judgement is tested elsewhere,
-/// here only that its verdict is carried out.
+/// The settings are tiny (lessons of one capture and two variations without
+/// ordinary-driving replay, one gold episode of one family, a loose gate) so
+/// two rounds finish in well under a minute of a DEBUG build on two cores; the
+/// gate's judgement and the lessons' quality are tested elsewhere, here only
+/// that they are carried out.
 @Suite("end to end: a coordinator and three nodes as real processes on 127.0.0.1")
 struct FleetOnLoopbackTests {
     static let nodes = ["car-1", "car-2", "car-3"]
@@ -205,8 +206,15 @@ final class Fleet: Sendable {
 
         // 6. SIGTERM: every process stops gracefully (exit 0); each node's spool is left readable and complete.
         for (node, process) in nodes.sorted(by: { $0.key < $1.key }) {
+            let installed = try String(contentsOf: directory.appendingPathComponent("\(node)-data/models/current"), encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             let status = await process.stop(SIGTERM)
             #expect(status == 0, "\(node) stops gracefully on SIGTERM: \(process.log.suffix(800))")
+            // The metrics file is written one last time at shutdown: the version it drove, no model refused.
+            let metrics = Self.samples(try String(contentsOf: directory.appendingPathComponent("\(node)-data/metrics.prom"), encoding: .utf8))
+            #expect(metrics["fleet_node_model_version"].map { String(Int($0)) } == installed, "\(node): \(metrics)")
+            #expect(metrics["fleet_node_models_rejected_total"] == 0, "\(node): every model it was sent verified")
+            #expect((metrics["fleet_node_models_installed_total"] ?? 0) >= 2, "\(node): the seed model and at least one published version")
             let stopped = process.log.split(separator: "\n").last { $0.contains("edge node stopped") }
             let spoolCount = stopped.flatMap { line in
                 line.split(separator: " ").first { $0.hasPrefix("spool=") }.flatMap { Int($0.dropFirst("spool=".count)) }
@@ -220,6 +228,17 @@ final class Fleet: Sendable {
         let status = await coordinator.stop(SIGTERM)
         #expect(status == 0, "the coordinator stops gracefully on SIGTERM: \(coordinator.log.suffix(800))")
         milestone("every process stopped")
+    }
+
+    /// The unlabelled samples of a Prometheus text file, by metric name.
+    static func samples(_ text: String) -> [String: Double] {
+        var values: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, !parts[0].contains("{"), let value = Double(parts[1]) else { continue }
+            values[String(parts[0])] = value
+        }
+        return values
     }
 
     // MARK: The coordinator's API over curl, with car-1's certificate
