@@ -21,6 +21,8 @@ import Testing
 @Suite("end to end: a coordinator and three nodes as real processes on 127.0.0.1")
 struct FleetOnLoopbackTests {
     static let nodes = ["car-1", "car-2", "car-3"]
+    /// A node given the wrong model-signing public key.
+    static let misconfigured = "car-4"
     /// The version two published rounds lead to (version 1 is the seed model).
     static let targetVersion: UInt64 = 3
     /// The longest the fleet may take to publish both rounds and for every node to pull the result.
@@ -47,7 +49,10 @@ struct FleetOnLoopbackTests {
         // 1. The fleet's keys, made as the README tells an operator to.
         let certificates: [[String]] = [
             ["create-ca"], ["issue-server", "--ip", "127.0.0.1"], ["create-signing-key"],
-        ] + Self.nodes.map { ["issue-node", "--node", $0] }
+        ] + (Self.nodes + [Self.misconfigured]).map { ["issue-node", "--node", $0] } + [
+            // A signing key that is not the coordinator's, for the node that must refuse every model.
+            ["create-signing-key", "--key", "other-signing.key", "--public-key", "other-signing.pub"],
+        ]
         for arguments in certificates {
             let output = try await Command.run(coordinatorExecutable, ["certs"] + arguments, in: directory)
             try #require(output.status == 0, "certs \(arguments.joined(separator: " ")): \(output.stderr)")
@@ -204,7 +209,32 @@ final class Fleet: Sendable {
                     "\(node) logs the installation of version \(installed)")
         }
 
-        // 6. SIGTERM: every process stops gracefully (exit 0); each node's spool is left readable and complete.
+        // 6. A node that trusts another signing key refuses the coordinator's model and never drives it.
+        let misconfigured = FleetOnLoopbackTests.misconfigured
+        let outsider = try FleetProcess(
+            name: misconfigured, executable: nodeExecutable,
+            arguments: [
+                "--coordinator", "https://127.0.0.1:\(port)",
+                "--cert", "\(misconfigured).pem", "--key", "\(misconfigured).key", "--ca", "ca.pem",
+                "--signing-key", "other-signing.pub", "--data-dir", "\(misconfigured)-data", "--simulator", content.root.path,
+                "--poll-wait", "1", "--speedup", "10", "--log-level", "info",
+            ],
+            directory: directory, logFile: directory.appendingPathComponent("\(misconfigured).log"))
+        add(outsider)
+        _ = try await eventually("\(misconfigured) refuses the model", within: .seconds(60)) { () -> Bool? in
+            guard outsider.isRunning else { throw EndToEndError("\(misconfigured) exited early") }
+            return outsider.log.contains("model rejected") ? true : nil
+        }
+        #expect(await outsider.stop(SIGTERM) == 0, "\(misconfigured) stops gracefully: \(outsider.log.suffix(800))")
+        let outsiderMetrics = Self.samples(
+            try String(contentsOf: directory.appendingPathComponent("\(misconfigured)-data/metrics.prom"), encoding: .utf8))
+        #expect((outsiderMetrics["fleet_node_models_rejected_total"] ?? 0) >= 1, "\(outsiderMetrics)")
+        #expect((outsiderMetrics["fleet_node_models_installed_total"] ?? 0) == 0, "\(outsiderMetrics)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("\(misconfigured)-data/models/current").path),
+                "\(misconfigured) stored no model")
+        milestone("\(misconfigured) refused the model signed with another key")
+
+        // 7. SIGTERM: every process stops gracefully (exit 0); each node's spool is left readable and complete.
         for (node, process) in nodes.sorted(by: { $0.key < $1.key }) {
             let installed = try String(contentsOf: directory.appendingPathComponent("\(node)-data/models/current"), encoding: .utf8)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
