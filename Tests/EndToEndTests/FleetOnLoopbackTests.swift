@@ -230,6 +230,7 @@ final class Fleet: Sendable {
             try String(contentsOf: directory.appendingPathComponent("\(misconfigured)-data/metrics.prom"), encoding: .utf8))
         #expect((outsiderMetrics["fleet_node_models_rejected_total"] ?? 0) >= 1, "\(outsiderMetrics)")
         #expect((outsiderMetrics["fleet_node_models_installed_total"] ?? 0) == 0, "\(outsiderMetrics)")
+        #expect(outsiderMetrics["fleet_node_transport_failures_total"] == 0, "a request cut short by shutdown is no transport failure")
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("\(misconfigured)-data/models/current").path),
                 "\(misconfigured) stored no model")
         milestone("\(misconfigured) refused the model signed with another key")
@@ -244,6 +245,7 @@ final class Fleet: Sendable {
             let metrics = Self.samples(try String(contentsOf: directory.appendingPathComponent("\(node)-data/metrics.prom"), encoding: .utf8))
             #expect(metrics["fleet_node_model_version"].map { String(Int($0)) } == installed, "\(node): \(metrics)")
             #expect(metrics["fleet_node_models_rejected_total"] == 0, "\(node): every model it was sent verified")
+            #expect(metrics["fleet_node_transport_failures_total"] == 0, "\(node): the coordinator was reachable throughout")
             #expect((metrics["fleet_node_models_installed_total"] ?? 0) >= 2, "\(node): the seed model and at least one published version")
             let stopped = process.log.split(separator: "\n").last { $0.contains("edge node stopped") }
             let spoolCount = stopped.flatMap { line in
