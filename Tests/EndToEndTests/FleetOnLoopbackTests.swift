@@ -3,7 +3,6 @@ import EdgeLearning
 import FleetWire
 import Foundation
 import SecureTransport
-import Synchronization
 import Testing
 
 /// The product as an operator installs it: `fleet-coordinator` and three `fleet-node`
@@ -135,9 +134,9 @@ final class Fleet: Sendable {
         #expect(initial.currentVersion == 1, "the seed model is version 1")
 
         // 3. Three nodes. Each lesson learns from one capture and two variations of it, without
-        //    ordinary-driving replay (a DEBUG build learns slowly). They drive at ten times real time: the highway meets an edge
-        //    case within seconds at that pace, and three nodes driving flat out (--speedup 0)
-        //    would take the two cores their lessons need.
+        //    ordinary-driving replay (a DEBUG build learns slowly). They drive at ten times real
+        //    time: the highway meets an edge case within seconds at that pace, and three nodes
+        //    driving flat out (--speedup 0) would take the two cores their lessons need.
         var nodes: [String: FleetProcess] = [:]
         for (index, node) in FleetOnLoopbackTests.nodes.enumerated() {
             let process = try FleetProcess(
@@ -226,7 +225,7 @@ final class Fleet: Sendable {
             return outsider.log.contains("model rejected") ? true : nil
         }
         #expect(await outsider.stop(SIGTERM) == 0, "\(misconfigured) stops gracefully: \(outsider.log.suffix(800))")
-        let outsiderMetrics = Self.samples(
+        let outsiderMetrics = Fleet.samples(
             try String(contentsOf: directory.appendingPathComponent("\(misconfigured)-data/metrics.prom"), encoding: .utf8))
         #expect((outsiderMetrics["fleet_node_models_rejected_total"] ?? 0) >= 1, "\(outsiderMetrics)")
         #expect((outsiderMetrics["fleet_node_models_installed_total"] ?? 0) == 0, "\(outsiderMetrics)")
@@ -242,7 +241,7 @@ final class Fleet: Sendable {
             let status = await process.stop(SIGTERM)
             #expect(status == 0, "\(node) stops gracefully on SIGTERM: \(process.log.suffix(800))")
             // The metrics file is written one last time at shutdown: the version it drove, no model refused.
-            let metrics = Self.samples(try String(contentsOf: directory.appendingPathComponent("\(node)-data/metrics.prom"), encoding: .utf8))
+            let metrics = Fleet.samples(try String(contentsOf: directory.appendingPathComponent("\(node)-data/metrics.prom"), encoding: .utf8))
             #expect(metrics["fleet_node_model_version"].map { String(Int($0)) } == installed, "\(node): \(metrics)")
             #expect(metrics["fleet_node_models_rejected_total"] == 0, "\(node): every model it was sent verified")
             #expect(metrics["fleet_node_transport_failures_total"] == 0, "\(node): the coordinator was reachable throughout")
@@ -261,100 +260,4 @@ final class Fleet: Sendable {
         #expect(status == 0, "the coordinator stops gracefully on SIGTERM: \(coordinator.log.suffix(800))")
         milestone("every process stopped")
     }
-
-    /// The unlabelled samples of a Prometheus text file, by metric name.
-    static func samples(_ text: String) -> [String: Double] {
-        var values: [String: Double] = [:]
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            let parts = line.split(separator: " ")
-            guard parts.count == 2, !parts[0].contains("{"), let value = Double(parts[1]) else { continue }
-            values[String(parts[0])] = value
-        }
-        return values
-    }
-
-    // MARK: The coordinator's API over curl, with car-1's certificate
-
-    struct Status: Decodable {
-        var currentVersion: UInt64
-        var nodesOnline: Int
-        enum CodingKeys: String, CodingKey {
-            case currentVersion = "current_version"
-            case nodesOnline = "nodes_online"
-        }
-    }
-
-    struct VersionRecord: Decodable {
-        struct Manifest: Decodable {
-            var parent: UInt64?
-            var round: UInt64?
-            var contributors: [String]
-        }
-        var version: UInt64
-        var status: String
-        var manifest: Manifest
-        var signature: String?
-    }
-
-    private func get(_ port: Int, _ path: String, extra: [String] = []) async throws -> String {
-        let output = try await Command.run(curl, [
-            "-sS", "--fail-with-body", "--max-time", "30",
-            "--cacert", self.path("ca.pem"), "--cert", self.path("car-1.pem"), "--key", self.path("car-1.key"),
-        ] + extra + ["https://127.0.0.1:\(port)\(path)"])
-        guard output.status == 0 else { throw EndToEndError("curl \(path) failed (\(output.status)): \(output.stderr) \(output.stdout)") }
-        return output.stdout
-    }
-
-    func status(_ port: Int) async throws -> Status {
-        try JSONDecoder().decode(Status.self, from: Data(try await get(port, "/v1/status").utf8))
-    }
-
-    func versionList(_ port: Int) async throws -> [VersionRecord] {
-        struct List: Decodable { var versions: [VersionRecord] }
-        return try JSONDecoder().decode(List.self, from: Data(try await get(port, "/v1/versions").utf8)).versions
-    }
-
-    /// The signed manifest and signature the coordinator serves with version `version` (its response headers).
-    func servedManifest(_ port: Int, version: UInt64) async throws -> (manifest: [UInt8], signature: [UInt8]) {
-        let headerFile = directory.appendingPathComponent("headers-\(version)-\(UUID().uuidString.prefix(6))")
-        _ = try await get(port, "/v1/models/\(version)", extra: ["-o", "/dev/null", "-D", headerFile.path])
-        var headers: [String: String] = [:]
-        for line in try String(contentsOf: headerFile, encoding: .utf8).split(separator: "\r\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        guard let manifest = headers["fleet-manifest"].flatMap({ Data(base64Encoded: $0) }),
-              let signature = headers["fleet-manifest-signature"].flatMap({ Data(base64Encoded: $0) }) else {
-            throw EndToEndError("GET /v1/models/\(version) lacks the Fleet-Manifest or Fleet-Manifest-Signature header: \(headers)")
-        }
-        return ([UInt8](manifest), [UInt8](signature))
-    }
-}
-
-/// Asks `probe` every half second until it returns a value, throws, or `within` has passed.
-///
-/// Why polling: the processes report only through their logs, files and HTTP
-/// API, none of which can be awaited; each probe is cheap and the bound keeps a
-/// stuck fleet from hanging the suite.
-func eventually<Value>(_ what: String, within limit: Duration, _ probe: () async throws -> Value?) async throws -> Value {
-    let clock = ContinuousClock()
-    let deadline = clock.now + limit
-    while clock.now < deadline {
-        if let value = try await probe() { return value }
-        try await Task.sleep(for: .milliseconds(500))
-    }
-    if let value = try await probe() { return value }
-    throw EndToEndError("timed out after \(limit): \(what)")
-}
-
-struct EndToEndError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// The processes started so far, for the final clean-up.
-final class ProcessList: Sendable {
-    private let list = Mutex<[FleetProcess]>([])
-    func append(_ process: FleetProcess) { list.withLock { $0.append(process) } }
-    var all: [FleetProcess] { list.withLock { $0 } }
 }

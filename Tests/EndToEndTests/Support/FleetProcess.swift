@@ -97,3 +97,10 @@ final class ExitBox: Sendable {
         }
     }
 }
+
+/// The processes started so far, for the final clean-up.
+final class ProcessList: Sendable {
+    private let list = Mutex<[FleetProcess]>([])
+    func append(_ process: FleetProcess) { list.withLock { $0.append(process) } }
+    var all: [FleetProcess] { list.withLock { $0 } }
+}
