@@ -26,6 +26,7 @@ let package = Package(
         .executable(name: "fleet-coordinator", targets: ["FleetCoordinatorCLI"]),
         .executable(name: "tls-benchmark", targets: ["TLSBenchmark"]),
         .executable(name: "fleet-node", targets: ["FleetNodeCLI"]),
+        .executable(name: "fleet-load-benchmark", targets: ["FleetLoadBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -229,6 +230,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Benchmarks/TLSBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "FleetLoadBenchmark",
+            dependencies: [
+                "EdgeNode", "Aggregation", "FleetWire", "FleetEvaluation", "DrivingSimulator", "SecureTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/FleetLoadBenchmark",
             swiftSettings: swiftSettings
         ),
 

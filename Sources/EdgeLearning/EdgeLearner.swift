@@ -55,8 +55,9 @@ public struct EdgeLearner: Sendable {
         /// here (see ``DeltaShrinking``). Empty: the checkpoint as it is.
         public var shrinkFactors: [Float]
         /// The shortest step is kept that still removes this share of the failures the
-        /// full checkpoint removes on the variations (and does not fail more on the
-        /// validation worlds than the checkpoint). Nil: the checkpoint as it is.
+        /// full checkpoint removes on the variations — or at least ``widenUntil`` of
+        /// the base's failures, whichever is less — and does not fail more on the
+        /// validation worlds than the checkpoint. Nil: the checkpoint as it is.
         public var shortestStepKeeping: Double?
         /// Start with the family's top expert and add the next most-routed one (up to
         /// `adaptation.maxExperts`) while the lesson removes less than this share of
@@ -327,12 +328,14 @@ public struct EdgeLearner: Sendable {
             let full = failureRate
             let gain = before.failureRate - full
             if gain > 0 {
+                // Most of the lesson, or at least the widening goal's share of the base's failures.
+                let enough = min(keep * gain, (configuration.widenUntil ?? 1) * before.failureRate)
                 let checkpoint = local
                 for factor in configuration.shrinkFactors.sorted() {
                     let candidate = try DeltaShrinking.interpolate(base: base, local: checkpoint, fraction: factor)
                     let family = RolloutSummary(try await labeller.score(candidate, items: items)).failureRate
                     progress("step \(factor): family failure \(family) (full step \(full), base \(before.failureRate))")
-                    guard before.failureRate - family >= keep * gain else { continue }
+                    guard before.failureRate - family >= enough else { continue }
                     if let validationBaseline, let current = validationAfter {
                         let checked = RolloutSummary(try await labeller.score(candidate, items: validation)).failureRate
                         progress("step \(factor): validation failure \(checked) (base \(validationBaseline))")

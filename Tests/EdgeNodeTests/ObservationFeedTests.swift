@@ -94,7 +94,7 @@ struct ObservationFeedTests {
 }
 
 /// Reading a feed that may block forever (standard input of a vehicle stack).
-@Suite("Line reader")
+@Suite("Line reader", .timeLimit(.minutes(1)))
 struct LineReaderTests {
     @Test("lines arrive as they are written, and a waiting read ends at once when cancelled")
     func pipe() async throws {
@@ -104,9 +104,8 @@ struct LineReaderTests {
         #expect(try await reader.nextLine() == Array("first".utf8))
         #expect(try await reader.nextLine() == Array("second".utf8))
 
-        // Nothing more is written: the next read waits until its task is cancelled.
-        let clock = ContinuousClock()
-        let start = clock.now
+        // Nothing more is written: the next read waits until its task is cancelled
+        // (without the cancellation escape it would wait forever and hit the time limit).
         let outcome = await withTaskGroup(of: String.self) { group in
             group.addTask {
                 do { return "line \(try await reader.nextLine() ?? [])" } catch is CancellationError { return "cancelled" } catch {
@@ -117,7 +116,6 @@ struct LineReaderTests {
             return await group.next() ?? "none"
         }
         #expect(outcome == "cancelled")
-        #expect(clock.now - start < .seconds(2))
         try pipe.fileHandleForWriting.close()
     }
 

@@ -69,6 +69,10 @@ public struct RoundStateMachine: Sendable {
     public private(set) var nextRoundNumber: UInt64
     /// When each node was last heard from.
     public private(set) var lastSeen: [String: Double] = [:]
+    /// Hash indexes of ``collecting`` (see ``CollectingIndex``); nil when no round collects.
+    private var index: CollectingIndex?
+    /// When ``lastSeen`` was last pruned of nodes long gone.
+    private var lastPruned = -Double.infinity
 
     public init(configuration: RoundConfiguration, currentVersion: UInt64, nextRoundNumber: UInt64 = 1) throws(CoordinatorError) {
         try configuration.validate()
@@ -92,14 +96,24 @@ public struct RoundStateMachine: Sendable {
     /// A node sent a heartbeat or any request: it is alive. Rounds open and
     /// close on ``tick(at:)``, which the service calls on a timer and on task requests.
     public mutating func nodeSeen(_ node: String, at now: Double) {
+        // A node that was not alive coming back can change the quorum's count.
+        if lastSeen[node].map({ now - $0 > configuration.heartbeatTimeout }) ?? true {
+            index?.invalidateReachable()
+        }
         lastSeen[node] = now
     }
 
     /// Time passed: open a round if none is open, close one past its deadline,
     /// forget nodes long gone.
     public mutating func tick(at now: Double) -> Action {
+        // Pruned at most once a heartbeat timeout: filtering every node on
+        // every task request made each request O(nodes). A node is
+        // forgotten 10 to 11 timeouts after it was last heard from.
         let forgetAfter = 10 * configuration.heartbeatTimeout
-        lastSeen = lastSeen.filter { now - $0.value <= forgetAfter }
+        if now - lastPruned >= configuration.heartbeatTimeout || now < lastPruned {
+            lastSeen = lastSeen.filter { now - $0.value <= forgetAfter }
+            lastPruned = now
+        }
 
         if let round = collecting {
             let pastDeadline = now - round.openedAt >= configuration.deadline
@@ -123,11 +137,11 @@ public struct RoundStateMachine: Sendable {
     public mutating func taskRequested(by node: String, at now: Double) -> (TaskDecision, Action) {
         nodeSeen(node, at: now)
         let action = tick(at: now)
-        guard let round = collecting, !round.accepted.contains(node) else { return (.wait, action) }
+        guard let round = collecting, !hasSent(node, round) else { return (.wait, action) }
         if isAsynchronous {
             return (.participate(round: round.number, baseVersion: currentVersion), action)
         }
-        guard round.participants.contains(node) else { return (.wait, action) }
+        guard isInvited(node, round) else { return (.wait, action) }
         return (.participate(round: round.number, baseVersion: round.baseVersion), action)
     }
 
@@ -149,11 +163,11 @@ public struct RoundStateMachine: Sendable {
             guard number == round.number else {
                 throw CoordinatorError(.roundClosed, "round \(number) is not taking updates; the open round is \(round.number)")
             }
-            guard round.participants.contains(node) else {
+            guard isInvited(node, round) else {
                 throw CoordinatorError(.notParticipant, "node \(node) was not invited to round \(number)")
             }
         }
-        guard !round.accepted.contains(node) else {
+        guard !hasSent(node, round) else {
             throw CoordinatorError(.duplicateUpdate, "node \(node) already sent its update for round \(round.number)")
         }
     }
@@ -161,8 +175,9 @@ public struct RoundStateMachine: Sendable {
     /// An admitted update was validated and folded in.
     public mutating func updateAccepted(from node: String, round number: UInt64, at now: Double) throws(CoordinatorError) -> Action {
         try admitUpdate(from: node, round: number)
-        lastSeen[node] = now
+        nodeSeen(node, at: now)
         collecting!.accepted.append(node)
+        if index?.round == number { index!.accept(node) }
         let round = collecting!
         if case .asynchronous(let bufferSize) = configuration.mode, round.accepted.count >= bufferSize {
             return close(round)
@@ -206,6 +221,7 @@ public struct RoundStateMachine: Sendable {
     /// Its deadline still counts from when it first opened.
     public mutating func resumeCollecting(_ round: Round) {
         collecting = round
+        index = CollectingIndex(round)
         nextRoundNumber = max(nextRoundNumber, round.number + 1)
     }
 
@@ -238,6 +254,7 @@ public struct RoundStateMachine: Sendable {
         )
         nextRoundNumber += 1
         collecting = round
+        index = CollectingIndex(round)
         return .openRound(round)
     }
 
@@ -248,12 +265,24 @@ public struct RoundStateMachine: Sendable {
     }
 
     /// Enough of the invited nodes that are still alive (or already sent) have sent.
-    private func quorumReached(_ round: Round, at now: Double) -> Bool {
+    private mutating func quorumReached(_ round: Round, at now: Double) -> Bool {
         guard !isAsynchronous else { return false }
-        let accepted = Set(round.accepted)
-        let reachable = round.participants.filter { accepted.contains($0) || (lastSeen[$0].map { now - $0 <= configuration.heartbeatTimeout } ?? false) }
-        let required = max(configuration.minUpdates, Int((configuration.quorumFraction * Double(reachable.count)).rounded(.up)))
+        if index?.round != round.number { index = CollectingIndex(round) }
+        let reachable = index!.reachableCount(
+            at: now, lastSeen: lastSeen, timeout: configuration.heartbeatTimeout, participantsInOrder: round.participants
+        )
+        let required = max(configuration.minUpdates, Int((configuration.quorumFraction * Double(reachable)).rounded(.up)))
         return round.accepted.count >= required
+    }
+
+    /// Whether `node` is invited to `round` (O(1) through the index when it is current).
+    private func isInvited(_ node: String, _ round: Round) -> Bool {
+        index?.round == round.number ? index!.participants.contains(node) : round.participants.contains(node)
+    }
+
+    /// Whether `round` already accepted an update from `node`.
+    private func hasSent(_ node: String, _ round: Round) -> Bool {
+        index?.round == round.number ? index!.accepted.contains(node) : round.accepted.contains(node)
     }
 
     /// A seeded partial Fisher–Yates shuffle: the first `count` of `nodes`.

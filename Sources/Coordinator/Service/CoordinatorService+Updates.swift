@@ -7,8 +7,10 @@ extension CoordinatorService {
     /// Accepts a node's zstd-compressed delta container for `round`.
     ///
     /// In order: the round must take updates from this node (409/403 before
-    /// any decoding); the body is decoded strictly within
-    /// ``CoordinatorConfiguration/deltaLimits`` (outside the actor); the
+    /// any decoding); the body is decompressed and scanned strictly within
+    /// ``CoordinatorConfiguration/deltaLimits`` (outside the actor; every
+    /// length, index, value and the checksum checked, the norms computed,
+    /// the values left in place); the
     /// update is validated against the model (architecture, round, base
     /// version, shapes, norm); its body and its row are made durable; only then
     /// is it folded in and the 202 receipt returned. A refused update leaves
@@ -46,10 +48,14 @@ extension CoordinatorService {
         try state.admitUpdate(from: node, round: round)
     }
 
-    /// Decodes an upload strictly, mapping codec failures to HTTP errors.
-    nonisolated static func decode(_ body: [UInt8], limits: DeltaLimits) throws(CoordinatorError) -> PolicyDelta {
+    /// Decompresses and scans an upload strictly, mapping codec failures to HTTP errors.
+    ///
+    /// The scan checks exactly what a full decode checks but leaves the
+    /// values in the container, so the fold reads them straight from there:
+    /// no per-update copy of the values (see BENCHMARKS.md, "Aggregation").
+    nonisolated static func decode(_ body: [UInt8], limits: DeltaLimits) throws(CoordinatorError) -> ScannedDelta {
         do {
-            return try DeltaCodec.decodeCompressed(body, limits: limits)
+            return try DeltaCodec.scanCompressed(body, limits: limits)
         } catch {
             switch error.code {
             case .decompressedSizeLimitExceeded, .compressedSizeLimitExceeded, .limitExceeded:
@@ -61,7 +67,7 @@ extension CoordinatorService {
     }
 
     /// Validates, persists and folds a decoded update.
-    func accept(_ delta: PolicyDelta, from node: String, round: UInt64, body: [UInt8]) throws(CoordinatorError) -> API.UpdateReceipt {
+    func accept(_ delta: ScannedDelta, from node: String, round: UInt64, body: [UInt8]) throws(CoordinatorError) -> API.UpdateReceipt {
         try state.admitUpdate(from: node, round: round)
         guard let open = state.collecting, let aggregator = aggregators[open.number] else {
             throw CoordinatorError(.roundClosed, "no round is taking updates")
