@@ -296,6 +296,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["DrivingSimulator", "EdgeLearning", "FleetWire", "SecureTransport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "EdgeLearningTests",
             dependencies: ["EdgeLearning", "FleetWire", "FleetEvaluation", "DrivingSimulator", "PolicyNetwork"],
             swiftSettings: swiftSettings

@@ -77,6 +77,10 @@ struct FleetNode: AsyncParsableCommand {
             help: ArgumentHelp("Ordinary-driving episodes per family replayed while adapting (0: none). Default 2. [FLEET_NODE_ANCHOR_EPISODES]", valueName: "n"))
     var anchorEpisodes: Int?
 
+    @Option(name: .customLong("max-captures"),
+            help: ArgumentHelp("The most captures one lesson learns from (oldest first; a smaller lesson costs less CPU). Default 8. [FLEET_NODE_MAX_CAPTURES]", valueName: "n"))
+    var maxCaptures: Int?
+
     @Option(name: .customLong("poll-wait"), help: ArgumentHelp("Seconds a task long poll waits (0…60). Default 30. [FLEET_NODE_POLL_WAIT]", valueName: "s"))
     var pollWait: Int?
 
@@ -154,6 +158,7 @@ struct FleetNode: AsyncParsableCommand {
         flags.seed = seed
         flags.variations = variations
         flags.anchorEpisodes = anchorEpisodes
+        flags.maxCaptures = maxCaptures
         flags.pollWait = pollWait
         flags.speedup = speedup
         flags.shadowTeacher = shadowTeacher

@@ -283,6 +283,12 @@ struct SyncLoop {
     // MARK: Helpers
 
     private mutating func transportFailed(_ error: ConnectionError) -> SyncStateMachine.Action {
+        if Task.isCancelled {
+            // Graceful shutdown cut the request short: no sign of an unreachable coordinator, so
+            // neither a warning nor a transport failure in the final metrics file.
+            agent.logger.debug("request cancelled for shutdown", metadata: ["error": "\(error)"])
+            return machine.transportFailed(now: now)
+        }
         agent.metrics.transportFailures.increment()
         let action = machine.transportFailed(now: now)
         var retryIn = 0.0

@@ -84,6 +84,7 @@ public enum NodeBuilder {
         var configuration = EdgeNodeConfiguration(
             nodeID: nodeID, dataDirectory: dataDirectory, source: source, simulatorContent: simulator, seed: seed, learner: learner)
         if let value = settings.anchorEpisodes { configuration.anchorEpisodesPerFamily = value }
+        if let value = settings.maxCaptures { configuration.maxCapturesPerLesson = value }
         if let value = settings.pollWait { configuration.pollWaitSeconds = value }
         if let value = settings.speedup { configuration.speedup = value }
         if let value = settings.shadowTeacher { configuration.shadowTeacher = value }

@@ -24,6 +24,8 @@ public struct NodeSettings: Sendable, Equatable {
     public var seed: UInt64?
     public var variations: Int?
     public var anchorEpisodes: Int?
+    /// The most captures one lesson learns from.
+    public var maxCaptures: Int?
     public var pollWait: Int?
     public var speedup: Double?
     public var shadowTeacher: Bool?
@@ -54,6 +56,7 @@ public struct NodeSettings: Sendable, Equatable {
         Field(key: "seed") { s, v in s.seed = UInt64(v); return s.seed != nil },
         Field(key: "variations") { s, v in s.variations = Int(v); return s.variations != nil },
         Field(key: "anchor-episodes") { s, v in s.anchorEpisodes = Int(v); return s.anchorEpisodes != nil },
+        Field(key: "max-captures") { s, v in s.maxCaptures = Int(v); return s.maxCaptures != nil },
         Field(key: "poll-wait") { s, v in s.pollWait = Int(v); return s.pollWait != nil },
         Field(key: "speedup") { s, v in s.speedup = Double(v); return s.speedup != nil },
         Field(key: "shadow-teacher") { s, v in s.shadowTeacher = Self.bool(v); return s.shadowTeacher != nil },
@@ -119,6 +122,7 @@ public struct NodeSettings: Sendable, Equatable {
         result.seed = seed ?? lower.seed
         result.variations = variations ?? lower.variations
         result.anchorEpisodes = anchorEpisodes ?? lower.anchorEpisodes
+        result.maxCaptures = maxCaptures ?? lower.maxCaptures
         result.pollWait = pollWait ?? lower.pollWait
         result.speedup = speedup ?? lower.speedup
         result.shadowTeacher = shadowTeacher ?? lower.shadowTeacher
