@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Testing
 @testable import SecureTransport
 
@@ -40,12 +41,19 @@ struct HummingbirdTLSTests {
             onServerRunning: { channel in portSink.yield(channel.localAddress!.port!) },
             logger: logger
         )
+        // Stopped by a graceful shutdown, not by cancellation: cancelling a
+        // server with an accepted connection still queued traps in NIO.
+        let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService(gracefulShutdownSignals: []) }
+            group.addTask { try await services.run() }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { return }
-            try await body(port)
-            group.cancelAll()
+            do { try await body(port) } catch {
+                await services.triggerGracefulShutdown()
+                throw error
+            }
+            await services.triggerGracefulShutdown()
+            try await group.waitForAll()
         }
     }
 

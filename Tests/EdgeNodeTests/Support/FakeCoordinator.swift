@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import ServiceLifecycle
 @testable import EdgeNode
 @testable import SecureTransport
 
@@ -95,15 +96,22 @@ enum FakeCoordinator {
             configuration: .init(address: .hostname("127.0.0.1", port: port)),
             onServerRunning: { channel in sink.yield(channel.localAddress!.port!) },
             logger: logger)
+        // Stopped by a graceful shutdown, not by cancellation: cancelling a
+        // server with an accepted connection still queued traps in NIO.
+        let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
-                try await app.runService(gracefulShutdownSignals: [])
+                try await services.run()
                 return nil
             }
             var iterator = ports.makeAsyncIterator()
             guard let bound = await iterator.next() else { throw CancellationError() }
-            let result = try await body(bound)
-            group.cancelAll()
+            let result: T
+            do { result = try await body(bound) } catch {
+                await services.triggerGracefulShutdown()
+                throw error
+            }
+            await services.triggerGracefulShutdown()
             while let _ = try await group.next() {}
             return result
         }
