@@ -1,3 +1,4 @@
+import FleetWire
 import EdgeNode
 import Foundation
 import NIOCore

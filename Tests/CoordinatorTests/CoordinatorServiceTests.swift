@@ -29,7 +29,7 @@ struct CoordinatorServiceTests {
         #expect(task.round == round && task.baseVersion == 1 && task.deadlineSeconds == 60)
 
         let first = try await service.submitUpdate(from: "car-1", round: round, body: Fixture.body(Fixture.delta(node: "car-1", round: round)))
-        #expect(first.acceptedUpdates == 1 && first.staleness == 0 && !first.clipped)
+        #expect(first.acceptedUpdates == 1 && first.staleness == 0 && first.clipped == false)
         #expect(await service.status().round?.accepted == 1)
         _ = try await service.submitUpdate(from: "car-2", round: round, body: Fixture.body(Fixture.delta(node: "car-2", round: round)))
         #expect(await service.status().round?.phase == "aggregating")

@@ -1,7 +1,7 @@
 import Logging
 import Metrics
 import Aggregation
-import FleetWire
+public import FleetWire
 
 extension CoordinatorService {
     /// Accepts a node's zstd-compressed delta container for `round`.

@@ -2,7 +2,7 @@ import Aggregation
 import Metrics
 import DrivingSimulator
 import Foundation
-import FleetWire
+public import FleetWire
 public import Logging
 public import PolicyNetwork
 public import SecureTransport

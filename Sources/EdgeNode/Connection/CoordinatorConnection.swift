@@ -1,3 +1,5 @@
+public import FleetWire
+
 /// The node's side of the coordinator API, whatever carries it.
 ///
 /// Why a protocol: the agent needs four conversations — heartbeat, task

@@ -1,3 +1,4 @@
+public import FleetWire
 import Foundation
 public import NIOCore
 import NIOHTTP1
@@ -249,7 +250,7 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
     static func expect(_ response: HTTPResponse, status expected: Int) throws(ConnectionError) {
         let status = response.status
         guard status != expected else { return }
-        let body = try? JSONDecoder().decode(CoordinatorErrorBody.self, from: Data(response.bytes))
+        let body = try? JSONDecoder().decode(ErrorReply.self, from: Data(response.bytes))
         let detail = body.map { "\($0.error): \($0.message)" } ?? "no JSON error body"
         switch status {
         case 409:
