@@ -225,6 +225,7 @@ public struct EdgeLearner: Sendable {
         var lossAfter = try PolicyFitting.evaluate(local, data: data).loss
 
         var grown: Int?
+        var after = lesson.summary
         let growth = ExpertGrowth(configuration: configuration.growth)
         if growth.shouldGrow(lossAfterAdaptation: lossAfter), let source = experts.first {
             // A grown expert travels whole and reroutes states: keep it only if it fails no more.
@@ -233,16 +234,16 @@ public struct EdgeLearner: Sendable {
                 &grownPolicy, cloning: source, data: data, anchor: anchor.isEmpty ? nil : anchor, seed: mix(configuration.seed, 0x6120))
             steps += result.steps
             let grownLoss = try PolicyFitting.evaluate(grownPolicy, data: data).loss
-            let grownFailure = RolloutSummary(try await labeller.score(grownPolicy, items: items)).failureRate
-            progress("grew expert \(index) from \(source): loss \(grownLoss), family failure \(grownFailure) (without: \(lesson.failureRate))")
-            if grownFailure <= lesson.failureRate {
+            let grownSummary = RolloutSummary(try await labeller.score(grownPolicy, items: items))
+            progress("grew expert \(index) from \(source): loss \(grownLoss), family failure \(grownSummary.failureRate) (without: \(lesson.failureRate))")
+            if grownSummary.failureRate <= lesson.failureRate {
                 local = grownPolicy
                 grown = index
                 lossAfter = grownLoss
+                after = grownSummary
             }
         }
 
-        let after = RolloutSummary(try await labeller.score(local, items: items))
         progress("after: failure rate \(after.failureRate)")
         let routing = try PolicyFitting.evaluate(local, data: data).routing
         return Adaptation(
@@ -262,8 +263,9 @@ public struct EdgeLearner: Sendable {
         var selectedIteration: Int
         var shrink: Float
         var validationAfter: Double?
-        /// Failure rate of `local` on the training variations.
-        var failureRate: Double
+        /// How `local` drives the training variations alone.
+        var summary: RolloutSummary
+        var failureRate: Double { summary.failureRate }
     }
 
     private func attempt(
@@ -302,12 +304,15 @@ public struct EdgeLearner: Sendable {
             progress("iteration \(iteration): beta \(beta), \(data.count) samples, loss \(result.firstEpochLoss) → \(result.lastEpochLoss)")
         }
         var selectedIteration = checkpoints.count - 1
+        var familySummaries: [RolloutSummary] = []
         var validationAfter: Double?
         var shrink: Float = 1
         if let baseline = validationBaseline {
             var best: (index: Int, eligible: Bool, family: Double, validation: Double)?
             for (index, checkpoint) in checkpoints.enumerated() {
-                let family = RolloutSummary(try await labeller.score(checkpoint, items: items)).failureRate
+                let familySummary = RolloutSummary(try await labeller.score(checkpoint, items: items))
+                familySummaries.append(familySummary)
+                let family = familySummary.failureRate
                 let checked = RolloutSummary(try await labeller.score(checkpoint, items: validation)).failureRate
                 let eligible = checked - baseline <= configuration.validationTolerance
                 progress("checkpoint \(index): family failure \(family), validation failure \(checked) (base \(baseline))")
@@ -322,10 +327,12 @@ public struct EdgeLearner: Sendable {
             local = checkpoints[selectedIteration]
             validationAfter = best!.validation
         }
-        var failureRate = RolloutSummary(try await labeller.score(local, items: items)).failureRate
+        // The kept checkpoint's rollouts, when the check above already drove them.
+        var summary = familySummaries.indices.contains(selectedIteration)
+            ? familySummaries[selectedIteration] : RolloutSummary(try await labeller.score(local, items: items))
         if let keep = configuration.shortestStepKeeping, !configuration.shrinkFactors.isEmpty {
             // The shortest step towards the kept checkpoint that still holds most of its lesson.
-            let full = failureRate
+            let full = summary.failureRate
             let gain = before.failureRate - full
             if gain > 0 {
                 // Most of the lesson, or at least the widening goal's share of the base's failures.
@@ -333,7 +340,8 @@ public struct EdgeLearner: Sendable {
                 let checkpoint = local
                 for factor in configuration.shrinkFactors.sorted() {
                     let candidate = try DeltaShrinking.interpolate(base: base, local: checkpoint, fraction: factor)
-                    let family = RolloutSummary(try await labeller.score(candidate, items: items)).failureRate
+                    let candidateSummary = RolloutSummary(try await labeller.score(candidate, items: items))
+                    let family = candidateSummary.failureRate
                     progress("step \(factor): family failure \(family) (full step \(full), base \(before.failureRate))")
                     guard before.failureRate - family >= enough else { continue }
                     if let validationBaseline, let current = validationAfter {
@@ -344,14 +352,14 @@ public struct EdgeLearner: Sendable {
                     }
                     local = candidate
                     shrink = factor
-                    failureRate = family
+                    summary = candidateSummary
                     break
                 }
             }
         }
         return Attempt(
             local: local, data: data, experts: experts, steps: steps, selectedIteration: selectedIteration, shrink: shrink,
-            validationAfter: validationAfter, failureRate: failureRate)
+            validationAfter: validationAfter, summary: summary)
     }
 
     /// The delta of an adaptation against `base`, compressed by the node's `compressor`.
