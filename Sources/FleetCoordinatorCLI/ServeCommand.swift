@@ -111,6 +111,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func serve() async throws {
+        HeapKeeper.capArenas()
         let env = Environment()
         let level = Logger.Level(rawValue: logLevel ?? env["LOG_LEVEL"] ?? "info") ?? .info
         LoggingSystem.bootstrap { label in
@@ -172,7 +173,7 @@ struct Serve: AsyncParsableCommand {
         )
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: service), .init(service: application)],
+                services: [.init(service: service), .init(service: application), .init(service: HeapKeeper())],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

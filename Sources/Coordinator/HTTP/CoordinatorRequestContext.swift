@@ -1,4 +1,5 @@
 public import Hummingbird
+public import NIOCore
 public import SecureTransport
 
 /// The request context of the coordinator's routes: Hummingbird's core
@@ -12,9 +13,12 @@ public struct CoordinatorRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The node (or operator) the client certificate names; nil without one.
     public let identity: NodeIdentity?
+    /// The connection's event loop, where request deadlines are scheduled.
+    public let eventLoop: any EventLoop
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         identity = NodeIdentity.current
+        eventLoop = source.channel.eventLoop
     }
 }

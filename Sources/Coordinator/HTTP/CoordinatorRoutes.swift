@@ -26,8 +26,8 @@ enum CoordinatorRoutes {
         on router: Router<CoordinatorRequestContext>, service: CoordinatorService,
         metricsRegistry: PrometheusCollectorRegistry?, limits: Limits
     ) {
-        @Sendable func body(_ request: Request, upTo limit: Int) async throws -> [UInt8] {
-            try await readBody(request, upTo: limit, timeout: limits.bodyTimeout)
+        @Sendable func body(_ request: Request, _ context: CoordinatorRequestContext, upTo limit: Int) async throws -> [UInt8] {
+            try await readBody(request, upTo: limit, timeout: limits.bodyTimeout, on: context.eventLoop)
         }
 
         router.get("/v1/status") { _, _ in
@@ -35,7 +35,7 @@ enum CoordinatorRoutes {
         }
         router.post("/v1/heartbeat") { request, context in
             let id = try node(context)
-            let bytes = try await body(request, upTo: limits.maxJSONBytes)
+            let bytes = try await body(request, context, upTo: limits.maxJSONBytes)
             let heartbeat = try JSONDecoder().decode(API.Heartbeat.self, from: Data(bytes))
             return try json(await service.heartbeat(from: id, heartbeat))
         }
@@ -56,7 +56,7 @@ enum CoordinatorRoutes {
             guard request.headers[.contentEncoding]?.lowercased() == "zstd" else {
                 throw CoordinatorError(.unsupportedMediaType, "updates are sent with Content-Encoding: zstd")
             }
-            let bytes = try await body(request, upTo: service.configuration.deltaLimits.maxCompressedBytes)
+            let bytes = try await body(request, context, upTo: service.configuration.deltaLimits.maxCompressedBytes)
             return try json(try await service.submitUpdate(from: id, round: round, body: bytes), status: .accepted)
         }
         router.get("/v1/model") { request, _ in
@@ -124,12 +124,12 @@ enum CoordinatorRoutes {
     }
 
     /// The body, refused past `limit` bytes (413) or `timeout` seconds (408).
-    static func readBody(_ request: Request, upTo limit: Int, timeout: Double) async throws -> [UInt8] {
+    static func readBody(_ request: Request, upTo limit: Int, timeout: Double, on eventLoop: any EventLoop) async throws -> [UInt8] {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
             throw CoordinatorError(.payloadTooLarge, "the body declares \(declared) bytes; this route accepts at most \(limit)")
         }
         let body = request.body
-        let buffer = try await withDeadline(seconds: timeout) {
+        let buffer = try await withDeadline(seconds: timeout, on: eventLoop) {
             try await body.collect(upTo: limit)
         }
         return Array(buffer.readableBytesView)

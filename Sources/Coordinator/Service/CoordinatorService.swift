@@ -51,6 +51,8 @@ public actor CoordinatorService: Service {
     var isFinishing = false
     /// When each node's row was last written (heartbeats are not all persisted).
     var nodeWrites: [String: (time: Double, region: String?, version: UInt64?)] = [:]
+    /// When ``nodeWrites`` was last pruned of entries that no longer hold a write back.
+    var nodeWritesPrunedAt = -Double.infinity
 
     /// Opens (or creates) the coordinator's state in `configuration.dataDirectory`.
     ///
@@ -167,7 +169,14 @@ public actor CoordinatorService: Service {
     }
 
     func persistNodeSeen(_ node: String, at now: Double, region: String?, version: UInt64?) {
-        if let last = nodeWrites[node], now - last.time < configuration.heartbeatInterval * 3,
+        let window = configuration.heartbeatInterval * 3
+        // An entry older than the window suppresses nothing; dropping those
+        // keeps the table to the nodes heard from lately, not every node ever seen.
+        if now - nodeWritesPrunedAt >= window || now < nodeWritesPrunedAt {
+            nodeWrites = nodeWrites.filter { now - $0.value.time < window }
+            nodeWritesPrunedAt = now
+        }
+        if let last = nodeWrites[node], now - last.time < window,
            region == nil || region == last.region, version == nil || version == last.version {
             return
         }

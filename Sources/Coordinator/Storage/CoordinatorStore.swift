@@ -17,12 +17,25 @@ public final class CoordinatorStore: Sendable {
         do {
             var configuration = Configuration()
             configuration.busyMode = .timeout(10)
+            // Bounded memory whatever the fleet's size: SQLite's default page
+            // cache (2 MB per connection) fills as the node and update tables
+            // grow, so a pool of six connections held up to 12 MB that grew
+            // with the number of nodes. A small cache per connection and two
+            // readers keep it under 1 MB; the operating system's page cache
+            // still holds the file.
+            configuration.maximumReaderCount = 2
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA cache_size = -\(Self.pageCacheKilobytes)")
+            }
             database = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(database)
         } catch {
             throw CoordinatorError(.storage, "cannot open the coordinator database at \(path): \(error)")
         }
     }
+
+    /// SQLite's page cache per connection, in KiB.
+    static let pageCacheKilobytes = 256
 
     private static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
