@@ -3,7 +3,7 @@ import NIOPosix
 import Testing
 @testable import Coordinator
 
-@Suite("request deadlines")
+@Suite("request deadlines and waits on the event loop")
 struct DeadlineTests {
     @Test("a body that arrives in time is returned")
     func inTime() async throws {
@@ -33,6 +33,31 @@ struct DeadlineTests {
         await #expect(throws: CoordinatorError(.payloadTooLarge, "too big")) {
             _ = try await withDeadline(seconds: 30, on: loop) { () async throws -> Int in
                 throw CoordinatorError(.payloadTooLarge, "too big")
+            }
+        }
+    }
+
+    @Test("a wait ends when its timer fires")
+    func waitEnds() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await sleep(seconds: 0.05, on: loop)
+        #expect(clock.now - start >= .milliseconds(50))
+    }
+
+    @Test("a cancelled wait ends at once with CancellationError", .timeLimit(.minutes(1)))
+    func cancelledWait() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let waiter = Task { try await sleep(seconds: 3600, on: loop) }
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+        // Already cancelled before it starts: it does not wait either.
+        await #expect(throws: CancellationError.self) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.cancelAll()
+                group.addTask { try await sleep(seconds: 3600, on: loop) }
+                try await group.waitForAll()
             }
         }
     }

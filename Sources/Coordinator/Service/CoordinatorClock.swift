@@ -1,4 +1,6 @@
 import Foundation
+public import NIOCore
+import NIOPosix
 
 /// Where the coordinator's service reads the time and waits.
 ///
@@ -12,11 +14,22 @@ public protocol CoordinatorClock: Sendable {
     func sleep(seconds: Double) async throws
 }
 
-/// The wall clock.
+/// The wall clock; waits run on an event loop's timer (see ``sleep(seconds:on:)``).
 public struct SystemCoordinatorClock: CoordinatorClock {
-    public init() {}
+    private let eventLoop: any EventLoop
+
+    /// Waits on a loop of NIO's shared event loop group.
+    public init() {
+        self.init(eventLoop: MultiThreadedEventLoopGroup.singleton.any())
+    }
+
+    public init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
     public func now() -> Double { Date().timeIntervalSince1970 }
+
     public func sleep(seconds: Double) async throws {
-        try await Task.sleep(for: .seconds(max(0, seconds)))
+        try await Coordinator.sleep(seconds: seconds, on: eventLoop)
     }
 }
