@@ -38,9 +38,17 @@ public struct RoundAggregator: Sendable {
     private var weights: [Double]
     private var buffered: [(delta: PolicyDelta, scale: Float)] = []
     private var contributors: [String] = []
-    private var contributorSet: Set<String> = []
+    /// The contributors' node ids, for the duplicate check (by their bytes).
+    private var contributorIDs = ByteKeyTable()
     private var samplesPerExpert: [UInt64]
-    private var families: [String: Int] = [:]
+    /// Families by their bytes; per family number, the updates that named it,
+    /// and the last update that did (so an update counts a family once).
+    private var familyNames = ByteKeyTable()
+    private var familyCounts: [Int] = []
+    private var familyLastUpdate: [Int] = []
+    /// Scratch for validation: each tensor's position in the layout (−1 for
+    /// an addition), kept from update to update instead of an array per update.
+    private var layoutIndices: [Int] = []
     private var clippedUpdates = 0
     private var bestAddition: (node: String, samples: UInt64, tensors: [TensorDelta])?
 
@@ -77,10 +85,11 @@ public struct RoundAggregator: Sendable {
         case .weightedMean:
             let factor = Double(stalenessFactor(update.staleness))
             let totalSamples = delta.routingCounts.prefix(layout.expertCount).reduce(0, +)
-            for (tensor, index) in zip(delta.tensors, update.layoutIndices) {
+            guard case .decoded(_, let layoutIndices) = update.source else { preconditionFailure("validated as decoded") }
+            for (tensor, index) in zip(delta.tensors, layoutIndices) {
                 // Additions are not averaged.
                 guard let index,
-                      let weight = weight(ofTensor: index, routingCounts: delta.routingCounts, totalSamples: totalSamples, stalenessFactor: factor)
+                      let weight = weight(ofTensor: index, routingCount: { delta.routingCounts[$0] }, totalSamples: totalSamples, stalenessFactor: factor)
                 else { continue }
                 createSumIfNeeded(index, elementCount: tensor.elementCount)
                 // Mutated in place: no copy of the running sum.
@@ -93,7 +102,10 @@ public struct RoundAggregator: Sendable {
             buffered.append((delta, scale * stalenessFactor(update.staleness)))
         }
         record(
-            nodeID: delta.nodeID, routingCounts: delta.routingCounts, families: delta.metadata.families,
+            nodeID: delta.nodeID, routingCount: { delta.routingCounts[$0] }, routingCountCount: delta.routingCounts.count,
+            families: { body in
+                for family in delta.metadata.families { family.withUTF8Bytes(body) }
+            },
             additions: { delta.tensors.filter { $0.role == .addition } })
         return update
     }
@@ -109,19 +121,23 @@ public struct RoundAggregator: Sendable {
     @discardableResult
     public mutating func add(_ delta: ScannedDelta) throws(AggregationError) -> ValidatedUpdate {
         let check = try UpdateValidator.check(
-            delta, layout: layout, currentVersion: currentVersion, round: round, configuration: configuration
+            delta, layout: layout, currentVersion: currentVersion, round: round, configuration: configuration,
+            layoutIndices: &layoutIndices
         )
         let scale = try admit(nodeID: delta.nodeID, norm: check.norm)
+        let tensorCount = delta.tensors.count
         switch configuration.rule {
         case .weightedMean:
             let factor = Double(stalenessFactor(check.staleness))
-            let totalSamples = delta.routingCounts.prefix(layout.expertCount).reduce(0, +)
-            for (position, index) in check.layoutIndices.enumerated() {
+            var totalSamples: UInt64 = 0
+            for expert in 0..<layout.expertCount { totalSamples += delta.routingCount(expert) }
+            for position in 0..<tensorCount {
+                let index = layoutIndices[position]
                 // Additions are not averaged.
-                guard let index,
-                      let weight = weight(ofTensor: index, routingCounts: delta.routingCounts, totalSamples: totalSamples, stalenessFactor: factor)
+                guard index >= 0,
+                      let weight = weight(ofTensor: index, routingCount: delta.routingCount, totalSamples: totalSamples, stalenessFactor: factor)
                 else { continue }
-                createSumIfNeeded(index, elementCount: layout.entries[index].elementCount)
+                createSumIfNeeded(index, elementCount: layout.elementCount(at: index))
                 sums[index].withUnsafeMutableBufferPointer {
                     delta.accumulate(position, scaledBy: Float(weight) * scale, into: $0)
                 }
@@ -130,16 +146,17 @@ public struct RoundAggregator: Sendable {
         case .trimmedMean, .median:
             buffered.append((delta.materialize(), scale * stalenessFactor(check.staleness)))
         }
-        let additions = check.layoutIndices.indices.filter { check.layoutIndices[$0] == nil }
+        let indices = layoutIndices
         record(
-            nodeID: delta.nodeID, routingCounts: delta.routingCounts, families: delta.families,
-            additions: { additions.map(delta.materialize) })
-        return ValidatedUpdate(source: .scanned(delta), staleness: check.staleness, norm: check.norm, layoutIndices: check.layoutIndices)
+            nodeID: delta.nodeID, routingCount: delta.routingCount, routingCountCount: delta.routingCountCount,
+            families: delta.forEachFamily,
+            additions: { (0..<tensorCount).filter { indices[$0] < 0 }.map(delta.materialize) })
+        return ValidatedUpdate(source: .scanned(delta), staleness: check.staleness, norm: check.norm)
     }
 
     /// The checks that need the round's state; returns the clip factor min(1, C / ‖δ‖).
     private mutating func admit(nodeID: String, norm: Double) throws(AggregationError) -> Float {
-        guard !contributorSet.contains(nodeID) else {
+        guard nodeID.withUTF8Bytes({ contributorIDs.find($0) }) == nil else {
             throw AggregationError(.duplicateNode, "node \(nodeID) already contributed to this round")
         }
         if configuration.rule != .weightedMean && buffered.count >= configuration.bufferCapacity {
@@ -161,12 +178,14 @@ public struct RoundAggregator: Sendable {
     /// The weight of layout tensor `index` for an update: its expert's routed
     /// samples (all samples for shared tensors) times the staleness factor,
     /// 1 under DP; nil when the weight is zero.
-    private func weight(ofTensor index: Int, routingCounts: [UInt64], totalSamples: UInt64, stalenessFactor: Double) -> Double? {
+    private func weight(
+        ofTensor index: Int, routingCount: (Int) -> UInt64, totalSamples: UInt64, stalenessFactor: Double
+    ) -> Double? {
         let weight: Double
         if configuration.privacy != nil {
             weight = 1  // equal weights keep each node's influence within the clip
-        } else if let expert = layout.entries[index].expert {
-            weight = Double(routingCounts[expert]) * stalenessFactor
+        } else if let expert = layout.expert(at: index) {
+            weight = Double(routingCount(expert)) * stalenessFactor
         } else {
             weight = Double(totalSamples) * stalenessFactor
         }
@@ -181,17 +200,35 @@ public struct RoundAggregator: Sendable {
     }
 
     /// Bookkeeping once an update counts: contributors, routed samples, families, additions.
+    ///
+    /// Families arrive as bytes (`families` calls its argument once per
+    /// family) and are counted by number, once per update however often an
+    /// update names one; strings are made once per distinct family, in
+    /// ``finalize()``.
     private mutating func record(
-        nodeID: String, routingCounts: [UInt64], families updateFamilies: [String], additions: () -> [TensorDelta]
+        nodeID: String, routingCount: (Int) -> UInt64, routingCountCount: Int,
+        families: ((UnsafeRawBufferPointer) -> Void) -> Void, additions: () -> [TensorDelta]
     ) {
+        let update = contributors.count
         contributors.append(nodeID)
-        contributorSet.insert(nodeID)
-        for expert in 0..<layout.expertCount { samplesPerExpert[expert] += routingCounts[expert] }
-        for family in Set(updateFamilies) { families[family, default: 0] += 1 }
-        if routingCounts.count > layout.expertCount || bestAddition == nil {
+        _ = nodeID.withUTF8Bytes { contributorIDs.insert($0) }
+        for expert in 0..<layout.expertCount { samplesPerExpert[expert] += routingCount(expert) }
+        families { name in
+            let (number, inserted) = familyNames.insert(name)
+            if inserted {
+                familyCounts.append(0)
+                familyLastUpdate.append(-1)
+            }
+            if familyLastUpdate[number] != update {
+                familyLastUpdate[number] = update
+                familyCounts[number] += 1
+            }
+        }
+        if routingCountCount > layout.expertCount || bestAddition == nil {
             let additions = additions()
             if !additions.isEmpty {
-                let added = routingCounts.dropFirst(layout.expertCount).reduce(0, +)
+                var added: UInt64 = 0
+                for expert in layout.expertCount..<max(layout.expertCount, routingCountCount) { added += routingCount(expert) }
                 if bestAddition.map({ added > $0.samples }) ?? true {
                     bestAddition = (nodeID, added, additions)
                 }
@@ -228,7 +265,9 @@ public struct RoundAggregator: Sendable {
             additionProposer: bestAddition?.node,
             contributors: contributors,
             samplesPerExpert: samplesPerExpert,
-            families: families,
+            // Keys are distinct as bytes; two canonically equivalent spellings
+            // of one name are one `String` key, so their counts are added.
+            families: Dictionary((0..<familyNames.count).map { (familyNames.string($0), familyCounts[$0]) }, uniquingKeysWith: +),
             clippedUpdates: clippedUpdates,
             noiseStandardDeviation: noise
         )

@@ -31,6 +31,18 @@ public struct ModelLayout: Sendable, Equatable {
     public let expertCount: Int
     private let indexByName: [String: Int]
     private let names: NameTable
+    /// Per entry, what the aggregation path reads for every tensor of every
+    /// update, as plain values (no array to retain per look-up).
+    private let packed: [Packed]
+
+    private struct Packed: Sendable, Equatable {
+        let elementCount: Int
+        /// The expert, or −1 for a shared tensor.
+        let expert: Int
+        /// 0 when a dim does not fit 32 bits (then no container tensor can match).
+        let rank: Int
+        let dims: SIMD4<Int32>
+    }
 
     /// A layout from names and shapes; an expert's tensors are named `experts.<i>.…`.
     public init(architecture: String, tensors: [(name: String, shape: [Int])]) {
@@ -39,6 +51,14 @@ public struct ModelLayout: Sendable, Equatable {
         expertCount = (entries.compactMap(\.expert).max() ?? -1) + 1
         indexByName = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.name, $0) })
         names = NameTable(entries.map(\.name))
+        packed = entries.map { entry in
+            var dims = SIMD4<Int32>()
+            let fits = entry.shape.count <= 4 && entry.shape.allSatisfy { $0 >= 1 && $0 <= Int(UInt32.max) }
+            if fits {
+                for (axis, dim) in entry.shape.enumerated() { dims[axis] = Int32(bitPattern: UInt32(dim)) }
+            }
+            return Packed(elementCount: entry.elementCount, expert: entry.expert ?? -1, rank: fits ? entry.shape.count : 0, dims: dims)
+        }
     }
 
     /// The layout of `policy`.
@@ -58,6 +78,28 @@ public struct ModelLayout: Sendable, Equatable {
     /// The position of that name in ``entries``, if the model has it.
     public func index(of name: String) -> Int? {
         names.index(of: name) ?? indexByName[name]
+    }
+
+    /// The position of the tensor whose name has these UTF-8 bytes, if the model has it.
+    public func index(ofUTF8 name: UnsafeRawBufferPointer) -> Int? {
+        names.index(ofUTF8: name)
+    }
+
+    /// Elements of entry `index` (the product of its shape).
+    public func elementCount(at index: Int) -> Int { packed[index].elementCount }
+
+    /// The expert entry `index` belongs to; nil for shared tensors.
+    public func expert(at index: Int) -> Int? {
+        let expert = packed[index].expert
+        return expert < 0 ? nil : expert
+    }
+
+    /// Whether entry `index` has `rank` dims equal to the first `rank` of `dims` (as 32-bit patterns).
+    func hasShape(_ index: Int, rank: Int, dims: SIMD4<Int32>) -> Bool {
+        let entry = packed[index]
+        guard entry.rank == rank else { return false }
+        for axis in 0..<rank where entry.dims[axis] != dims[axis] { return false }
+        return true
     }
 
     /// Total number of parameters.
@@ -91,21 +133,24 @@ struct NameTable: Sendable, Equatable {
 
     /// The position of `name`; nil when absent (or when the string has no contiguous UTF-8 form).
     func index(of name: String) -> Int? {
-        let found: Int?? = name.utf8.withContiguousStorageIfAvailable { bytes in
-            let mask = slots.count - 1
-            var slot = Int(Self.hash(bytes) & UInt64(mask))
-            while true {
-                let index = Int(slots[slot])
-                if index < 0 { return nil }
-                let matches = utf8[index].withUnsafeBufferPointer { candidate in
-                    candidate.count == bytes.count
-                        && (bytes.isEmpty || memcmp(candidate.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
-                }
-                if matches { return index }
-                slot = (slot + 1) & mask
-            }
-        }
+        let found: Int?? = name.utf8.withContiguousStorageIfAvailable { index(ofUTF8: UnsafeRawBufferPointer($0)) }
         return found ?? nil
+    }
+
+    /// The position of the name with these UTF-8 bytes; nil when absent.
+    func index(ofUTF8 bytes: UnsafeRawBufferPointer) -> Int? {
+        let mask = slots.count - 1
+        var slot = Int(Self.hash(bytes) & UInt64(mask))
+        while true {
+            let index = Int(slots[slot])
+            if index < 0 { return nil }
+            let matches = utf8[index].withUnsafeBufferPointer { candidate in
+                candidate.count == bytes.count
+                    && (bytes.isEmpty || memcmp(candidate.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
+            }
+            if matches { return index }
+            slot = (slot + 1) & mask
+        }
     }
 
     private static func hash(_ bytes: some Sequence<UInt8>) -> UInt64 {

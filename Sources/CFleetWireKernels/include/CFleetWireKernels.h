@@ -7,5 +7,6 @@
 
 #include "fleet_crc32c.h"
 #include "fleet_float_kernels.h"
+#include "fleet_sparse_kernels.h"
 
 #endif
