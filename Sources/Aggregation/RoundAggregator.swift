@@ -89,7 +89,8 @@ public struct RoundAggregator: Sendable {
             for (tensor, index) in zip(delta.tensors, layoutIndices) {
                 // Additions are not averaged.
                 guard let index,
-                      let weight = weight(ofTensor: index, routingCount: { delta.routingCounts[$0] }, totalSamples: totalSamples, stalenessFactor: factor)
+                      let weight = weight(
+                        samples: layout.expert(at: index).map { delta.routingCounts[$0] } ?? totalSamples, stalenessFactor: factor)
                 else { continue }
                 createSumIfNeeded(index, elementCount: tensor.elementCount)
                 // Mutated in place: no copy of the running sum.
@@ -101,12 +102,14 @@ public struct RoundAggregator: Sendable {
         case .trimmedMean, .median:
             buffered.append((delta, scale * stalenessFactor(update.staleness)))
         }
-        record(
-            nodeID: delta.nodeID, routingCount: { delta.routingCounts[$0] }, routingCountCount: delta.routingCounts.count,
-            families: { body in
-                for family in delta.metadata.families { family.withUTF8Bytes(body) }
-            },
-            additions: { delta.tensors.filter { $0.role == .addition } })
+        let number = recordContributor(delta.nodeID)
+        for expert in 0..<layout.expertCount { samplesPerExpert[expert] += delta.routingCounts[expert] }
+        for family in delta.metadata.families { family.withUTF8Bytes { countFamily($0, update: number) } }
+        if delta.routingCounts.count > layout.expertCount || bestAddition == nil {
+            considerAdditions(
+                from: delta.nodeID, samples: delta.routingCounts.dropFirst(layout.expertCount).reduce(0, +),
+                delta.tensors.filter { $0.role == .addition })
+        }
         return update
     }
 
@@ -135,7 +138,8 @@ public struct RoundAggregator: Sendable {
                 let index = layoutIndices[position]
                 // Additions are not averaged.
                 guard index >= 0,
-                      let weight = weight(ofTensor: index, routingCount: delta.routingCount, totalSamples: totalSamples, stalenessFactor: factor)
+                      let weight = weight(
+                        samples: layout.expert(at: index).map { delta.routingCount($0) } ?? totalSamples, stalenessFactor: factor)
                 else { continue }
                 createSumIfNeeded(index, elementCount: layout.elementCount(at: index))
                 sums[index].withUnsafeMutableBufferPointer {
@@ -146,11 +150,16 @@ public struct RoundAggregator: Sendable {
         case .trimmedMean, .median:
             buffered.append((delta.materialize(), scale * stalenessFactor(check.staleness)))
         }
-        let indices = layoutIndices
-        record(
-            nodeID: delta.nodeID, routingCount: delta.routingCount, routingCountCount: delta.routingCountCount,
-            families: delta.forEachFamily,
-            additions: { (0..<tensorCount).filter { indices[$0] < 0 }.map(delta.materialize) })
+        // Bookkeeping read straight from the container (no closure holding a copy of the delta).
+        let number = recordContributor(delta.nodeID)
+        for expert in 0..<layout.expertCount { samplesPerExpert[expert] += delta.routingCount(expert) }
+        delta.forEachFamily { countFamily($0, update: number) }
+        if delta.routingCountCount > layout.expertCount || bestAddition == nil {
+            var added: UInt64 = 0
+            for expert in layout.expertCount..<max(layout.expertCount, delta.routingCountCount) { added += delta.routingCount(expert) }
+            let indices = layoutIndices
+            considerAdditions(from: delta.nodeID, samples: added, (0..<tensorCount).filter { indices[$0] < 0 }.map(delta.materialize))
+        }
         return ValidatedUpdate(source: .scanned(delta), staleness: check.staleness, norm: check.norm)
     }
 
@@ -178,17 +187,9 @@ public struct RoundAggregator: Sendable {
     /// The weight of layout tensor `index` for an update: its expert's routed
     /// samples (all samples for shared tensors) times the staleness factor,
     /// 1 under DP; nil when the weight is zero.
-    private func weight(
-        ofTensor index: Int, routingCount: (Int) -> UInt64, totalSamples: UInt64, stalenessFactor: Double
-    ) -> Double? {
-        let weight: Double
-        if configuration.privacy != nil {
-            weight = 1  // equal weights keep each node's influence within the clip
-        } else if let expert = layout.expert(at: index) {
-            weight = Double(routingCount(expert)) * stalenessFactor
-        } else {
-            weight = Double(totalSamples) * stalenessFactor
-        }
+    private func weight(samples: UInt64, stalenessFactor: Double) -> Double? {
+        // Equal weights under DP keep each node's influence within the clip.
+        let weight = configuration.privacy != nil ? 1 : Double(samples) * stalenessFactor
         return weight > 0 ? weight : nil
     }
 
@@ -199,40 +200,33 @@ public struct RoundAggregator: Sendable {
         }
     }
 
-    /// Bookkeeping once an update counts: contributors, routed samples, families, additions.
-    ///
-    /// Families arrive as bytes (`families` calls its argument once per
-    /// family) and are counted by number, once per update however often an
-    /// update names one; strings are made once per distinct family, in
-    /// ``finalize()``.
-    private mutating func record(
-        nodeID: String, routingCount: (Int) -> UInt64, routingCountCount: Int,
-        families: ((UnsafeRawBufferPointer) -> Void) -> Void, additions: () -> [TensorDelta]
-    ) {
-        let update = contributors.count
+    /// Counts an update's sender; returns the update's number in the round.
+    private mutating func recordContributor(_ nodeID: String) -> Int {
         contributors.append(nodeID)
         _ = nodeID.withUTF8Bytes { contributorIDs.insert($0) }
-        for expert in 0..<layout.expertCount { samplesPerExpert[expert] += routingCount(expert) }
-        families { name in
-            let (number, inserted) = familyNames.insert(name)
-            if inserted {
-                familyCounts.append(0)
-                familyLastUpdate.append(-1)
-            }
-            if familyLastUpdate[number] != update {
-                familyLastUpdate[number] = update
-                familyCounts[number] += 1
-            }
+        return contributors.count - 1
+    }
+
+    /// Counts family `name` (its UTF-8 bytes) for update `update`, once per
+    /// update however often the update names it. Strings are made once per
+    /// distinct family, in ``finalize()``.
+    private mutating func countFamily(_ name: UnsafeRawBufferPointer, update: Int) {
+        let (number, inserted) = familyNames.insert(name)
+        if inserted {
+            familyCounts.append(0)
+            familyLastUpdate.append(-1)
         }
-        if routingCountCount > layout.expertCount || bestAddition == nil {
-            let additions = additions()
-            if !additions.isEmpty {
-                var added: UInt64 = 0
-                for expert in layout.expertCount..<max(layout.expertCount, routingCountCount) { added += routingCount(expert) }
-                if bestAddition.map({ added > $0.samples }) ?? true {
-                    bestAddition = (nodeID, added, additions)
-                }
-            }
+        if familyLastUpdate[number] != update {
+            familyLastUpdate[number] = update
+            familyCounts[number] += 1
+        }
+    }
+
+    /// Keeps the proposed additions if they had the most routed samples so far.
+    private mutating func considerAdditions(from nodeID: String, samples: UInt64, _ additions: [TensorDelta]) {
+        guard !additions.isEmpty else { return }
+        if bestAddition.map({ samples > $0.samples }) ?? true {
+            bestAddition = (nodeID, samples, additions)
         }
     }
 

@@ -148,3 +148,14 @@ void fleet_prefetch(const void *bytes, size_t length) {
     const char *p = (const char *)bytes;
     for (size_t offset = 0; offset < length; offset += 64) __builtin_prefetch(p + offset, 0, 3);
 }
+
+// The scatter of the fold, in C: the same loop in Swift kept an extra
+// compare and branch per value (its range iterator) and measured slower.
+void fleet_scatter_floats(float *sum, const void *values, const uint32_t *indices, size_t count, float weight) {
+    const unsigned char *v = (const unsigned char *)values;
+    for (size_t k = 0; k < count; k++) {
+        float value;
+        memcpy(&value, v + 4 * k, 4);
+        sum[indices[k]] += weight * value;
+    }
+}

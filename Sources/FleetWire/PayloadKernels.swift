@@ -174,9 +174,8 @@ enum PayloadKernels {
     static func scatterFloats(
         _ values: UnsafeRawPointer, indices: UnsafeBufferPointer<UInt32>, weight: Float, into sum: UnsafeMutablePointer<Float>
     ) {
-        for position in 0..<indices.count {
-            sum[Int(indices[position])] += weight * values.loadUnaligned(fromByteOffset: 4 * position, as: Float.self)
-        }
+        guard let first = indices.baseAddress else { return }
+        fleet_scatter_floats(sum, values, first, indices.count, weight)
     }
 
     /// `sum[row·columns + c] += weight × scale[row] × q[row·columns + c]`.

@@ -30,6 +30,10 @@ size_t fleet_decode_gaps_avx512(const uint8_t *bytes, size_t available, uint32_t
 double fleet_decode_sparse_int8_avx512(const int8_t *q, const void *scales, size_t rows,
                                        const uint32_t *indices, size_t count, uint64_t columns, float *out);
 
+/// sum[indices[k]] += weight × values[k] for k < count (multiply, then add;
+/// float32 values at any alignment). Runs on any CPU.
+void fleet_scatter_floats(float *sum, const void *values, const uint32_t *indices, size_t count, float weight);
+
 /// Asks for the cache lines of `length` bytes ahead of use (a hint; never faults).
 void fleet_prefetch(const void *bytes, size_t length);
 
