@@ -134,7 +134,10 @@ public struct RoundAggregator: Sendable {
             let factor = Double(stalenessFactor(check.staleness))
             var totalSamples: UInt64 = 0
             for expert in 0..<layout.expertCount { totalSamples += delta.routingCount(expert) }
-            for position in 0..<tensorCount {
+            // Last tensor first: the scan read the container front to back, so
+            // its last bytes are the ones still in L1 (each tensor's sum is
+            // its own, so the order changes no value).
+            for position in (0..<tensorCount).reversed() {
                 let index = layoutIndices[position]
                 // Additions are not averaged.
                 guard index >= 0,

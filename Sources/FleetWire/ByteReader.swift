@@ -35,15 +35,23 @@ struct ByteReader {
     /// A field of a named tensor, e.g. "the role of 'router.weight'" or
     /// "dim 1 of 'router.weight'": the text is built only for an error, and
     /// the name stays bytes in the container until then (no string per tensor).
+    /// Inlined (a tensor header is a dozen such fields); the error's text is built out of line.
+    @inline(__always)
     mutating func skip(_ count: Int, _ what: StaticString, of tensor: TensorLabel, axis: Int? = nil) throws(FleetWireError) -> Int {
         guard count >= 0, count <= remaining else {
-            let field = axis.map { "\(what) \($0) of '\(tensor)'" } ?? "\(what) of '\(tensor)'"
-            throw FleetWireError(.truncated, "the input ends inside \(field) (needs \(count) bytes, \(remaining) left at offset \(offset))")
+            throw truncated(count, what, of: tensor, axis: axis)
         }
         defer { offset += count }
         return offset
     }
 
+    @inline(never)
+    private func truncated(_ count: Int, _ what: StaticString, of tensor: TensorLabel, axis: Int?) -> FleetWireError {
+        let field = axis.map { "\(what) \($0) of '\(tensor)'" } ?? "\(what) of '\(tensor)'"
+        return FleetWireError(.truncated, "the input ends inside \(field) (needs \(count) bytes, \(remaining) left at offset \(offset))")
+    }
+
+    @inline(__always)
     mutating func readInteger<T: FixedWidthInteger>(
         _: T.Type, _ what: StaticString, of tensor: TensorLabel, axis: Int? = nil
     ) throws(FleetWireError) -> T {

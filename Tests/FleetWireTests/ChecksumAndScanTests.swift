@@ -58,7 +58,7 @@ struct ChecksumAndScanTests {
         ([5, 7, 11], 0.4), ([40, 1_000], 0.002), ([2, 70_000], 0.05), ([17, 3], 1.0),
     ]
 
-    @Test("sparse payloads scan, decode and fold as their plain values", arguments: 0..<9)
+    @Test("sparse and dense payloads scan, decode and fold as their plain values", arguments: 0..<9)
     func sparsePaths(caseIndex: Int) throws {
         let (shape, density) = Self.sparseCases[caseIndex]
         var random = TestRandom(seed: 0x5CA7 + UInt64(caseIndex))
@@ -69,6 +69,8 @@ struct ChecksumAndScanTests {
         for payload in [
             TensorPayload.sparseInt8(scales: scales, indices: indices, values: indices.map { _ in Int8.random(in: -127...127, using: &random) }),
             TensorPayload.sparse(indices: indices, values: indices.map { _ in Float.random(in: -1...1, using: &random) }),
+            // Dense too: the checksum-and-squares pass and the fold's blocks and masked tails.
+            TensorPayload.dense((0..<elements).map { _ in Float.random(in: -1...1, using: &random) }),
         ] {
             var delta = Fixtures.sampleDelta(encoding: 0, seed: 5)
             delta.tensors = [TensorDelta(name: "experts.2.fc1.weight", shape: shape, payload: payload)]
