@@ -202,6 +202,14 @@ FLEET_FOLD_SQUARES uint32_t fleet_crc32c_fold_squares(uint32_t crc, const void *
     _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(z, k, 0x00), _mm512_clmulepi64_epi128(z, k, 0x11), data, 0x96)
     size_t offset = 256;
     for (; offset + 256 <= length; offset += 256) {
+        // The payload is usually not in cache (the first read of an upload):
+        // asking 2 KB ahead keeps more lines in flight than the hardware
+        // prefetcher alone (measured 2 KB ≈ 8 % faster than none, 4 KB slower).
+        // A prefetch past the end is a hint that never faults.
+        _mm_prefetch((const char *)p + offset + 2048, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + offset + 2048 + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + offset + 2048 + 128, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + offset + 2048 + 192, _MM_HINT_T0);
         __m512i d0 = _mm512_loadu_si512(p + offset), d1 = _mm512_loadu_si512(p + offset + 64);
         __m512i d2 = _mm512_loadu_si512(p + offset + 128), d3 = _mm512_loadu_si512(p + offset + 192);
         z0 = FLEET_FOLD_512(z0, k2048, d0);
