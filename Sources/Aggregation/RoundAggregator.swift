@@ -38,9 +38,17 @@ public struct RoundAggregator: Sendable {
     private var weights: [Double]
     private var buffered: [(delta: PolicyDelta, scale: Float)] = []
     private var contributors: [String] = []
-    private var contributorSet: Set<String> = []
+    /// The contributors' node ids, for the duplicate check (by their bytes).
+    private var contributorIDs = ByteKeyTable()
     private var samplesPerExpert: [UInt64]
-    private var families: [String: Int] = [:]
+    /// Families by their bytes; per family number, the updates that named it,
+    /// and the last update that did (so an update counts a family once).
+    private var familyNames = ByteKeyTable()
+    private var familyCounts: [Int] = []
+    private var familyLastUpdate: [Int] = []
+    /// Scratch for validation: each tensor's position in the layout (−1 for
+    /// an addition), kept from update to update instead of an array per update.
+    private var layoutIndices: [Int] = []
     private var clippedUpdates = 0
     private var bestAddition: (node: String, samples: UInt64, tensors: [TensorDelta])?
 
@@ -77,10 +85,12 @@ public struct RoundAggregator: Sendable {
         case .weightedMean:
             let factor = Double(stalenessFactor(update.staleness))
             let totalSamples = delta.routingCounts.prefix(layout.expertCount).reduce(0, +)
-            for (tensor, index) in zip(delta.tensors, update.layoutIndices) {
+            guard case .decoded(_, let layoutIndices) = update.source else { preconditionFailure("validated as decoded") }
+            for (tensor, index) in zip(delta.tensors, layoutIndices) {
                 // Additions are not averaged.
                 guard let index,
-                      let weight = weight(ofTensor: index, routingCounts: delta.routingCounts, totalSamples: totalSamples, stalenessFactor: factor)
+                      let weight = weight(
+                        samples: layout.expert(at: index).map { delta.routingCounts[$0] } ?? totalSamples, stalenessFactor: factor)
                 else { continue }
                 createSumIfNeeded(index, elementCount: tensor.elementCount)
                 // Mutated in place: no copy of the running sum.
@@ -92,9 +102,14 @@ public struct RoundAggregator: Sendable {
         case .trimmedMean, .median:
             buffered.append((delta, scale * stalenessFactor(update.staleness)))
         }
-        record(
-            nodeID: delta.nodeID, routingCounts: delta.routingCounts, families: delta.metadata.families,
-            additions: { delta.tensors.filter { $0.role == .addition } })
+        let number = recordContributor(delta.nodeID)
+        for expert in 0..<layout.expertCount { samplesPerExpert[expert] += delta.routingCounts[expert] }
+        for family in delta.metadata.families { family.withUTF8Bytes { countFamily($0, update: number) } }
+        if delta.routingCounts.count > layout.expertCount || bestAddition == nil {
+            considerAdditions(
+                from: delta.nodeID, samples: delta.routingCounts.dropFirst(layout.expertCount).reduce(0, +),
+                delta.tensors.filter { $0.role == .addition })
+        }
         return update
     }
 
@@ -109,19 +124,27 @@ public struct RoundAggregator: Sendable {
     @discardableResult
     public mutating func add(_ delta: ScannedDelta) throws(AggregationError) -> ValidatedUpdate {
         let check = try UpdateValidator.check(
-            delta, layout: layout, currentVersion: currentVersion, round: round, configuration: configuration
+            delta, layout: layout, currentVersion: currentVersion, round: round, configuration: configuration,
+            layoutIndices: &layoutIndices
         )
         let scale = try admit(nodeID: delta.nodeID, norm: check.norm)
+        let tensorCount = delta.tensors.count
         switch configuration.rule {
         case .weightedMean:
             let factor = Double(stalenessFactor(check.staleness))
-            let totalSamples = delta.routingCounts.prefix(layout.expertCount).reduce(0, +)
-            for (position, index) in check.layoutIndices.enumerated() {
+            var totalSamples: UInt64 = 0
+            for expert in 0..<layout.expertCount { totalSamples += delta.routingCount(expert) }
+            // Last tensor first: the scan read the container front to back, so
+            // its last bytes are the ones still in L1 (each tensor's sum is
+            // its own, so the order changes no value).
+            for position in (0..<tensorCount).reversed() {
+                let index = layoutIndices[position]
                 // Additions are not averaged.
-                guard let index,
-                      let weight = weight(ofTensor: index, routingCounts: delta.routingCounts, totalSamples: totalSamples, stalenessFactor: factor)
+                guard index >= 0,
+                      let weight = weight(
+                        samples: layout.expert(at: index).map { delta.routingCount($0) } ?? totalSamples, stalenessFactor: factor)
                 else { continue }
-                createSumIfNeeded(index, elementCount: layout.entries[index].elementCount)
+                createSumIfNeeded(index, elementCount: layout.elementCount(at: index))
                 sums[index].withUnsafeMutableBufferPointer {
                     delta.accumulate(position, scaledBy: Float(weight) * scale, into: $0)
                 }
@@ -130,16 +153,22 @@ public struct RoundAggregator: Sendable {
         case .trimmedMean, .median:
             buffered.append((delta.materialize(), scale * stalenessFactor(check.staleness)))
         }
-        let additions = check.layoutIndices.indices.filter { check.layoutIndices[$0] == nil }
-        record(
-            nodeID: delta.nodeID, routingCounts: delta.routingCounts, families: delta.families,
-            additions: { additions.map(delta.materialize) })
-        return ValidatedUpdate(source: .scanned(delta), staleness: check.staleness, norm: check.norm, layoutIndices: check.layoutIndices)
+        // Bookkeeping read straight from the container (no closure holding a copy of the delta).
+        let number = recordContributor(delta.nodeID)
+        for expert in 0..<layout.expertCount { samplesPerExpert[expert] += delta.routingCount(expert) }
+        delta.forEachFamily { countFamily($0, update: number) }
+        if delta.routingCountCount > layout.expertCount || bestAddition == nil {
+            var added: UInt64 = 0
+            for expert in layout.expertCount..<max(layout.expertCount, delta.routingCountCount) { added += delta.routingCount(expert) }
+            let indices = layoutIndices
+            considerAdditions(from: delta.nodeID, samples: added, (0..<tensorCount).filter { indices[$0] < 0 }.map(delta.materialize))
+        }
+        return ValidatedUpdate(source: .scanned(delta), staleness: check.staleness, norm: check.norm)
     }
 
     /// The checks that need the round's state; returns the clip factor min(1, C / ‖δ‖).
     private mutating func admit(nodeID: String, norm: Double) throws(AggregationError) -> Float {
-        guard !contributorSet.contains(nodeID) else {
+        guard nodeID.withUTF8Bytes({ contributorIDs.find($0) }) == nil else {
             throw AggregationError(.duplicateNode, "node \(nodeID) already contributed to this round")
         }
         if configuration.rule != .weightedMean && buffered.count >= configuration.bufferCapacity {
@@ -161,15 +190,9 @@ public struct RoundAggregator: Sendable {
     /// The weight of layout tensor `index` for an update: its expert's routed
     /// samples (all samples for shared tensors) times the staleness factor,
     /// 1 under DP; nil when the weight is zero.
-    private func weight(ofTensor index: Int, routingCounts: [UInt64], totalSamples: UInt64, stalenessFactor: Double) -> Double? {
-        let weight: Double
-        if configuration.privacy != nil {
-            weight = 1  // equal weights keep each node's influence within the clip
-        } else if let expert = layout.entries[index].expert {
-            weight = Double(routingCounts[expert]) * stalenessFactor
-        } else {
-            weight = Double(totalSamples) * stalenessFactor
-        }
+    private func weight(samples: UInt64, stalenessFactor: Double) -> Double? {
+        // Equal weights under DP keep each node's influence within the clip.
+        let weight = configuration.privacy != nil ? 1 : Double(samples) * stalenessFactor
         return weight > 0 ? weight : nil
     }
 
@@ -180,22 +203,33 @@ public struct RoundAggregator: Sendable {
         }
     }
 
-    /// Bookkeeping once an update counts: contributors, routed samples, families, additions.
-    private mutating func record(
-        nodeID: String, routingCounts: [UInt64], families updateFamilies: [String], additions: () -> [TensorDelta]
-    ) {
+    /// Counts an update's sender; returns the update's number in the round.
+    private mutating func recordContributor(_ nodeID: String) -> Int {
         contributors.append(nodeID)
-        contributorSet.insert(nodeID)
-        for expert in 0..<layout.expertCount { samplesPerExpert[expert] += routingCounts[expert] }
-        for family in Set(updateFamilies) { families[family, default: 0] += 1 }
-        if routingCounts.count > layout.expertCount || bestAddition == nil {
-            let additions = additions()
-            if !additions.isEmpty {
-                let added = routingCounts.dropFirst(layout.expertCount).reduce(0, +)
-                if bestAddition.map({ added > $0.samples }) ?? true {
-                    bestAddition = (nodeID, added, additions)
-                }
-            }
+        _ = nodeID.withUTF8Bytes { contributorIDs.insert($0) }
+        return contributors.count - 1
+    }
+
+    /// Counts family `name` (its UTF-8 bytes) for update `update`, once per
+    /// update however often the update names it. Strings are made once per
+    /// distinct family, in ``finalize()``.
+    private mutating func countFamily(_ name: UnsafeRawBufferPointer, update: Int) {
+        let (number, inserted) = familyNames.insert(name)
+        if inserted {
+            familyCounts.append(0)
+            familyLastUpdate.append(-1)
+        }
+        if familyLastUpdate[number] != update {
+            familyLastUpdate[number] = update
+            familyCounts[number] += 1
+        }
+    }
+
+    /// Keeps the proposed additions if they had the most routed samples so far.
+    private mutating func considerAdditions(from nodeID: String, samples: UInt64, _ additions: [TensorDelta]) {
+        guard !additions.isEmpty else { return }
+        if bestAddition.map({ samples > $0.samples }) ?? true {
+            bestAddition = (nodeID, samples, additions)
         }
     }
 
@@ -228,7 +262,9 @@ public struct RoundAggregator: Sendable {
             additionProposer: bestAddition?.node,
             contributors: contributors,
             samplesPerExpert: samplesPerExpert,
-            families: families,
+            // Keys are distinct as bytes; two canonically equivalent spellings
+            // of one name are one `String` key, so their counts are added.
+            families: Dictionary((0..<familyNames.count).map { (familyNames.string($0), familyCounts[$0]) }, uniquingKeysWith: +),
             clippedUpdates: clippedUpdates,
             noiseStandardDeviation: noise
         )

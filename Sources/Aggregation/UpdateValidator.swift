@@ -2,9 +2,12 @@ public import FleetWire
 
 /// An update that passed validation, with what the aggregator needs to weigh it.
 public struct ValidatedUpdate: Sendable {
-    /// Where the update's values are: decoded arrays, or still in the container.
+    /// Where the update's values are: decoded arrays (with, for each tensor,
+    /// its position in the model layout, nil for additions), or still in the
+    /// container (the aggregator finds the positions again in its own scratch
+    /// buffer: no array per update).
     enum Source: Sendable {
-        case decoded(PolicyDelta)
+        case decoded(PolicyDelta, layoutIndices: [Int?])
         case scanned(ScannedDelta)
     }
 
@@ -13,13 +16,11 @@ public struct ValidatedUpdate: Sendable {
     public let staleness: Int
     /// L2 norm of its difference tensors, as sent.
     public let norm: Double
-    /// For each tensor of the delta, its position in the model layout (nil for additions).
-    let layoutIndices: [Int?]
 
     /// The update as a decoded delta (copied out of its container if it was scanned).
     public var delta: PolicyDelta {
         switch source {
-        case .decoded(let delta): delta
+        case .decoded(let delta, _): delta
         case .scanned(let scanned): scanned.materialize()
         }
     }
@@ -27,7 +28,7 @@ public struct ValidatedUpdate: Sendable {
     /// The sender.
     public var nodeID: String {
         switch source {
-        case .decoded(let delta): delta.nodeID
+        case .decoded(let delta, _): delta.nodeID
         case .scanned(let scanned): scanned.nodeID
         }
     }
@@ -52,7 +53,8 @@ public enum UpdateValidator {
         configuration: AggregationConfiguration
     ) throws(AggregationError) -> ValidatedUpdate {
         let staleness = try checkHeader(
-            architecture: delta.architecture, round: delta.round, baseVersion: delta.baseVersion,
+            architectureMatches: delta.architecture == layout.architecture, architecture: delta.architecture,
+            round: delta.round, baseVersion: delta.baseVersion,
             routingCounts: delta.routingCounts.count, layout: layout, currentVersion: currentVersion, openRound: round,
             configuration: configuration)
         var squaredNorm = 0.0
@@ -69,7 +71,7 @@ public enum UpdateValidator {
             layoutIndices.append(index)
         }
         let norm = try checkNorm(squaredNorm, configuration: configuration)
-        return ValidatedUpdate(source: .decoded(delta), staleness: staleness, norm: norm, layoutIndices: layoutIndices)
+        return ValidatedUpdate(source: .decoded(delta, layoutIndices: layoutIndices), staleness: staleness, norm: norm)
     }
 
     /// Validates a scanned update; its norm comes from the norms the scan
@@ -81,55 +83,72 @@ public enum UpdateValidator {
         round: UInt64?,
         configuration: AggregationConfiguration
     ) throws(AggregationError) -> ValidatedUpdate {
-        let check = try check(delta, layout: layout, currentVersion: currentVersion, round: round, configuration: configuration)
-        return ValidatedUpdate(source: .scanned(delta), staleness: check.staleness, norm: check.norm, layoutIndices: check.layoutIndices)
+        var layoutIndices: [Int] = []
+        let check = try check(
+            delta, layout: layout, currentVersion: currentVersion, round: round, configuration: configuration,
+            layoutIndices: &layoutIndices)
+        return ValidatedUpdate(source: .scanned(delta), staleness: check.staleness, norm: check.norm)
     }
 
     /// What validation finds out about a scanned update, without wrapping it.
     struct Check {
         let staleness: Int
         let norm: Double
-        let layoutIndices: [Int?]
     }
 
+    /// Checks a scanned update, writing each tensor's position in the layout
+    /// (−1 for an addition) into `layoutIndices`, a buffer the caller keeps
+    /// from update to update. Names are looked up and the architecture
+    /// compared as the container's bytes; no string is built unless an error
+    /// needs one.
     static func check(
         _ delta: ScannedDelta,
         layout: ModelLayout,
         currentVersion: UInt64,
         round: UInt64?,
-        configuration: AggregationConfiguration
+        configuration: AggregationConfiguration,
+        layoutIndices: inout [Int]
     ) throws(AggregationError) -> Check {
         let staleness = try checkHeader(
-            architecture: delta.architecture, round: delta.round, baseVersion: delta.baseVersion,
-            routingCounts: delta.routingCounts.count, layout: layout, currentVersion: currentVersion, openRound: round,
+            architectureMatches: delta.hasArchitecture(layout.architecture), architecture: delta.architecture,
+            round: delta.round, baseVersion: delta.baseVersion,
+            routingCounts: delta.routingCountCount, layout: layout, currentVersion: currentVersion, openRound: round,
             configuration: configuration)
         var squaredNorm = 0.0
-        var layoutIndices: [Int?] = []
-        layoutIndices.reserveCapacity(delta.tensors.count)
-        for position in delta.tensors.indices {
-            // Fields read in place: copying a tensor would retain its name.
-            let index = try checkTensor(name: delta.tensors[position].name, role: delta.tensors[position].role, layout: layout)
-            if let index {
-                guard delta.tensors[position].hasShape(layout.entries[index].shape) else {
-                    throw shapeMismatch(delta.tensors[position].name, delta.tensors[position].shape, layout.entries[index].shape)
+        let count = delta.tensors.count
+        if layoutIndices.count < count { layoutIndices.append(contentsOf: repeatElement(-1, count: count - layoutIndices.count)) }
+        for position in 0..<count {
+            let found = delta.layoutIndex(ofTensor: position, in: layout)
+            switch delta.tensors[position].role {
+            case .difference:
+                guard let index = found else {
+                    throw AggregationError(.unknownTensor, "the model has no tensor named '\(delta.name(ofTensor: position))'")
+                }
+                guard delta.tensor(position, hasShapeOf: index, in: layout) else {
+                    throw shapeMismatch(delta.name(ofTensor: position), delta.tensors[position].shape, layout.entries[index].shape)
                 }
                 squaredNorm += delta.tensors[position].squaredNorm
+                layoutIndices[position] = index
+            case .addition:
+                guard found == nil else {
+                    throw AggregationError(.shapeMismatch, "tensor '\(delta.name(ofTensor: position))' is sent as an addition but the model already has it")
+                }
+                layoutIndices[position] = -1
             }
-            layoutIndices.append(index)
         }
         let norm = try checkNorm(squaredNorm, configuration: configuration)
-        return Check(staleness: staleness, norm: norm, layoutIndices: layoutIndices)
+        return Check(staleness: staleness, norm: norm)
     }
 
     /// Architecture, round, base version and routing counts; returns the staleness.
     private static func checkHeader(
-        architecture: String, round deltaRound: UInt64, baseVersion: UInt64, routingCounts: Int,
+        architectureMatches: Bool, architecture: @autoclosure () -> String, round deltaRound: UInt64, baseVersion: UInt64, routingCounts: Int,
         layout: ModelLayout, currentVersion: UInt64, openRound round: UInt64?, configuration: AggregationConfiguration
     ) throws(AggregationError) -> Int {
-        guard architecture == layout.architecture else {
+        guard architectureMatches else {
             throw AggregationError(
                 .architectureMismatch,
-                "the update is for architecture \(architecture), the model is \(layout.architecture)"
+                "the update is for architecture \(architecture()), the model is \(layout.architecture)"
             )
         }
         if let round, deltaRound != round {

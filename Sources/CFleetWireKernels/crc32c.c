@@ -162,6 +162,98 @@ FLEET_FOLD static uint32_t fold_update(uint32_t crc, const unsigned char *p, siz
     return (uint32_t)register_value;
 }
 
+#define FLEET_FOLD_SQUARES __attribute__((target("sse4.2,pclmul,avx512f,avx512dq,vpclmulqdq")))
+
+/// Σ of sixteen float32 lanes, each widened to double first.
+FLEET_FOLD_SQUARES static inline double widened_sum(__m512 x) {
+    __m512d low = _mm512_cvtps_pd(_mm512_castps512_ps256(x));
+    __m512d high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+    return _mm512_reduce_add_pd(_mm512_add_pd(low, high));
+}
+
+int fleet_crc32c_folding_available(void) {
+    int folding = __atomic_load_n(&folding_available, __ATOMIC_RELAXED);
+    if (folding < 0) {
+        folding = detect_folding();
+        __atomic_store_n(&folding_available, folding, __ATOMIC_RELAXED);
+    }
+    return folding;
+}
+
+// The same folding as fold_update; each 64-byte block it loads is also
+// sixteen float32 values, squared and summed on the spot, so a dense payload
+// is read from memory once for both its checksum and its norm.
+FLEET_FOLD_SQUARES uint32_t fleet_crc32c_fold_squares(uint32_t crc, const void *bytes, size_t length, double *squares) {
+    pthread_once(&tables_once, build_tables);
+    const unsigned char *p = (const unsigned char *)bytes;
+    __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)fold_2048[1], (long long)fold_2048[0]));
+    __m512i k512 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)fold_512[1], (long long)fold_512[0]));
+    __m512i z0 = _mm512_loadu_si512(p), z1 = _mm512_loadu_si512(p + 64);
+    __m512i z2 = _mm512_loadu_si512(p + 128), z3 = _mm512_loadu_si512(p + 192);
+    __m512 s0 = _mm512_castsi512_ps(z0), s1 = _mm512_castsi512_ps(z1), s2 = _mm512_castsi512_ps(z2), s3 = _mm512_castsi512_ps(z3);
+    s0 = _mm512_mul_ps(s0, s0);
+    s1 = _mm512_mul_ps(s1, s1);
+    s2 = _mm512_mul_ps(s2, s2);
+    s3 = _mm512_mul_ps(s3, s3);
+    z0 = _mm512_xor_si512(z0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)crc)));
+    double total = 0;
+    int blocks = 1;
+#define FLEET_FOLD_512(z, k, data) \
+    _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(z, k, 0x00), _mm512_clmulepi64_epi128(z, k, 0x11), data, 0x96)
+    size_t offset = 256;
+    for (; offset + 256 <= length; offset += 256) {
+        // The payload is usually not in cache (the first read of an upload):
+        // asking 2 KB ahead keeps more lines in flight than the hardware
+        // prefetcher alone (measured 2 KB ≈ 8 % faster than none, 4 KB slower).
+        // A prefetch past the end is a hint that never faults.
+        _mm_prefetch((const char *)p + offset + 2048, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + offset + 2048 + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + offset + 2048 + 128, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + offset + 2048 + 192, _MM_HINT_T0);
+        __m512i d0 = _mm512_loadu_si512(p + offset), d1 = _mm512_loadu_si512(p + offset + 64);
+        __m512i d2 = _mm512_loadu_si512(p + offset + 128), d3 = _mm512_loadu_si512(p + offset + 192);
+        z0 = FLEET_FOLD_512(z0, k2048, d0);
+        z1 = FLEET_FOLD_512(z1, k2048, d1);
+        z2 = FLEET_FOLD_512(z2, k2048, d2);
+        z3 = FLEET_FOLD_512(z3, k2048, d3);
+        s0 = _mm512_fmadd_ps(_mm512_castsi512_ps(d0), _mm512_castsi512_ps(d0), s0);
+        s1 = _mm512_fmadd_ps(_mm512_castsi512_ps(d1), _mm512_castsi512_ps(d1), s1);
+        s2 = _mm512_fmadd_ps(_mm512_castsi512_ps(d2), _mm512_castsi512_ps(d2), s2);
+        s3 = _mm512_fmadd_ps(_mm512_castsi512_ps(d3), _mm512_castsi512_ps(d3), s3);
+        // Float32 sums over at most 4,096 values, then into double (as fleet_float_squares).
+        if (++blocks == 16) {
+            total += widened_sum(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+            s0 = s1 = s2 = s3 = _mm512_setzero_ps();
+            blocks = 0;
+        }
+    }
+    total += widened_sum(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    z1 = FLEET_FOLD_512(z0, k512, z1);
+    z2 = FLEET_FOLD_512(z1, k512, z2);
+    z3 = FLEET_FOLD_512(z2, k512, z3);
+#undef FLEET_FOLD_512
+    __m128i k128 = _mm_set_epi64x((long long)fold_128[1], (long long)fold_128[0]);
+#define FLEET_FOLD_128(x, data) \
+    _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k128, 0x00), _mm_clmulepi64_si128(x, k128, 0x11)), data)
+    __m128i x = FLEET_FOLD_128(_mm512_extracti32x4_epi32(z3, 0), _mm512_extracti32x4_epi32(z3, 1));
+    x = FLEET_FOLD_128(x, _mm512_extracti32x4_epi32(z3, 2));
+    x = FLEET_FOLD_128(x, _mm512_extracti32x4_epi32(z3, 3));
+#undef FLEET_FOLD_128
+    uint64_t register_value = __builtin_ia32_crc32di(0, (uint64_t)_mm_cvtsi128_si64(x));
+    register_value = __builtin_ia32_crc32di(register_value, (uint64_t)_mm_extract_epi64(x, 1));
+    uint32_t result = (uint32_t)register_value;
+    if (offset < length) {
+        result = fleet_crc32c_hardware_update(result, p + offset, length - offset);
+        for (; offset + 4 <= length; offset += 4) {
+            float value;
+            memcpy(&value, p + offset, 4);
+            total += (double)value * (double)value;
+        }
+    }
+    *squares = total;
+    return result;
+}
+
 int fleet_crc32c_hardware_available(void) {
     unsigned int eax, ebx, ecx, edx;
     if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
@@ -212,6 +304,15 @@ FLEET_HW uint32_t fleet_crc32c_hardware_update(uint32_t crc, const void *bytes, 
 #else
 
 int fleet_crc32c_hardware_available(void) { return 0; }
+
+int fleet_crc32c_folding_available(void) { return 0; }
+
+uint32_t fleet_crc32c_fold_squares(uint32_t crc, const void *bytes, size_t length, double *squares) {
+    (void)bytes;
+    (void)length;
+    *squares = 0;
+    return crc;
+}
 
 uint32_t fleet_crc32c_hardware_update(uint32_t crc, const void *bytes, size_t length) {
     (void)bytes;

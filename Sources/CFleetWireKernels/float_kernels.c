@@ -70,7 +70,41 @@ FLEET_AVX2 void fleet_float_accumulate(float *sum, const void *values, size_t co
     }
 }
 
+/// Four 512-bit blocks a step, from the end of the values to their start:
+/// the scan has just read the container front to back, so its last bytes
+/// are the ones still in L1, and a fold walking back meets them first.
+/// Multiply, then add (no fusing), so every sum is bit for bit what the
+/// scalar `sum += weight × x` gives, in whatever order.
+__attribute__((target("avx512f"))) void fleet_float_accumulate_avx512(float *sum, const void *values, size_t count, float weight) {
+    const unsigned char *p = (const unsigned char *)values;
+    __m512 w = _mm512_set1_ps(weight);
+    size_t blocks = count / 64 * 64;
+    size_t index = blocks;
+    for (; index + 16 <= count; index += 16) {
+        __m512 x = _mm512_loadu_ps((const float *)(p + 4 * index));
+        _mm512_storeu_ps(sum + index, _mm512_add_ps(_mm512_loadu_ps(sum + index), _mm512_mul_ps(w, x)));
+    }
+    if (index < count) {
+        __mmask16 rest = (__mmask16)((1u << (count - index)) - 1);
+        __m512 x = _mm512_maskz_loadu_ps(rest, (const float *)(p + 4 * index));
+        __m512 s = _mm512_maskz_loadu_ps(rest, sum + index);
+        _mm512_mask_storeu_ps(sum + index, rest, _mm512_add_ps(s, _mm512_mul_ps(w, x)));
+    }
+    for (index = blocks; index > 0; index -= 64) {
+        for (int part = 3; part >= 0; part--) {
+            size_t at = index - 64 + 16 * (size_t)part;
+            __m512 x = _mm512_loadu_ps((const float *)(p + 4 * at));
+            __m512 s = _mm512_loadu_ps(sum + at);
+            _mm512_storeu_ps(sum + at, _mm512_add_ps(s, _mm512_mul_ps(w, x)));
+        }
+    }
+}
+
 #else
+
+void fleet_float_accumulate_avx512(float *sum, const void *values, size_t count, float weight) {
+    (void)sum; (void)values; (void)count; (void)weight;
+}
 
 int fleet_float_kernels_available(void) { return 0; }
 double fleet_float_squares(const void *values, size_t count) { (void)values; (void)count; return 0; }

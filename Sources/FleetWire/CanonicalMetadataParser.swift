@@ -42,14 +42,25 @@ enum CanonicalMetadataParser {
 
     /// Whether `parse` would accept the bytes; builds no string, array or dictionary.
     static func isCanonical(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        canonicalFamilies(bytes) != nil
+    }
+
+    /// When `parse` would accept the bytes, the range of the family list's
+    /// items (between its brackets); else nil. Checks in one pass and builds
+    /// nothing, so the aggregator can count families straight from the bytes.
+    static func canonicalFamilies(_ bytes: UnsafeRawBufferPointer) -> Range<Int>? {
         var cursor = Cursor(bytes: bytes, build: false)
         var families: [String] = []
         var metrics: [String: Double] = [:]
-        return cursor.take("{\"captures\":") && cursor.integer() != nil
-            && cursor.take(",\"families\":[") && cursor.stringList(into: &families)
-            && cursor.take(",\"metrics\":{") && cursor.metrics(into: &metrics)
-            && cursor.take(",\"samples\":") && cursor.integer() != nil
-            && cursor.take("}") && cursor.atEnd
+        guard cursor.take("{\"captures\":"), cursor.integer() != nil, cursor.take(",\"families\":[") else { return nil }
+        let listStart = cursor.offset
+        guard cursor.stringList(into: &families) else { return nil }
+        let listEnd = cursor.offset - 1
+        guard cursor.take(",\"metrics\":{"), cursor.metrics(into: &metrics),
+              cursor.take(",\"samples\":"), cursor.integer() != nil,
+              cursor.take("}"), cursor.atEnd
+        else { return nil }
+        return listStart..<listEnd
     }
 
     /// The families of canonical metadata, reading nothing after them.
@@ -70,17 +81,23 @@ enum CanonicalMetadataParser {
 
         var atEnd: Bool { offset == bytes.count }
 
+        @inline(__always)
         func peek() -> UInt8? { offset < bytes.count ? bytes[offset] : nil }
 
+        @inline(__always)
         mutating func take(_ literal: StaticString) -> Bool {
             let count = literal.utf8CodeUnitCount
             guard bytes.count - offset >= count else { return false }
-            let matches = memcmp(bytes.baseAddress! + offset, literal.utf8Start, count) == 0
-            if matches { offset += count }
-            return matches
+            // Byte by byte: the literals are a few bytes, shorter than a call to memcmp.
+            let base = bytes.baseAddress! + offset
+            let expected = literal.utf8Start
+            for index in 0..<count where base.load(fromByteOffset: index, as: UInt8.self) != expected[index] { return false }
+            offset += count
+            return true
         }
 
         /// `0` or `[1-9][0-9]*` that fits `Int` (negative counts go to the full decoder, which names them).
+        @inline(__always)
         mutating func integer() -> Int? {
             let start = offset
             let digits = skipDigits()
@@ -94,6 +111,7 @@ enum CanonicalMetadataParser {
         }
 
         /// A JSON number that is surely finite; its value when building, else 0.
+        @inline(__always)
         mutating func number() -> Double? {
             let start = offset
             if peek() == UInt8(ascii: "-") { offset += 1 }
@@ -119,6 +137,7 @@ enum CanonicalMetadataParser {
         }
 
         /// `"…"` of valid UTF-8 with no escape and no control character; "" when not building.
+        @inline(__always)
         mutating func string() -> String? {
             guard take("\"") else { return nil }
             let start = offset
@@ -127,6 +146,19 @@ enum CanonicalMetadataParser {
             // Control characters and backslashes end the fast path; high bits mark non-ASCII.
             var flags: UInt8 = 0
             var cursor = offset
+            // Eight bytes at a time while none is a quote, a backslash or a
+            // control character (exact "any byte" tests on the word).
+            var wide: UInt64 = 0
+            while cursor + 8 <= end {
+                let word = base.loadUnaligned(fromByteOffset: cursor, as: UInt64.self)
+                let ones: UInt64 = 0x0101_0101_0101_0101, tops: UInt64 = 0x8080_8080_8080_8080
+                let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
+                let special = ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash | (word &- ones &* 0x20) & ~word) & tops
+                if special != 0 { break }
+                wide |= word
+                cursor += 8
+            }
+            if wide & 0x8080_8080_8080_8080 != 0 { flags = 0x80 }
             while cursor < end {
                 let byte = base.load(fromByteOffset: cursor, as: UInt8.self)
                 if byte == UInt8(ascii: "\"") { break }
@@ -184,6 +216,7 @@ enum CanonicalMetadataParser {
             return true
         }
 
+        @inline(__always)
         private mutating func skipDigits() -> Int {
             let start = offset
             let base = bytes.baseAddress!

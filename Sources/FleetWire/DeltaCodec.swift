@@ -1,3 +1,4 @@
+import CFleetWireKernels
 import Foundation
 
 /// Encodes and decodes the policy delta container (`Protocols/delta-format.md`).
@@ -12,6 +13,10 @@ public enum DeltaCodec {
     /// The format version this codec writes and reads.
     public static let formatVersion: UInt16 = 1
     static let maxRank = 4
+    /// How much of a container the scan asks the cache for up front.
+    /// (4 KB measured best: more made the prefetches wait on each other in
+    /// a dense container the checksum pass streams through anyway.)
+    static let prefetchBytes = 4 << 10
 
     // MARK: Encoding
 
@@ -142,6 +147,10 @@ public enum DeltaCodec {
     }
 
     private static func scan(_ buffer: UnsafeRawBufferPointer, storage: [UInt8], limits: DeltaLimits) throws(FleetWireError) -> ScannedDelta {
+        // A container that is not in cache would otherwise be fetched one
+        // miss at a time as the headers are parsed: ask for its first lines
+        // all at once (the hardware prefetcher keeps up after that).
+        if let base = buffer.baseAddress { fleet_prefetch(base, min(buffer.count, prefetchBytes)) }
         var reader = ByteReader(buffer)
         guard buffer.count >= magic.count + 4 else {
             throw FleetWireError(.truncated, "the delta container is \(buffer.count) bytes, too short for its header")
@@ -157,7 +166,8 @@ public enum DeltaCodec {
         guard flags == 0 else {
             throw FleetWireError(.invalidField, "the flags field is \(flags); version 1 requires 0")
         }
-        let architecture = try reader.readString16("the architecture hash", maxBytes: limits.maxNameBytes)
+        // Left in place: the aggregator compares these bytes with the model's.
+        let architecture = try reader.readRawString16("the architecture hash", maxBytes: limits.maxNameBytes)
         let baseVersion = try reader.readInteger(UInt64.self, "the base version")
         let round = try reader.readInteger(UInt64.self, "the round")
         let nodeID = try reader.readString16("the node id", maxBytes: limits.maxNameBytes)
@@ -170,13 +180,19 @@ public enum DeltaCodec {
         tensors.reserveCapacity(tensorCount)
         var totalElements = 0
         let indices = IndexBuffer()
+        var checksum = RunningChecksum()
         for position in 0..<tensorCount {
             let tensor = try scanTensor(
-                from: &reader, indices: indices, position: position, limits: limits, totalElements: &totalElements)
-            if position > 0, !precedes(tensors[position - 1].name, tensor.name) {
-                throw FleetWireError(
-                    .invalidField,
-                    "tensor '\(tensor.name)' follows '\(tensors[position - 1].name)': names must be unique and in increasing order")
+                from: &reader, indices: indices, position: position, limits: limits, totalElements: &totalElements,
+                checksum: &checksum)
+            if position > 0 {
+                let previous = tensors[position - 1].nameBytes(in: buffer)
+                let current = tensor.nameBytes(in: buffer)
+                if !precedes(previous, current) {
+                    throw FleetWireError(
+                        .invalidField,
+                        "tensor '\(TensorLabel(bytes: current))' follows '\(TensorLabel(bytes: previous))': names must be unique and in increasing order")
+                }
             }
             tensors.append(tensor)
         }
@@ -188,11 +204,8 @@ public enum DeltaCodec {
         guard expertCount * 8 <= reader.remaining else {
             throw FleetWireError(.truncated, "the input ends inside the routing counts")
         }
-        var routingCounts: [UInt64] = []
-        routingCounts.reserveCapacity(expertCount)
-        for expert in 0..<expertCount {
-            routingCounts.append(try reader.readInteger(UInt64.self, "the routing count of expert \(expert)"))
-        }
+        // Read in place when asked for (no array per update).
+        let routingCountsOffset = try reader.skip(8 * expertCount, for: "the routing counts")
 
         let metadataLength = Int(try reader.readInteger(UInt32.self, "the metadata length"))
         guard metadataLength <= limits.maxMetadataBytes else {
@@ -201,13 +214,16 @@ public enum DeltaCodec {
         let metadataStart = reader.offset
         let metadataBytes = try reader.readBytes(metadataLength, "the metadata")
         let metadata: ScannedDelta.Metadata
-        if CanonicalMetadataParser.isCanonical(metadataBytes) {
-            metadata = .canonical(metadataStart..<(metadataStart + metadataLength))
+        if let families = CanonicalMetadataParser.canonicalFamilies(metadataBytes) {
+            metadata = .canonical(
+                metadataStart..<(metadataStart + metadataLength),
+                families: (metadataStart + families.lowerBound)..<(metadataStart + families.upperBound))
         } else {
             metadata = .parsed(try decodeMetadata(metadataBytes))
         }
 
-        let computed = CRC32C.checksum(reader.consumedBytes())
+        checksum.advance(to: reader.offset, in: buffer)
+        let computed = checksum.value
         let stored = try reader.readInteger(UInt32.self, "the checksum")
         guard stored == computed else {
             throw FleetWireError(.checksumMismatch, "the checksum is \(hex(stored)) but the content sums to \(hex(computed)): the delta was corrupted")
@@ -216,12 +232,13 @@ public enum DeltaCodec {
             throw FleetWireError(.trailingBytes, "\(reader.remaining) bytes follow the checksum")
         }
         return ScannedDelta(
-            architecture: architecture,
+            architectureRange: architecture.offset..<(architecture.offset + architecture.count),
             baseVersion: baseVersion,
             round: round,
             nodeID: nodeID,
             tensors: tensors,
-            routingCounts: routingCounts,
+            routingCountsOffset: routingCountsOffset,
+            routingCountCount: expertCount,
             metadataSource: metadata,
             storage: storage,
             indices: indices
@@ -233,12 +250,16 @@ public enum DeltaCodec {
         indices indexBuffer: IndexBuffer,
         position: Int,
         limits: DeltaLimits,
-        totalElements: inout Int
+        totalElements: inout Int,
+        checksum: inout RunningChecksum
     ) throws(FleetWireError) -> ScannedTensor {
-        let name = try reader.readString16("the name of tensor \(position)", maxBytes: limits.maxNameBytes)
-        guard !name.isEmpty else {
+        // The name stays bytes in the container: a string per tensor (and its
+        // reference counting) was a good part of an update's fixed cost.
+        let (nameOffset, nameLength) = try reader.readRawString16("the name of tensor \(position)", maxBytes: limits.maxNameBytes)
+        guard nameLength > 0 else {
             throw FleetWireError(.invalidField, "tensor \(position) has an empty name")
         }
+        let name = TensorLabel(bytes: UnsafeRawBufferPointer(rebasing: reader.buffer[nameOffset..<(nameOffset + nameLength)]))
         let roleCode = try reader.readInteger(UInt8.self, "the role", of: name)
         guard let role = TensorDelta.Role(rawValue: roleCode) else {
             throw FleetWireError(.invalidField, "tensor '\(name)' has unknown role \(roleCode) (0 difference, 1 addition)")
@@ -285,7 +306,14 @@ public enum DeltaCodec {
                 valueCount = elements
             }
             valuesOffset = try reader.skip(4 * valueCount, "the values", of: name)
-            let (norm, nonFinite) = PayloadKernels.squaredNorm(ofFloats: base + valuesOffset, count: valueCount)
+            var (norm, nonFinite): (Double, Int?) = (0, nil)
+            // Checksum and squares in one read of the values where the CPU can;
+            // a value that is not finite is found (and named) by the exact path.
+            if let squares = checksum.fold(valuesOffset..<(valuesOffset + 4 * valueCount), squaresIn: reader.buffer), squares.isFinite {
+                norm = squares
+            } else {
+                (norm, nonFinite) = PayloadKernels.squaredNorm(ofFloats: base + valuesOffset, count: valueCount)
+            }
             if let nonFinite {
                 let value = (base + valuesOffset).loadUnaligned(fromByteOffset: 4 * nonFinite, as: Float.self)
                 throw FleetWireError(.nonFiniteValue, "tensor '\(name)' has a non-finite value (\(value)) at position \(nonFinite)")
@@ -304,36 +332,58 @@ public enum DeltaCodec {
                     ofInt8Rows: base + valuesOffset, scales: base + scalesOffset, rows: rows, columns: columns)
             } else {
                 (decodedStart, squaredNorm) = PayloadKernels.decodeSparseInt8(
-                    base + valuesOffset, scales: base + scalesOffset, indicesStart: indicesStart, count: valueCount,
+                    base + valuesOffset, scales: base + scalesOffset, rows: rows, indicesStart: indicesStart, count: valueCount,
                     columns: columns, into: indexBuffer)
             }
         }
         return ScannedTensor(
-            name: name, role: role, encoding: encoding, squaredNorm: squaredNorm, elementCount: elements,
-            columns: columns, rank: rank, dims: dims, scalesOffset: scalesOffset, valuesOffset: valuesOffset,
-            valueCount: valueCount, indicesStart: indicesStart, decodedStart: decodedStart
+            nameOffset: nameOffset, nameLength: nameLength, role: role, encoding: encoding, squaredNorm: squaredNorm,
+            elementCount: elements, columns: columns, rank: rank, dims: dims, scalesOffset: scalesOffset,
+            valuesOffset: valuesOffset, valueCount: valueCount, indicesStart: indicesStart, decodedStart: decodedStart
         )
     }
 
+    /// The CRC-32C of the container's bytes up to `end`, computed as the scan
+    /// goes: float32 payloads are folded into it in the same pass that sums
+    /// their squares (``fold(_:squaresIn:)``), everything else on the way
+    /// (``advance(to:in:)``).
+    struct RunningChecksum {
+        /// The checksum of bytes `0..<end`.
+        private(set) var value: UInt32 = 0
+        private(set) var end = 0
+
+        static let folding = fleet_crc32c_folding_available() == 1
+
+        /// Extends the checksum to the bytes before `offset`.
+        mutating func advance(to offset: Int, in buffer: UnsafeRawBufferPointer) {
+            guard offset > end else { return }
+            value = CRC32C.continued(value, UnsafeRawBufferPointer(rebasing: buffer[end..<offset]))
+            end = offset
+        }
+
+        /// Extends the checksum over the float32 values in `range` and returns
+        /// their Σ x², or nil (and leaves the checksum as it is) when this CPU
+        /// cannot fold or the range is too short to fold.
+        mutating func fold(_ range: Range<Int>, squaresIn buffer: UnsafeRawBufferPointer) -> Double? {
+            guard Self.folding, range.count >= 256, range.lowerBound >= end else { return nil }
+            advance(to: range.lowerBound, in: buffer)
+            var squares = 0.0
+            value = ~fleet_crc32c_fold_squares(~value, buffer.baseAddress! + range.lowerBound, range.count, &squares)
+            end = range.upperBound
+            return squares
+        }
+    }
+
     /// Checks `rows` per-row scales (finite, not negative) and returns where they start.
-    private static func readScales(from reader: inout ByteReader, rows: Int, name: String) throws(FleetWireError) -> Int {
+    private static func readScales(from reader: inout ByteReader, rows: Int, name: TensorLabel) throws(FleetWireError) -> Int {
         let offset = try reader.skip(4 * rows, "the scales", of: name)
         let scales = reader.buffer.baseAddress! + offset
         // All finite and none negative is the common case: one branch-free pass
-        // over the bit patterns (exponent all ones: not finite; sign set on a
-        // nonzero: negative), then the exact look only when something is off.
-        var flags: UInt32 = 0
-        for row in 0..<rows {
-            let bits = scales.loadUnaligned(fromByteOffset: 4 * row, as: UInt32.self)
-            let nonFinite = (bits & 0x7F80_0000) == 0x7F80_0000
-            let negative = bits > 0x8000_0000
-            flags |= (nonFinite ? 1 : 0) | (negative ? 1 : 0)
-        }
-        let clean = flags == 0 ? rows : 0
-        // Find the first bad row without touching the name (no reference counting per row).
+        // over the bit patterns, then the exact look only when something is off.
+        if fleet_scales_clean(scales, rows) == 1 { return offset }
         var firstNonFinite = rows
         var firstNegative = rows
-        for row in clean..<rows {
+        for row in 0..<rows {
             let scale = scales.loadUnaligned(fromByteOffset: 4 * row, as: Float.self)
             if !scale.isFinite && firstNonFinite == rows { firstNonFinite = row }
             if scale < 0 && firstNegative == rows { firstNegative = row }
@@ -350,7 +400,7 @@ public enum DeltaCodec {
 
     /// Decodes a sparse tensor's indices into `buffer`; returns where they start and how many there are.
     private static func readIndices(
-        from reader: inout ByteReader, elements: Int, name: String, into indexBuffer: IndexBuffer
+        from reader: inout ByteReader, elements: Int, name: TensorLabel, into indexBuffer: IndexBuffer
     ) throws(FleetWireError) -> (start: Int, count: Int) {
         let count = Int(try reader.readInteger(UInt32.self, "the nonzero count", of: name))
         guard count <= elements else {
@@ -359,9 +409,10 @@ public enum DeltaCodec {
         guard count <= reader.remaining else {
             throw FleetWireError(.truncated, "the input ends inside the indices of '\(name)'")
         }
-        // The loop reads one-byte gaps (the common case) straight from the
-        // buffer, without building a field name per index; longer varints and
-        // errors go through the reader, which names the field.
+        // Runs of sixteen one-byte, nonzero gaps (the common case) are decoded
+        // a block at a time, straight from the buffer; anything else — longer
+        // varints, a zero gap, an index past the end — goes one gap at a time
+        // through the reader, which names the field of an error.
         let base = reader.buffer.baseAddress!
         let end = reader.buffer.count
         var failure: FleetWireError?
@@ -376,21 +427,34 @@ public enum DeltaCodec {
             var offset = reader.offset
             var position = 0
             while position < count {
-                // Sixteen one-byte, nonzero gaps at once: no per-index checks but the last.
-                if position + 16 <= count && offset + 16 <= end {
-                    let chunk = (base + offset).loadUnaligned(as: SIMD16<UInt8>.self)
-                    let zero = SIMD16<UInt8>(repeating: 0)
-                    if all((chunk & SIMD16(repeating: 0x80)) .== zero) && !any(chunk .== zero) {
+                var slow = 1
+                if PayloadKernels.avx512 {
+                    let decoded = fleet_decode_gaps_avx512(
+                        base.assumingMemoryBound(to: UInt8.self) + offset, end - offset, buffer.baseAddress! + position,
+                        count - position, &current, UInt64(elements))
+                    position += decoded
+                    offset += decoded
+                    initialized = position
+                    if position == count { break }
+                    // A block the kernel left: its gaps one at a time.
+                    slow = min(16, count - position)
+                } else if position + 16 <= count && offset + 16 <= end {
+                    // Sixteen one-byte, nonzero gaps (no high bit, no zero byte) at once.
+                    let low = (base + offset).loadUnaligned(as: UInt64.self)
+                    let high = (base + offset + 8).loadUnaligned(as: UInt64.self)
+                    let ones: UInt64 = 0x0101_0101_0101_0101, tops: UInt64 = 0x8080_8080_8080_8080
+                    let zeroByte = ((low &- ones) & ~low | (high &- ones) & ~high) & tops
+                    if (low | high) & tops == 0 && zeroByte == 0 {
                         let before = current
                         for lane in 0..<16 {
-                            current &+= UInt64(chunk[lane])
+                            current &+= ((lane < 8 ? low >> (8 * lane) : high >> (8 * (lane - 8))) & 0xFF)
                             buffer[position + lane] = UInt32(truncatingIfNeeded: current)
                         }
                         initialized = position + 16
                         guard current < UInt64(elements) else {
                             var index = before
                             for lane in 0..<16 {
-                                index += UInt64(chunk[lane])
+                                index += UInt64(base.load(fromByteOffset: offset + lane, as: UInt8.self))
                                 if index >= UInt64(elements) { break }
                             }
                             failure = FleetWireError(.invalidIndex, "tensor '\(name)' has index \(index), past its \(elements) elements")
@@ -401,32 +465,34 @@ public enum DeltaCodec {
                         continue
                     }
                 }
-                let gap: UInt64
-                if offset < end, case let byte = base.load(fromByteOffset: offset, as: UInt8.self), byte < 0x80 {
-                    gap = UInt64(byte)
-                    offset += 1
-                } else {
-                    reader.move(to: offset)
-                    do throws(FleetWireError) {
-                        gap = UInt64(try reader.readVarint("index \(position) of '\(name)'"))
-                    } catch {
-                        failure = error
+                for _ in 0..<slow {
+                    let gap: UInt64
+                    if offset < end, case let byte = base.load(fromByteOffset: offset, as: UInt8.self), byte < 0x80 {
+                        gap = UInt64(byte)
+                        offset += 1
+                    } else {
+                        reader.move(to: offset)
+                        do throws(FleetWireError) {
+                            gap = UInt64(try reader.readVarint("index \(position) of '\(name)'"))
+                        } catch {
+                            failure = error
+                            break decoding
+                        }
+                        offset = reader.offset
+                    }
+                    if position > 0 && gap == 0 {
+                        failure = FleetWireError(.invalidIndex, "tensor '\(name)' repeats index \(current)")
                         break decoding
                     }
-                    offset = reader.offset
+                    current += gap
+                    guard current < UInt64(elements) else {
+                        failure = FleetWireError(.invalidIndex, "tensor '\(name)' has index \(current), past its \(elements) elements")
+                        break decoding
+                    }
+                    buffer[position] = UInt32(current)
+                    initialized = position + 1
+                    position += 1
                 }
-                if position > 0 && gap == 0 {
-                    failure = FleetWireError(.invalidIndex, "tensor '\(name)' repeats index \(current)")
-                    break decoding
-                }
-                current += gap
-                guard current < UInt64(elements) else {
-                    failure = FleetWireError(.invalidIndex, "tensor '\(name)' has index \(current), past its \(elements) elements")
-                    break decoding
-                }
-                buffer[position] = UInt32(current)
-                initialized = position + 1
-                position += 1
             }
             reader.move(to: offset)
         }
@@ -538,15 +604,10 @@ public enum DeltaCodec {
     }
 
     /// Whether `a` sorts before `b` by their UTF-8 bytes (memcmp on the common prefix, then length).
-    private static func precedes(_ a: String, _ b: String) -> Bool {
-        let ordered = a.utf8.withContiguousStorageIfAvailable { x in
-            b.utf8.withContiguousStorageIfAvailable { y in
-                let common = min(x.count, y.count)
-                let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
-                return order < 0 || (order == 0 && x.count < y.count)
-            }
-        }
-        return (ordered ?? nil) ?? a.utf8.lexicographicallyPrecedes(b.utf8)
+    private static func precedes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        let common = min(a.count, b.count)
+        let order = common == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, common)
+        return order < 0 || (order == 0 && a.count < b.count)
     }
 
     private static func hex(_ value: UInt32) -> String {

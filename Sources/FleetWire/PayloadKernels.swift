@@ -21,6 +21,9 @@ enum PayloadKernels {
     /// CPU (the package itself is built for baseline x86-64).
     private static let avx2 = fleet_float_kernels_available() == 1
 
+    /// Whether the AVX-512 kernels (sparse indices and int8 values) can run on this CPU.
+    static let avx512 = fleet_avx512_available() == 1
+
     // MARK: Norms (the scan)
 
     /// Σ x² over `count` float32 values, or the position of the first non-finite value.
@@ -93,13 +96,20 @@ enum PayloadKernels {
     /// it here, in the pass that computes the norm, leaves the fold a plain
     /// float scatter.
     static func decodeSparseInt8(
-        _ values: UnsafeRawPointer, scales: UnsafeRawPointer, indicesStart: Int, count: Int, columns: Int,
+        _ values: UnsafeRawPointer, scales: UnsafeRawPointer, rows: Int, indicesStart: Int, count: Int, columns: Int,
         into buffer: IndexBuffer
     ) -> (start: Int, squaredNorm: Double) {
         buffer.reserve(count, remainingBound: count)
         let start = buffer.count
         let decoded = buffer.free
         let indices = buffer.slice(indicesStart, count: count)
+        if avx512 {
+            let total = count == 0 ? 0 : fleet_decode_sparse_int8_avx512(
+                values.assumingMemoryBound(to: Int8.self), scales, rows, indices.baseAddress!, count, UInt64(columns),
+                UnsafeMutableRawPointer(decoded.baseAddress!).assumingMemoryBound(to: Float.self))
+            buffer.commit(count)
+            return (start, total)
+        }
         let divisor = RowDivisor(columns)
         // Four sums, so that the adds do not wait on each other.
         var sums = SIMD4<Double>()
@@ -132,6 +142,10 @@ enum PayloadKernels {
 
     /// `sum[i] += weight × values[i]` for `count` float32 values.
     static func accumulateFloats(_ values: UnsafeRawPointer, count: Int, weight: Float, into sum: UnsafeMutablePointer<Float>) {
+        if avx512 {
+            fleet_float_accumulate_avx512(sum, values, count, weight)
+            return
+        }
         if avx2 {
             fleet_float_accumulate(sum, values, count, weight)
             return
@@ -160,9 +174,8 @@ enum PayloadKernels {
     static func scatterFloats(
         _ values: UnsafeRawPointer, indices: UnsafeBufferPointer<UInt32>, weight: Float, into sum: UnsafeMutablePointer<Float>
     ) {
-        for position in 0..<indices.count {
-            sum[Int(indices[position])] += weight * values.loadUnaligned(fromByteOffset: 4 * position, as: Float.self)
-        }
+        guard let first = indices.baseAddress else { return }
+        fleet_scatter_floats(sum, values, first, indices.count, weight)
     }
 
     /// `sum[row·columns + c] += weight × scale[row] × q[row·columns + c]`.

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A delta container that passed every check of the decoder, its values left
 /// where they are in the container bytes.
 ///
@@ -12,31 +18,81 @@
 /// ``DeltaCodec/scan(_:limits:)`` makes one; ``materialize()`` gives the
 /// ordinary ``PolicyDelta``.
 public struct ScannedDelta: Sendable {
-    /// Metadata in the canonical form is checked by the scan and parsed only when asked for.
+    /// Metadata in the canonical form is checked by the scan and parsed only
+    /// when asked for; `families` is the byte range of its family list's
+    /// items (`"a","b"`), which the aggregator reads without building strings.
     enum Metadata: Sendable {
         case parsed(DeltaMetadata)
-        case canonical(Range<Int>)
+        case canonical(Range<Int>, families: Range<Int>)
     }
 
-    public let architecture: String
+    /// Where the architecture hash lies in the container (compared as bytes by ``hasArchitecture(_:)``).
+    let architectureRange: Range<Int>
     public let baseVersion: UInt64
     public let round: UInt64
     public let nodeID: String
     /// The tensors, in container order (sorted by name).
     public let tensors: [ScannedTensor]
-    public let routingCounts: [UInt64]
+    /// Where the routing counts (little-endian UInt64s) start in the container, and how many there are.
+    let routingCountsOffset: Int
+    /// How many routing counts the delta carries (the model's experts, then any it adds).
+    public let routingCountCount: Int
     let metadataSource: Metadata
     /// The container the payloads lie in.
     let storage: [UInt8]
     /// The decoded indices of every sparse tensor, one after another.
     let indices: IndexBuffer
 
+    /// The architecture hash the delta was made against.
+    public var architecture: String {
+        storage.withUnsafeBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[architectureRange]), as: UTF8.self) }
+    }
+
+    /// Whether the delta's architecture hash is `expected`, compared as bytes (no string built).
+    public func hasArchitecture(_ expected: String) -> Bool {
+        var expected = expected
+        return expected.withUTF8 { wanted in
+            storage.withUnsafeBytes { container in
+                wanted.count == architectureRange.count
+                    && (wanted.isEmpty || memcmp(wanted.baseAddress!, container.baseAddress! + architectureRange.lowerBound, wanted.count) == 0)
+            }
+        }
+    }
+
+    /// Samples the node routed to each expert (the model's, then any it adds).
+    public var routingCounts: [UInt64] { (0..<routingCountCount).map(routingCount) }
+
+    /// The routing count of `expert`, read from the container.
+    ///
+    /// - Precondition: `expert < routingCountCount`.
+    public func routingCount(_ expert: Int) -> UInt64 {
+        precondition(expert >= 0 && expert < routingCountCount, "the delta carries \(routingCountCount) routing counts")
+        return storage.withUnsafeBytes {
+            UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: routingCountsOffset + 8 * expert, as: UInt64.self))
+        }
+    }
+
+    /// The name of tensor `index`.
+    public func name(ofTensor index: Int) -> String {
+        storage.withUnsafeBytes { String(decoding: tensors[index].nameBytes(in: $0), as: UTF8.self) }
+    }
+
+    /// The position in `layout` of tensor `index`'s name, looked up by its bytes; nil if the model has no such tensor.
+    public func layoutIndex(ofTensor index: Int, in layout: ModelLayout) -> Int? {
+        storage.withUnsafeBytes { layout.index(ofUTF8: tensors[index].nameBytes(in: $0)) }
+    }
+
+    /// Whether tensor `index` has the shape of layout entry `entry` (compared without building arrays).
+    public func tensor(_ index: Int, hasShapeOf entry: Int, in layout: ModelLayout) -> Bool {
+        layout.hasShape(entry, rank: tensors[index].rank, dims: tensors[index].dims)
+    }
+
     /// Where the delta's lesson came from (parsed from the container on each access).
     public var metadata: DeltaMetadata {
         switch metadataSource {
         case .parsed(let metadata):
             return metadata
-        case .canonical(let range):
+        case .canonical(let range, _):
             return storage.withUnsafeBytes { bytes in
                 // The scan accepted these bytes as canonical, so the parser accepts them too.
                 CanonicalMetadataParser.parse(UnsafeRawBufferPointer(rebasing: bytes[range]))!
@@ -49,9 +105,35 @@ public struct ScannedDelta: Sendable {
         switch metadataSource {
         case .parsed(let metadata):
             return metadata.families
-        case .canonical(let range):
+        case .canonical(let range, _):
             return storage.withUnsafeBytes { bytes in
                 CanonicalMetadataParser.families(UnsafeRawBufferPointer(rebasing: bytes[range]))!
+            }
+        }
+    }
+
+    /// Calls `body` with the UTF-8 bytes of each family of the metadata, in
+    /// order, building no string when the metadata is canonical (the
+    /// aggregator counts families by their bytes).
+    public func forEachFamily(_ body: (UnsafeRawBufferPointer) -> Void) {
+        switch metadataSource {
+        case .parsed(let metadata):
+            for family in metadata.families {
+                var family = family
+                family.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+            }
+        case .canonical(_, let list):
+            storage.withUnsafeBytes { container in
+                // Canonical items are `"…"` joined by `,` with no quote or escape inside.
+                let base = container.baseAddress!
+                var cursor = list.lowerBound
+                while cursor < list.upperBound {
+                    let start = cursor + 1
+                    var end = start
+                    while base.load(fromByteOffset: end, as: UInt8.self) != UInt8(ascii: "\"") { end += 1 }
+                    body(UnsafeRawBufferPointer(start: base + start, count: end - start))
+                    cursor = end + 2
+                }
             }
         }
     }
@@ -61,8 +143,7 @@ public struct ScannedDelta: Sendable {
     ///
     /// - Precondition: `sum.count == tensors[index].elementCount`.
     public func accumulate(_ index: Int, scaledBy weight: Float, into sum: UnsafeMutableBufferPointer<Float>) {
-        // Fields are read in place: copying the tensor would retain its name.
-        precondition(sum.count == tensors[index].elementCount, "the sum has \(sum.count) elements; tensor '\(tensors[index].name)' has \(tensors[index].elementCount)")
+        precondition(sum.count == tensors[index].elementCount, "the sum has \(sum.count) elements; tensor '\(name(ofTensor: index))' has \(tensors[index].elementCount)")
         let encoding = tensors[index].encoding
         let valueCount = tensors[index].valueCount
         let columns = tensors[index].columns
@@ -112,7 +193,7 @@ public struct ScannedDelta: Sendable {
                     indices: indices,
                     values: PayloadKernels.int8s(container, at: tensor.valuesOffset, count: tensor.valueCount))
             }
-            return TensorDelta(name: tensor.name, role: tensor.role, shape: tensor.shape, payload: payload)
+            return TensorDelta(name: name(ofTensor: index), role: tensor.role, shape: tensor.shape, payload: payload)
         }
     }
 
@@ -133,8 +214,9 @@ public struct ScannedDelta: Sendable {
 /// One checked tensor of a ``ScannedDelta``: its header, its squared norm, and
 /// where its payload lies in the container.
 ///
-/// Plain values only (the name aside), so that passing tensors around costs
-/// no reference counting on the aggregation path.
+/// Plain values only — the name is a byte range in the container
+/// (``ScannedDelta/name(ofTensor:)``) — so that passing tensors around costs
+/// no allocation or reference counting on the aggregation path.
 public struct ScannedTensor: Sendable {
     /// How the payload is carried (the container's encoding code).
     public enum Encoding: UInt8, Sendable {
@@ -146,7 +228,9 @@ public struct ScannedTensor: Sendable {
         var isSparse: Bool { self == .sparse || self == .sparseInt8 }
     }
 
-    public let name: String
+    /// Where the name's UTF-8 bytes lie in the container.
+    let nameOffset: Int
+    let nameLength: Int
     public let role: TensorDelta.Role
     public let encoding: Encoding
     /// Σ x² over the decoded values (zeros left out by a sparse encoding add nothing).
@@ -169,6 +253,10 @@ public struct ScannedTensor: Sendable {
     /// Where, in the same buffer, its decoded values `q × scale[row]` start
     /// (sparse int8: float32 bit patterns, one per index).
     let decodedStart: Int
+
+    func nameBytes(in container: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: container[nameOffset..<(nameOffset + nameLength)])
+    }
 
     /// Row-major dimensions, each ≥ 1.
     public var shape: [Int] { (0..<rank).map { Int(UInt32(bitPattern: dims[$0])) } }

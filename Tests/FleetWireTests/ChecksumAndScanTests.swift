@@ -48,6 +48,43 @@ struct ChecksumAndScanTests {
         }
     }
 
+    /// Shapes and densities that take every path of the sparse kernels: one-byte
+    /// gaps sixteen at a time, longer varints and zero-gap starts one at a
+    /// time, sixteen indices within sixteen rows (one load) or spread wider
+    /// (a gather), rows of one column, vectors, and counts that are not a
+    /// multiple of sixteen.
+    static let sparseCases: [(shape: [Int], density: Double)] = [
+        ([128, 64], 0.2), ([128, 64], 0.9), ([128, 64], 0.01), ([3_000, 1], 0.5), ([1_000], 0.3),
+        ([5, 7, 11], 0.4), ([40, 1_000], 0.002), ([2, 70_000], 0.05), ([17, 3], 1.0),
+    ]
+
+    @Test("sparse and dense payloads scan, decode and fold as their plain values", arguments: 0..<9)
+    func sparsePaths(caseIndex: Int) throws {
+        let (shape, density) = Self.sparseCases[caseIndex]
+        var random = TestRandom(seed: 0x5CA7 + UInt64(caseIndex))
+        let elements = shape.reduce(1, *)
+        let rows = shape.count == 1 ? 1 : shape[0]
+        let indices = (0..<elements).filter { _ in Double.random(in: 0..<1, using: &random) < density }.map { UInt32($0) }
+        let scales = (0..<rows).map { _ in Float.random(in: 0...0.1, using: &random) }
+        for payload in [
+            TensorPayload.sparseInt8(scales: scales, indices: indices, values: indices.map { _ in Int8.random(in: -127...127, using: &random) }),
+            TensorPayload.sparse(indices: indices, values: indices.map { _ in Float.random(in: -1...1, using: &random) }),
+            // Dense too: the checksum-and-squares pass and the fold's blocks and masked tails.
+            TensorPayload.dense((0..<elements).map { _ in Float.random(in: -1...1, using: &random) }),
+        ] {
+            var delta = Fixtures.sampleDelta(encoding: 0, seed: 5)
+            delta.tensors = [TensorDelta(name: "experts.2.fc1.weight", shape: shape, payload: payload)]
+            let scanned = try DeltaCodec.scan(DeltaCodec.encode(delta))
+            #expect(scanned.materialize() == delta)
+            let dense = delta.tensors[0].denseValues()
+            let expected = dense.reduce(0.0) { $0 + Double($1) * Double($1) }
+            #expect(abs(scanned.tensors[0].squaredNorm - expected) <= 1e-6 * max(expected, 1))
+            var sum = [Float](repeating: 1, count: elements)
+            sum.withUnsafeMutableBufferPointer { scanned.accumulate(0, scaledBy: 0.5, into: $0) }
+            #expect(sum == dense.map { 1 + 0.5 * $0 })
+        }
+    }
+
     @Test("metadata outside the canonical form still decodes, through JSONDecoder")
     func nonCanonicalMetadata() throws {
         var delta = Fixtures.sampleDelta(encoding: 0, seed: 3)

@@ -14,4 +14,8 @@ double fleet_float_squares(const void *values, size_t count);
 /// sum[i] += weight × values[i] for `count` float32 values (values at any alignment).
 void fleet_float_accumulate(float *sum, const void *values, size_t count, float weight);
 
+/// The same with AVX-512 F (a tail of fewer than sixteen values by masked
+/// loads and stores). Call only when fleet_avx512_available() returned 1.
+void fleet_float_accumulate_avx512(float *sum, const void *values, size_t count, float weight);
+
 #endif
