@@ -4,7 +4,7 @@ public import PolicyNetwork
 ///
 /// Both the base policy's training and a node's adaptation are the same loop:
 /// minibatches of (observation, teacher action) under cross-entropy, Adam,
-/// gradient clipping. Two things keep an adaptation honest:
+/// gradient clipping. Three things keep an adaptation honest:
 ///
 /// - **Replay.** A share `replayRatio` of every batch comes from an anchor set
 ///   (teacher-labelled ordinary driving), so a thousand fog variants cannot
@@ -15,6 +15,10 @@ public import PolicyNetwork
 /// - **Curriculum.** Rows are ordered by difficulty; epoch e of E trains on
 ///   the easiest `max(curriculumStart, (e+1)/E)` share, so the hard rows come
 ///   in once the easy ones are fitted (Bengio et al. 2009).
+/// - **Pull.** With a reference (the base) and ``Configuration/pullTowardsReference``,
+///   every step is followed by a pull of the trained weights back towards the
+///   base, strongest where the base's Fisher information on the anchor is
+///   largest, so the lesson moves the weights ordinary driving needs least.
 ///
 /// Only the parts of the policy marked trainable change (see
 /// ``MoEPolicy/trainOnly(experts:router:)``); frozen ones stay bit-identical.
