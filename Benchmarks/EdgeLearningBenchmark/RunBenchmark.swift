@@ -33,6 +33,8 @@ struct RunBenchmark: AsyncParsableCommand {
     @Option(help: "Share of anchor states with the smallest logit margin replayed more often (default: the learner's).") var closeCallShare: Double?
     @Option(help: "How many times as often those close calls are replayed (default: the learner's).") var closeCallWeight: Int?
     @Option(help: "Share of each batch replayed from the anchor (default: the learner's).") var replay: Double?
+    @Option(help: "Pull of the change towards the base after every training step, a share in 0 ..< 1 (default: the learner's).") var pull: Float?
+    @Option(help: "Weight the pull by the base's Fisher information on the anchor: 'importance' or 'uniform' (default: the learner's).") var pullWeighting: String?
     @Option(help: "DAgger iterations (default: the learner's).") var iterations: Int?
     @Option(help: "Grow an expert when the loss after adapting exceeds this (default: the learner's).") var growthThreshold: Float?
     @Option(help: "Step sizes tried when no checkpoint passes the validation check, comma-separated ('none': keep the least regressing checkpoint; default: the learner's).") var shrinkFactors: String?
@@ -75,6 +77,13 @@ struct RunBenchmark: AsyncParsableCommand {
         if let closeCallShare { configuration.adaptation.closeCallShare = closeCallShare }
         if let closeCallWeight { configuration.adaptation.closeCallWeight = closeCallWeight }
         if let replay { configuration.adaptation.fitting.replayRatio = replay }
+        if let pull { configuration.adaptation.fitting.pullTowardsReference = pull }
+        if let pullWeighting {
+            guard pullWeighting == "importance" || pullWeighting == "uniform" else {
+                throw ValidationError("--pull-weighting takes 'importance' or 'uniform', got '\(pullWeighting)'.")
+            }
+            configuration.adaptation.fitting.pullByImportance = pullWeighting == "importance"
+        }
         if let iterations { configuration.labelling.iterations = iterations }
         if let growthThreshold { configuration.growth.lossThreshold = growthThreshold }
         if let shrinkFactors {
@@ -117,6 +126,7 @@ struct RunBenchmark: AsyncParsableCommand {
             let goldAfterExact = try await PolicyEvaluation.evaluate(appliedExact, suite: suite, library: library, name: "uncompressed")
             let row = Row(
                 family: family, trigger: capture.trigger.kind.rawValue, experts: adaptation.trainedExperts, grown: adaptation.grownExpert,
+                held: adaptation.heldNearBase,
                 samples: adaptation.samples,
                 teacherFailure: teacher.overall.collisionRate,
                 trainBefore: adaptation.before.failureRate, trainAfter: adaptation.after.failureRate,
@@ -257,6 +267,8 @@ struct Row {
     var trigger: String
     var experts: [Int]
     var grown: Int?
+    /// Whether the kept lesson was trained with the pull towards the base.
+    var held: Bool
     var samples: Int
     var teacherFailure: Double
     var trainBefore, trainAfter: Double
@@ -278,7 +290,7 @@ struct Row {
         """
 
     var markdown: String {
-        let expertText = experts.map(String.init).joined(separator: ", ") + (grown.map { " + new \($0)" } ?? "")
+        let expertText = experts.map(String.init).joined(separator: ", ") + (grown.map { " + new \($0)" } ?? "") + (held ? " (held)" : "")
         return "| \(family) | \(trigger) | \(expertText) | \(format(100 * teacherFailure)) | \(format(100 * heldOutBefore)) | \(format(100 * heldOutAfterExact)) | "
             + "\(format(100 * heldOutAfterCompressed)) | \(halved ? "yes" : "no") | \(format(goldBefore)) | \(format(goldAfterCompressed)) | "
             + "\(format(goldAfterCompressed - goldBefore, 1)) | \(deltaBytes) | \(format(Double(denseModelBytes) / Double(deltaBytes)))× | "
@@ -289,12 +301,12 @@ struct Row {
         "\(family): teacher \(format(100 * teacherFailure))%, held-out failure \(format(100 * heldOutBefore))% → \(format(100 * heldOutAfterExact))% (uncompressed) / "
             + "\(format(100 * heldOutAfterCompressed))% (compressed); training variations \(format(100 * trainBefore))% → \(format(100 * trainAfter))%; "
             + "gold \(format(goldBefore)) → \(format(goldAfterCompressed)) (uncompressed \(format(goldAfterExact))); delta \(deltaBytes) B; "
-            + "experts \(experts)\(grown.map { " grown \($0)" } ?? ""); \(samples) samples; \(format(adaptSeconds)) s"
+            + "experts \(experts)\(grown.map { " grown \($0)" } ?? "")\(held ? " held near the base" : ""); \(samples) samples; \(format(adaptSeconds)) s"
     }
 
     var dictionary: [String: Any] {
         [
-            "family": family, "trigger": trigger, "experts": experts, "grown": grown as Any, "samples": samples,
+            "family": family, "trigger": trigger, "experts": experts, "grown": grown as Any, "held_near_base": held, "samples": samples,
             "teacher_failure": teacherFailure, "train_failure_before": trainBefore, "train_failure_after": trainAfter,
             "heldout_failure_before": heldOutBefore, "heldout_failure_after_uncompressed": heldOutAfterExact,
             "heldout_failure_after_compressed": heldOutAfterCompressed, "gold_before": goldBefore,

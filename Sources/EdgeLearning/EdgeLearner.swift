@@ -20,8 +20,10 @@ public import PolicyNetwork
 ///    base did on each one is the knob — clean runs first, near misses next,
 ///    crashes last. The change is kept within the delta's top-k share while
 ///    training (``SparseProjection``), so compression keeps the lesson.
-///    The smallest lesson is tried first: the family's top expert alone, and
-///    only if that removes too few failures, its top two
+///    The smallest lesson is tried first: the family's top expert alone,
+///    held near the base by a pull weighted by what ordinary driving depends
+///    on (``PolicyFitting/Configuration/pullTowardsReference``); only if that
+///    removes too few failures, the same expert free, then its top two
 ///    (``Configuration/widenUntil``).
 /// 4. **Grow** — if the loss on the family's states is still high, a new expert
 ///    cloned from the closest one takes the lesson (``ExpertGrowth``), kept
@@ -62,7 +64,11 @@ public struct EdgeLearner: Sendable {
         /// Start with the family's top expert and add the next most-routed one (up to
         /// `adaptation.maxExperts`) while the lesson removes less than this share of
         /// the base's failures on the variations; a wider lesson is kept only if it
-        /// reaches that share. Nil: train `maxExperts` at once.
+        /// reaches that share. With a pull towards the base
+        /// (`adaptation.fitting.pullTowardsReference`), the top expert is tried held
+        /// near the base before it is tried free: a pull that holds back a lesson the
+        /// family needs (one that must move weights ordinary driving also uses)
+        /// costs a retry, not the lesson. Nil: `maxExperts` at once (held near the base when pulled).
         public var widenUntil: Double?
         /// Seeds the labelling coins and the shuffles.
         public var seed: UInt64
@@ -142,6 +148,9 @@ public struct EdgeLearner: Sendable {
         public var selectedIteration: Int
         /// The step kept towards the checkpoint: 1, or a ``Configuration/shrinkFactors`` entry.
         public var shrink: Float
+        /// Whether the kept lesson was trained with the pull towards the base
+        /// (``PolicyFitting/Configuration/pullTowardsReference``).
+        public var heldNearBase: Bool
         /// Failure rate of the base and of the kept checkpoint on the validation worlds (nil without validation).
         public var validationFailureBefore: Double?
         public var validationFailureAfter: Double?
@@ -201,22 +210,23 @@ public struct EdgeLearner: Sendable {
         progress("before: failure rate \(before.failureRate) on \(items.count) variations")
         let validationBaseline = validation.isEmpty ? nil : RolloutSummary(try await labeller.score(base, items: validation)).failureRate
 
-        // The smallest lesson first: one expert, widened while it removes too few failures.
+        // The smallest lesson first: one expert held near the base, then free, then wider,
+        // while the lesson removes too few failures.
         let widest = configuration.adaptation.maxExperts
-        var budget = configuration.widenUntil == nil ? widest : 1
+        var rungs: [(experts: Int, pulled: Bool)] = (configuration.widenUntil == nil ? [widest] : Array(1...max(1, widest))).map { ($0, false) }
+        if configuration.adaptation.fitting.pullTowardsReference > 0 { rungs.insert((rungs[0].experts, true), at: 0) }
         var lesson = try await attempt(
-            experts: budget, items: items, beforeScores: beforeScores, base: base, anchor: anchor, validation: validation,
-            validationBaseline: validationBaseline, progress: progress)
+            experts: rungs[0].experts, pulled: rungs[0].pulled, items: items, beforeScores: beforeScores, base: base, anchor: anchor,
+            validation: validation, validationBaseline: validationBaseline, progress: progress)
         var steps = lesson.steps
-        while let goal = configuration.widenUntil, budget < widest,
-              before.failureRate - lesson.failureRate < goal * before.failureRate {
-            budget += 1
+        for rung in rungs.dropFirst() {
+            guard let goal = configuration.widenUntil, before.failureRate - lesson.failureRate < goal * before.failureRate else { break }
             let wider = try await attempt(
-                experts: budget, items: items, beforeScores: beforeScores, base: base, anchor: anchor, validation: validation,
-                validationBaseline: validationBaseline, progress: progress)
+                experts: rung.experts, pulled: rung.pulled, items: items, beforeScores: beforeScores, base: base, anchor: anchor,
+                validation: validation, validationBaseline: validationBaseline, progress: progress)
             steps += wider.steps
-            progress("\(budget) experts: family failure \(wider.failureRate) (\(budget - 1): \(lesson.failureRate))")
-            // A wider lesson touches behaviour other families share: keep it only if it reaches the goal.
+            progress("\(rung.experts) experts\(rung.pulled ? " held near the base" : ""): family failure \(wider.failureRate) (kept so far: \(lesson.failureRate))")
+            // A larger lesson touches behaviour other families share: keep it only if it reaches the goal.
             if before.failureRate - wider.failureRate >= goal * before.failureRate { lesson = wider }
         }
         var local = lesson.local
@@ -250,6 +260,7 @@ public struct EdgeLearner: Sendable {
             local: local, families: families, captures: captures.count, variations: items.count, samples: data.count,
             trainedExperts: experts, grownExpert: grown, routing: routing, before: before, after: after,
             lossBefore: lossBefore, lossAfter: lossAfter, steps: steps, selectedIteration: lesson.selectedIteration, shrink: lesson.shrink,
+            heldNearBase: lesson.pulled,
             validationFailureBefore: validationBaseline, validationFailureAfter: lesson.validationAfter)
     }
 
@@ -263,18 +274,21 @@ public struct EdgeLearner: Sendable {
         var selectedIteration: Int
         var shrink: Float
         var validationAfter: Double?
+        /// Whether the trained experts were pulled towards the base while training.
+        var pulled: Bool
         /// How `local` drives the training variations alone.
         var summary: RolloutSummary
         var failureRate: Double { summary.failureRate }
     }
 
     private func attempt(
-        experts budget: Int, items: [EvaluationItem], beforeScores: [RolloutScore], base: MoEPolicy, anchor: TrainingSet,
+        experts budget: Int, pulled: Bool, items: [EvaluationItem], beforeScores: [RolloutScore], base: MoEPolicy, anchor: TrainingSet,
         validation: [EvaluationItem], validationBaseline: Double?, progress: @Sendable (String) -> Void
     ) async throws(LearningError) -> Attempt {
         let labeller = DAggerLabeller(configuration: configuration.labelling)
         var adapterConfiguration = configuration.adaptation
         adapterConfiguration.maxExperts = budget
+        if !pulled { adapterConfiguration.fitting.pullTowardsReference = 0 }
         if configuration.sparseAdaptation { adapterConfiguration.fitting.deltaFraction = configuration.compression.fraction }
         let adapter = ExpertAdapter(configuration: adapterConfiguration)
         let before = RolloutSummary(beforeScores)
@@ -359,7 +373,7 @@ public struct EdgeLearner: Sendable {
         }
         return Attempt(
             local: local, data: data, experts: experts, steps: steps, selectedIteration: selectedIteration, shrink: shrink,
-            validationAfter: validationAfter, summary: summary)
+            validationAfter: validationAfter, pulled: pulled, summary: summary)
     }
 
     /// The delta of an adaptation against `base`, compressed by the node's `compressor`.

@@ -11,7 +11,11 @@ public import PolicyNetwork
 /// The learner starts with one (see ``EdgeLearner/Configuration/widenUntil``):
 /// the router sends each state to its top two, and the second expert of a
 /// family is often one every family shares (braking behind a lead car, say),
-/// so training it moves behaviour the gold suite depends on.
+/// so training it moves behaviour the gold suite depends on. Even the family's
+/// own expert serves ordinary scenes of its kind (a lead that brakes gently),
+/// so every step pulls the trained weights back towards the base in proportion
+/// to how much the anchor's decisions depend on them
+/// (``PolicyFitting/Configuration/pullTowardsReference``).
 public struct ExpertAdapter: Sendable {
     /// Which experts and how they are trained.
     public struct Configuration: Sendable, Equatable {
@@ -34,7 +38,8 @@ public struct ExpertAdapter: Sendable {
             maxExperts: Int = 2, coverage: Double = 0.75, trainRouter: Bool = false, correctionWeight: Int = 4,
             closeCallShare: Double = 0.1, closeCallWeight: Int = 4,
             fitting: PolicyFitting.Configuration = PolicyFitting.Configuration(
-                epochs: 4, batchSize: 256, learningRate: 1e-3, replayRatio: 0.75, curriculumStart: 0.5, maxSteps: 1_200)
+                epochs: 4, batchSize: 256, learningRate: 1e-3, replayRatio: 0.75, curriculumStart: 0.5, maxSteps: 1_200,
+                pullTowardsReference: 0.01, pullByImportance: true)
         ) {
             self.maxExperts = maxExperts
             self.coverage = coverage

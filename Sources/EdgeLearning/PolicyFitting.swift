@@ -4,7 +4,7 @@ public import PolicyNetwork
 ///
 /// Both the base policy's training and a node's adaptation are the same loop:
 /// minibatches of (observation, teacher action) under cross-entropy, Adam,
-/// gradient clipping. Two things keep an adaptation honest:
+/// gradient clipping. Three things keep an adaptation honest:
 ///
 /// - **Replay.** A share `replayRatio` of every batch comes from an anchor set
 ///   (teacher-labelled ordinary driving), so a thousand fog variants cannot
@@ -15,6 +15,10 @@ public import PolicyNetwork
 /// - **Curriculum.** Rows are ordered by difficulty; epoch e of E trains on
 ///   the easiest `max(curriculumStart, (e+1)/E)` share, so the hard rows come
 ///   in once the easy ones are fitted (Bengio et al. 2009).
+/// - **Pull.** With a reference (the base) and ``Configuration/pullTowardsReference``,
+///   every step is followed by a pull of the trained weights back towards the
+///   base, strongest where the base's Fisher information on the anchor is
+///   largest, so the lesson moves the weights ordinary driving needs least.
 ///
 /// Only the parts of the policy marked trainable change (see
 /// ``MoEPolicy/trainOnly(experts:router:)``); frozen ones stay bit-identical.
@@ -45,12 +49,33 @@ public struct PolicyFitting: Sendable {
         /// error): keeping the margins, not just the argmax, keeps the timing of
         /// close calls (when to brake) where the lesson is not about them.
         public var distillation: Bool
+        /// Pull of the change towards the reference (the base) after every step, as
+        /// a share of the change: local ← reference + (1 − ρᵢ) · (local − reference).
+        ///
+        /// Decoupled L2 regularization towards the base — weight decay aimed at the
+        /// shared model rather than at zero — so the lesson's gradient has to keep
+        /// paying for every weight it moves. With ``pullByImportance`` the share is
+        /// per weight, ρᵢ = min(½, ρ · Fᵢ / mean F), where F is the diagonal Fisher
+        /// information of the base on the anchor's rows (EWC, Kirkpatrick et al.
+        /// 2017): weights ordinary driving depends on — its close calls above all,
+        /// where the base's gradient is largest — are held near the base, and the
+        /// lesson is free to move the rest. 0: no pull.
+        public var pullTowardsReference: Float
+        /// Whether ``pullTowardsReference`` is weighted per weight by the base's
+        /// Fisher information on the anchor (needs an anchor; uniform without).
+        public var pullByImportance: Bool
+        /// Anchor rows the Fisher information is estimated on (drawn as replay draws them).
+        public var importanceSamples: Int
 
         public init(
             epochs: Int = 4, batchSize: Int = 256, learningRate: Float = 1e-3, replayRatio: Double = 0.5,
             curriculumStart: Double = 0.5, maxSteps: Int = 0, gradientClipNorm: Float = 5, auxiliaryLossWeight: Float = 0.01,
-            deltaFraction: Double? = nil, distillation: Bool = true
+            deltaFraction: Double? = nil, distillation: Bool = true, pullTowardsReference: Float = 0,
+            pullByImportance: Bool = true, importanceSamples: Int = 512
         ) {
+            self.pullTowardsReference = pullTowardsReference
+            self.pullByImportance = pullByImportance
+            self.importanceSamples = importanceSamples
             self.distillation = distillation
             self.deltaFraction = deltaFraction
             self.epochs = epochs
@@ -72,6 +97,9 @@ public struct PolicyFitting: Sendable {
             guard learningRate > 0, learningRate.isFinite else { throw fail("learningRate", "must be > 0, got \(learningRate).") }
             guard replayRatio >= 0, replayRatio < 1 else { throw fail("replayRatio", "must be in 0 ..< 1, got \(replayRatio).") }
             guard curriculumStart > 0, curriculumStart <= 1 else { throw fail("curriculumStart", "must be in (0, 1], got \(curriculumStart).") }
+            guard pullTowardsReference >= 0, pullTowardsReference < 1 else {
+                throw fail("pullTowardsReference", "must be in 0 ..< 1, got \(pullTowardsReference).")
+            }
         }
     }
 
@@ -96,7 +124,8 @@ public struct PolicyFitting: Sendable {
     /// Deterministic for a given seed. An empty anchor (or ratio 0) trains on `data` alone.
     /// - Parameter sparseAround: when given, the change from this policy is
     ///   projected onto its top-``Configuration/deltaFraction`` after every
-    ///   epoch (see ``SparseProjection``).
+    ///   epoch (see ``SparseProjection``), and with ``Configuration/pullTowardsReference``
+    ///   the change is pulled back towards it after every step.
     public func fit(
         _ policy: inout MoEPolicy, data: TrainingSet, anchor: TrainingSet? = nil, sparseAround reference: MoEPolicy? = nil,
         seed: UInt64
@@ -129,6 +158,18 @@ public struct PolicyFitting: Sendable {
         let epochs = configuration.epochs
         // Replayed rows are drawn from a pool where each anchor row appears `repeats` times.
         let anchorPool = anchor.map { set in set.repeats.indices.flatMap { row in repeatElement(row, count: max(1, set.repeats[row])) } } ?? []
+        // The reference's trainable tensors and the per-weight pull towards them.
+        var pullTargets: (targets: ParameterSet, shares: ParameterSet)?
+        if configuration.pullTowardsReference > 0, let reference {
+            let targets = Self.trainableParameters(of: reference, like: policy)
+            var importance = SeededGenerator(seed: SeededGenerator.mix(seed, 0xF15E))
+            let fisher = configuration.pullByImportance && !anchorPool.isEmpty
+                ? try Self.fisherInformation(
+                    of: reference, like: policy, anchor: anchor!, pool: anchorPool, samples: configuration.importanceSamples,
+                    generator: &importance)
+                : nil
+            pullTargets = (targets, Self.pullShares(targets: targets, fisher: fisher, share: configuration.pullTowardsReference))
+        }
 
         for epoch in 0..<epochs {
             let share = max(configuration.curriculumStart, Double(epoch + 1) / Double(epochs))
@@ -188,6 +229,7 @@ public struct PolicyFitting: Sendable {
                         throw LearningError(.incompatiblePolicy, "A distillation step failed: \(error)")
                     }
                 }
+                if let pull = pullTargets { Self.pull(&policy, towards: pull.targets, shares: pull.shares) }
             }
             if let reference, let fraction = configuration.deltaFraction {
                 SparseProjection.project(&policy, onto: reference, fraction: fraction)
@@ -197,6 +239,100 @@ public struct PolicyFitting: Sendable {
             lastLoss = mean
         }
         return Result(steps: steps, firstEpochLoss: firstLoss, lastEpochLoss: lastLoss, routing: routing)
+    }
+
+    /// The parameters of `reference` that `policy` may train (same names and shapes).
+    static func trainableParameters(of reference: MoEPolicy, like policy: MoEPolicy) -> ParameterSet {
+        let trainable = Set(policy.experts.indices.filter { policy.expertIsTrainable[$0] })
+        let referenceSet = reference.parameterSet()
+        let own = policy.parameterSet()
+        return referenceSet.filter { name in
+            if let expert = MoEPolicy.expertIndex(ofParameter: name) {
+                return trainable.contains(expert) && own.shape(of: name) == referenceSet.shape(of: name)
+            }
+            return policy.isRouterTrainable && own.shape(of: name) == referenceSet.shape(of: name)
+        }
+    }
+
+    /// The diagonal Fisher information of `reference` on anchor rows, for the tensors `policy` trains.
+    ///
+    /// F = mean over rows of g², g the gradient of the cross-entropy at the row's
+    /// label (the base's own action on a policy-labelled anchor), one row at a
+    /// time. Confident rows give g ≈ 0; close calls, where a small change flips
+    /// the action, give the largest g.
+    static func fisherInformation(
+        of reference: MoEPolicy, like policy: MoEPolicy, anchor: TrainingSet, pool: [Int], samples: Int,
+        generator: inout SeededGenerator
+    ) throws(LearningError) -> ParameterSet {
+        var probe = reference
+        do {
+            try probe.trainOnly(experts: Set(policy.experts.indices.filter { policy.expertIsTrainable[$0] }), router: policy.isRouterTrainable)
+        } catch { throw LearningError(.incompatiblePolicy, "Cannot estimate importance: \(error.message)") }
+        var fisher = trainableParameters(of: reference, like: policy).scaled(by: 0)
+        let trainer = MoETrainer(optimizer: Adam(), auxiliaryLossWeight: 0, gradientClipNorm: nil)
+        let width = anchor.width
+        var input = Tensor(shape: [1, width])
+        let count = max(1, samples)
+        for _ in 0..<count {
+            let row = pool[Int(generator.next() % UInt64(pool.count))]
+            input.withUnsafeMutableBufferPointer { x in
+                anchor.observations.withUnsafeBufferPointer { source in
+                    x.baseAddress!.update(from: source.baseAddress! + row * width, count: width)
+                }
+            }
+            do { try trainer.computeGradients(probe, inputs: input, targets: .actions([anchor.labels[row]])) } catch {
+                throw LearningError(.incompatiblePolicy, "An importance step failed: \(error)")
+            }
+            let gradients = trainer.lastGradients!.parameterSet()
+            for element in gradients where fisher.contains(element.name) {
+                element.tensor.withUnsafeBufferPointer { g in
+                    try! fisher.withUnsafeMutableBufferPointer(element.name) { f in
+                        for i in 0..<f.count { f[i] += g[i] * g[i] / Float(count) }
+                    }
+                }
+            }
+        }
+        return fisher
+    }
+
+    /// Per-weight pull shares: `share` everywhere, or min(½, share · F / mean F) with Fisher information F.
+    static func pullShares(targets: ParameterSet, fisher: ParameterSet?, share: Float) -> ParameterSet {
+        guard let fisher else {
+            var shares = targets.scaled(by: 0)
+            for element in targets {
+                try! shares.withUnsafeMutableBufferPointer(element.name) { values in
+                    for i in 0..<values.count { values[i] = share }
+                }
+            }
+            return shares
+        }
+        let total = fisher.reduce(0.0) { sum, element in sum + element.tensor.scalars.reduce(0.0) { $0 + Double($1) } }
+        let mean = total / Double(max(1, fisher.scalarCount))
+        var shares = fisher
+        guard mean > 0 else { return fisher.scaled(by: 0) }
+        let scale = share / Float(mean)
+        for element in fisher {
+            try! shares.withUnsafeMutableBufferPointer(element.name) { values in
+                for i in 0..<values.count { values[i] = min(0.5, scale * values[i]) }
+            }
+        }
+        return shares
+    }
+
+    /// local ← target + (1 − ρᵢ) · (local − target) for every weight of `targets`, ρ from `shares`.
+    static func pull(_ policy: inout MoEPolicy, towards targets: ParameterSet, shares: ParameterSet) {
+        guard targets.count > 0 else { return }
+        var parameters = policy.parameterSet()
+        for element in targets {
+            try! element.tensor.withUnsafeBufferPointer { target in
+                try shares.withUnsafeBufferPointer(element.name) { share in
+                    try parameters.withUnsafeMutableBufferPointer(element.name) { values in
+                        for i in 0..<values.count { values[i] = target[i] + (1 - share[i]) * (values[i] - target[i]) }
+                    }
+                }
+            }
+        }
+        try! policy.load(parameters)
     }
 
     /// `policy`'s action (argmax) for every row of `data`.

@@ -353,4 +353,39 @@ struct LearningPartsTests {
         let narrowestOther = set.repeats.indices.filter { set.repeats[$0] == 1 }.map { margins[$0] }.min() ?? .infinity
         #expect(widestEmphasized <= narrowestOther)
     }
+
+    @Test("the pull towards the base keeps the change smaller and leaves frozen experts alone", arguments: [false, true])
+    func pullTowardsBase(byImportance: Bool) async throws {
+        let base = LearningFixtures.base
+        let items = VariationSynthesizer(configuration: .init(count: 2, seconds: 2)).items(for: LearningFixtures.capture)
+        var data = TrainingSet()
+        data.append(try await DAggerLabeller().label(base, items: items, beta: 1, seed: 4).allSamples)
+        let anchor = try (try await LearningFixtures.anchor()).relabelled(by: base)
+        let expert = try #require(try ExpertAdapter().select(base, data: data).experts.first)
+        func change(pull: Float) throws -> (norm: Double, frozenUnchanged: Bool) {
+            var fitting = PolicyFitting.Configuration(epochs: 2, batchSize: 32, learningRate: 1e-3, replayRatio: 0.5)
+            fitting.pullTowardsReference = pull
+            fitting.pullByImportance = byImportance
+            fitting.importanceSamples = 64
+            var local = base
+            try local.trainOnly(experts: [expert], router: false)
+            _ = try PolicyFitting(configuration: fitting).fit(&local, data: data, anchor: anchor, sparseAround: base, seed: 5)
+            let difference = try local.parameterSet().subtracting(base.parameterSet())
+            let frozen = difference.filter { MoEPolicy.expertIndex(ofParameter: $0) != expert }
+            return (difference.globalNorm, frozen.globalNorm == 0)
+        }
+        let free = try change(pull: 0), pulled = try change(pull: 0.05)
+        #expect(free.norm > 0)
+        #expect(pulled.norm < free.norm)
+        #expect(free.frozenUnchanged && pulled.frozenUnchanged)
+    }
+
+    @Test("a pull outside 0 ..< 1 is a typed error naming the field")
+    func pullValidation() throws {
+        var configuration = EdgeLearner.Configuration()
+        configuration.adaptation.fitting.pullTowardsReference = 1
+        do { try configuration.validate(); Issue.record("validated a pull of 1") } catch {
+            #expect(error.context["field"] == "adaptation.fitting.pullTowardsReference")
+        }
+    }
 }
