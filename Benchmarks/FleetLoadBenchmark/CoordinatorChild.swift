@@ -24,15 +24,18 @@ final class CoordinatorChild: Sendable {
         self.process = process
         let continuation = self.continuation
         let output = self.output
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                continuation.finish()
-                return
+        let reading = pipe.fileHandleForReading
+        // A thread that blocks in read() until the child closes its end: no
+        // dispatch source on the pipe, whose teardown raced with the file
+        // handle's close at the end of a run and crashed the benchmark.
+        Thread.detachNewThread {
+            while true {
+                let data = reading.availableData
+                if data.isEmpty { break }
+                output.append(String(decoding: data, as: UTF8.self))
+                continuation.yield()
             }
-            output.append(String(decoding: data, as: UTF8.self))
-            continuation.yield()
+            continuation.finish()
         }
         try process.run()
     }
