@@ -129,26 +129,16 @@ static int detect_folding(void) {
 
 #define FLEET_FOLD __attribute__((target("sse4.2,pclmul,avx512f,vpclmulqdq")))
 
-/// The folded CRC of `length` ≥ 256 bytes; the last (length mod 256) bytes go through the chains.
-FLEET_FOLD static uint32_t fold_update(uint32_t crc, const unsigned char *p, size_t length, size_t *consumed) {
-    __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)fold_2048[1], (long long)fold_2048[0]));
-    __m512i k512 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)fold_512[1], (long long)fold_512[0]));
-    __m512i z0 = _mm512_loadu_si512(p), z1 = _mm512_loadu_si512(p + 64);
-    __m512i z2 = _mm512_loadu_si512(p + 128), z3 = _mm512_loadu_si512(p + 192);
-    z0 = _mm512_xor_si512(z0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)crc)));
+/// One folding step: `z` carried 2048 or 512 bits ahead by the constants in `k`, xored into `data`.
 #define FLEET_FOLD_512(z, k, data) \
     _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(z, k, 0x00), _mm512_clmulepi64_epi128(z, k, 0x11), data, 0x96)
-    size_t offset = 256;
-    for (; offset + 256 <= length; offset += 256) {
-        z0 = FLEET_FOLD_512(z0, k2048, _mm512_loadu_si512(p + offset));
-        z1 = FLEET_FOLD_512(z1, k2048, _mm512_loadu_si512(p + offset + 64));
-        z2 = FLEET_FOLD_512(z2, k2048, _mm512_loadu_si512(p + offset + 128));
-        z3 = FLEET_FOLD_512(z3, k2048, _mm512_loadu_si512(p + offset + 192));
-    }
+
+/// The CRC register value of four 512-bit accumulators folded down to 128 bits and reduced.
+FLEET_FOLD static inline uint32_t fold_reduce(__m512i z0, __m512i z1, __m512i z2, __m512i z3) {
+    __m512i k512 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)fold_512[1], (long long)fold_512[0]));
     z1 = FLEET_FOLD_512(z0, k512, z1);
     z2 = FLEET_FOLD_512(z1, k512, z2);
     z3 = FLEET_FOLD_512(z2, k512, z3);
-#undef FLEET_FOLD_512
     __m128i k128 = _mm_set_epi64x((long long)fold_128[1], (long long)fold_128[0]);
 #define FLEET_FOLD_128(x, data) \
     _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k128, 0x00), _mm_clmulepi64_si128(x, k128, 0x11)), data)
@@ -158,8 +148,24 @@ FLEET_FOLD static uint32_t fold_update(uint32_t crc, const unsigned char *p, siz
 #undef FLEET_FOLD_128
     uint64_t register_value = __builtin_ia32_crc32di(0, (uint64_t)_mm_cvtsi128_si64(x));
     register_value = __builtin_ia32_crc32di(register_value, (uint64_t)_mm_extract_epi64(x, 1));
-    *consumed = offset;
     return (uint32_t)register_value;
+}
+
+/// The folded CRC of `length` ≥ 256 bytes; the last (length mod 256) bytes go through the chains.
+FLEET_FOLD static uint32_t fold_update(uint32_t crc, const unsigned char *p, size_t length, size_t *consumed) {
+    __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)fold_2048[1], (long long)fold_2048[0]));
+    __m512i z0 = _mm512_loadu_si512(p), z1 = _mm512_loadu_si512(p + 64);
+    __m512i z2 = _mm512_loadu_si512(p + 128), z3 = _mm512_loadu_si512(p + 192);
+    z0 = _mm512_xor_si512(z0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)crc)));
+    size_t offset = 256;
+    for (; offset + 256 <= length; offset += 256) {
+        z0 = FLEET_FOLD_512(z0, k2048, _mm512_loadu_si512(p + offset));
+        z1 = FLEET_FOLD_512(z1, k2048, _mm512_loadu_si512(p + offset + 64));
+        z2 = FLEET_FOLD_512(z2, k2048, _mm512_loadu_si512(p + offset + 128));
+        z3 = FLEET_FOLD_512(z3, k2048, _mm512_loadu_si512(p + offset + 192));
+    }
+    *consumed = offset;
+    return fold_reduce(z0, z1, z2, z3);
 }
 
 #define FLEET_FOLD_SQUARES __attribute__((target("sse4.2,pclmul,avx512f,avx512dq,vpclmulqdq")))
@@ -187,7 +193,6 @@ FLEET_FOLD_SQUARES uint32_t fleet_crc32c_fold_squares(uint32_t crc, const void *
     pthread_once(&tables_once, build_tables);
     const unsigned char *p = (const unsigned char *)bytes;
     __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)fold_2048[1], (long long)fold_2048[0]));
-    __m512i k512 = _mm512_broadcast_i32x4(_mm_set_epi64x((long long)fold_512[1], (long long)fold_512[0]));
     __m512i z0 = _mm512_loadu_si512(p), z1 = _mm512_loadu_si512(p + 64);
     __m512i z2 = _mm512_loadu_si512(p + 128), z3 = _mm512_loadu_si512(p + 192);
     __m512 s0 = _mm512_castsi512_ps(z0), s1 = _mm512_castsi512_ps(z1), s2 = _mm512_castsi512_ps(z2), s3 = _mm512_castsi512_ps(z3);
@@ -198,8 +203,6 @@ FLEET_FOLD_SQUARES uint32_t fleet_crc32c_fold_squares(uint32_t crc, const void *
     z0 = _mm512_xor_si512(z0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)crc)));
     double total = 0;
     int blocks = 1;
-#define FLEET_FOLD_512(z, k, data) \
-    _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(z, k, 0x00), _mm512_clmulepi64_epi128(z, k, 0x11), data, 0x96)
     size_t offset = 256;
     for (; offset + 256 <= length; offset += 256) {
         // The payload is usually not in cache (the first read of an upload):
@@ -228,20 +231,7 @@ FLEET_FOLD_SQUARES uint32_t fleet_crc32c_fold_squares(uint32_t crc, const void *
         }
     }
     total += widened_sum(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-    z1 = FLEET_FOLD_512(z0, k512, z1);
-    z2 = FLEET_FOLD_512(z1, k512, z2);
-    z3 = FLEET_FOLD_512(z2, k512, z3);
-#undef FLEET_FOLD_512
-    __m128i k128 = _mm_set_epi64x((long long)fold_128[1], (long long)fold_128[0]);
-#define FLEET_FOLD_128(x, data) \
-    _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k128, 0x00), _mm_clmulepi64_si128(x, k128, 0x11)), data)
-    __m128i x = FLEET_FOLD_128(_mm512_extracti32x4_epi32(z3, 0), _mm512_extracti32x4_epi32(z3, 1));
-    x = FLEET_FOLD_128(x, _mm512_extracti32x4_epi32(z3, 2));
-    x = FLEET_FOLD_128(x, _mm512_extracti32x4_epi32(z3, 3));
-#undef FLEET_FOLD_128
-    uint64_t register_value = __builtin_ia32_crc32di(0, (uint64_t)_mm_cvtsi128_si64(x));
-    register_value = __builtin_ia32_crc32di(register_value, (uint64_t)_mm_extract_epi64(x, 1));
-    uint32_t result = (uint32_t)register_value;
+    uint32_t result = fold_reduce(z0, z1, z2, z3);
     if (offset < length) {
         result = fleet_crc32c_hardware_update(result, p + offset, length - offset);
         for (; offset + 4 <= length; offset += 4) {
