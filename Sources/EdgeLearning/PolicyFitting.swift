@@ -241,9 +241,14 @@ public struct PolicyFitting: Sendable {
         return Result(steps: steps, firstEpochLoss: firstLoss, lastEpochLoss: lastLoss, routing: routing)
     }
 
+    /// The experts `policy` may train.
+    static func trainableExperts(of policy: MoEPolicy) -> Set<Int> {
+        Set(policy.experts.indices.filter { policy.expertIsTrainable[$0] })
+    }
+
     /// The parameters of `reference` that `policy` may train (same names and shapes).
     static func trainableParameters(of reference: MoEPolicy, like policy: MoEPolicy) -> ParameterSet {
-        let trainable = Set(policy.experts.indices.filter { policy.expertIsTrainable[$0] })
+        let trainable = trainableExperts(of: policy)
         let referenceSet = reference.parameterSet()
         let own = policy.parameterSet()
         return referenceSet.filter { name in
@@ -266,7 +271,7 @@ public struct PolicyFitting: Sendable {
     ) throws(LearningError) -> ParameterSet {
         var probe = reference
         do {
-            try probe.trainOnly(experts: Set(policy.experts.indices.filter { policy.expertIsTrainable[$0] }), router: policy.isRouterTrainable)
+            try probe.trainOnly(experts: trainableExperts(of: policy), router: policy.isRouterTrainable)
         } catch { throw LearningError(.incompatiblePolicy, "Cannot estimate importance: \(error.message)") }
         var fisher = trainableParameters(of: reference, like: policy).scaled(by: 0)
         let trainer = MoETrainer(optimizer: Adam(), auxiliaryLossWeight: 0, gradientClipNorm: nil)
