@@ -10,8 +10,11 @@ public struct AggregateResult: Sendable {
     public var additions: [TensorDelta]
     /// The node that proposed ``additions``.
     public var additionProposer: String?
-    /// The nodes whose updates count, in arrival order.
+    /// The nodes whose updates count, in arrival order (empty when the
+    /// aggregator did not track them; ``updateCount`` counts them either way).
     public var contributors: [String]
+    /// How many updates were folded in.
+    public var updateCount: Int
     /// Samples routed to each expert, summed over contributors.
     public var samplesPerExpert: [UInt64]
     /// Edge-case families of the contributors' captures, with how many updates named each.

@@ -37,9 +37,12 @@ public struct RoundAggregator: Sendable {
     private var sums: [[Float]]
     private var weights: [Double]
     private var buffered: [(delta: PolicyDelta, scale: Float)] = []
+    /// Whether the aggregator keeps the contributors' ids itself (see ``init(layout:configuration:currentVersion:round:tracksContributors:)``).
+    public let tracksContributors: Bool
     private var contributors: [String] = []
     /// The contributors' node ids, for the duplicate check (by their bytes).
     private var contributorIDs = ByteKeyTable()
+    private var updatesFolded = 0
     private var samplesPerExpert: [UInt64]
     /// Families by their bytes; per family number, the updates that named it,
     /// and the last update that did (so an update counts a family once).
@@ -52,13 +55,20 @@ public struct RoundAggregator: Sendable {
     private var clippedUpdates = 0
     private var bestAddition: (node: String, samples: UInt64, tensors: [TensorDelta])?
 
+    /// - Parameter tracksContributors: Whether to keep every contributor's
+    ///   id, refuse a second update from one node and list them in the
+    ///   result. A caller that already refuses duplicates and keeps the list
+    ///   itself (the coordinator, in its database) passes false, and the
+    ///   aggregator's memory stays the model's size however many nodes send.
     public init(
         layout: ModelLayout,
         configuration: AggregationConfiguration = AggregationConfiguration(),
         currentVersion: UInt64,
-        round: UInt64?
+        round: UInt64?,
+        tracksContributors: Bool = true
     ) throws(AggregationError) {
         try configuration.validate()
+        self.tracksContributors = tracksContributors
         self.layout = layout
         self.configuration = configuration
         self.currentVersion = currentVersion
@@ -69,7 +79,7 @@ public struct RoundAggregator: Sendable {
     }
 
     /// Updates counted so far.
-    public var updateCount: Int { contributors.count }
+    public var updateCount: Int { updatesFolded }
 
     /// Validates `delta` and folds it in.
     ///
@@ -168,7 +178,7 @@ public struct RoundAggregator: Sendable {
 
     /// The checks that need the round's state; returns the clip factor min(1, C / ‖δ‖).
     private mutating func admit(nodeID: String, norm: Double) throws(AggregationError) -> Float {
-        guard nodeID.withUTF8Bytes({ contributorIDs.find($0) }) == nil else {
+        guard !tracksContributors || nodeID.withUTF8Bytes({ contributorIDs.find($0) }) == nil else {
             throw AggregationError(.duplicateNode, "node \(nodeID) already contributed to this round")
         }
         if configuration.rule != .weightedMean && buffered.count >= configuration.bufferCapacity {
@@ -205,9 +215,12 @@ public struct RoundAggregator: Sendable {
 
     /// Counts an update's sender; returns the update's number in the round.
     private mutating func recordContributor(_ nodeID: String) -> Int {
-        contributors.append(nodeID)
-        _ = nodeID.withUTF8Bytes { contributorIDs.insert($0) }
-        return contributors.count - 1
+        if tracksContributors {
+            contributors.append(nodeID)
+            _ = nodeID.withUTF8Bytes { contributorIDs.insert($0) }
+        }
+        updatesFolded += 1
+        return updatesFolded - 1
     }
 
     /// Counts family `name` (its UTF-8 bytes) for update `update`, once per
@@ -235,7 +248,7 @@ public struct RoundAggregator: Sendable {
 
     /// The combined change of every update folded in.
     public func finalize() throws(AggregationError) -> AggregateResult {
-        guard !contributors.isEmpty else {
+        guard updatesFolded > 0 else {
             throw AggregationError(.emptyRound, "no update was accepted in this round")
         }
         var mean: [String: [Float]]
@@ -261,6 +274,7 @@ public struct RoundAggregator: Sendable {
             additions: bestAddition?.tensors ?? [],
             additionProposer: bestAddition?.node,
             contributors: contributors,
+            updateCount: updatesFolded,
             samplesPerExpert: samplesPerExpert,
             // Keys are distinct as bytes; two canonically equivalent spellings
             // of one name are one `String` key, so their counts are added.
@@ -273,7 +287,7 @@ public struct RoundAggregator: Sendable {
     /// Σ clipped updates + N(0, (zC)²) on every coordinate of the model, over the participants.
     private func privateMean(_ privacy: AggregationConfiguration.DifferentialPrivacy) -> ([String: [Float]], Double) {
         var generator = GaussianNoise(seed: privacy.seed)
-        let participants = Double(contributors.count)
+        let participants = Double(updatesFolded)
         let standardDeviation = privacy.noiseMultiplier * privacy.clipNorm
         var mean: [String: [Float]] = [:]
         for (index, entry) in layout.entries.enumerated() {

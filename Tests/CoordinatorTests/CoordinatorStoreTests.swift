@@ -16,11 +16,15 @@ struct CoordinatorStoreTests {
             let store = try CoordinatorStore(path: path)
             try store.insert(.init(version: 1, parent: nil, status: .published, contentHash: "sha256:a", manifest: [1], signature: [9], createdAt: 1))
             try store.insert(.init(version: 2, parent: 1, status: .rejected, contentHash: "sha256:b", manifest: [2], signature: nil, createdAt: 2))
-            try store.save(.init(number: 1, baseVersion: 1, status: .collecting, openedAt: 3, participants: ["a", "b"]))
+            try store.nodeSeen("b", at: 2)
+            try store.save(.init(number: 1, baseVersion: 1, status: .collecting, openedAt: 3, invitedCount: 2))
             try store.recordAcceptedUpdate(round: 1, node: "b", blobHash: "sha256:u1", at: 4)
             try store.recordAcceptedUpdate(round: 1, node: "a", blobHash: "sha256:u2", at: 5)
-            try store.nodeSeen("a", at: 3, region: "alpine")
             try store.nodeSeen("a", at: 7)
+            try store.nodeSeen("a", at: 3, region: "alpine")  // an older sighting moves no time back
+            #expect(try store.nodeCount(seenSince: 2) == 2 && store.nodeCount(seenSince: 5) == 1)
+            var sampler = ParticipantSampler(choosing: 2, of: 2, seed: 1)
+            #expect(try store.invite(round: 1, nodesSeenSince: 0, sampler: &sampler) == 2)
             try store.audit("gate", subject: "version 2", detail: "fog regressed", at: 6)
         }
         let store = try CoordinatorStore(path: path)
@@ -28,10 +32,14 @@ struct CoordinatorStoreTests {
         #expect(try store.versions().map(\.version) == [2, 1])
         #expect(try store.highestVersionNumber() == 2)
         let round = try #require(try store.unfinishedRound())
-        #expect(round.number == 1 && round.participantList == ["a", "b"])
+        #expect(round.number == 1 && round.invitedCount == 2)
+        #expect(try store.participants(of: 1) == ["a", "b"])
+        #expect(try store.isInvited("a", to: 1) && !(try store.isInvited("c", to: 1)))
         #expect(try store.acceptedUpdates(round: 1).map(\.node) == ["b", "a"])
+        #expect(try store.contributors(of: 1) == ["b", "a"])
+        #expect(try store.hasSent("a", in: 1) && !(try store.hasSent("a", in: 2)))
         let nodes = try store.nodes()
-        #expect(nodes.map(\.id) == ["a"])
+        #expect(nodes.map(\.id) == ["a", "b"])
         #expect(nodes.first?.firstSeen == 3 && nodes.first?.lastSeen == 7 && nodes.first?.region == "alpine")
         #expect(try store.auditTrail().first?.detail == "fog regressed")
     }
@@ -41,7 +49,7 @@ struct CoordinatorStoreTests {
         let path = temporaryPath()
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let store = try CoordinatorStore(path: path)
-        try store.save(.init(number: 4, baseVersion: 1, status: .collecting, openedAt: 0, participants: ["a"]))
+        try store.save(.init(number: 4, baseVersion: 1, status: .collecting, openedAt: 0, invitedCount: 1))
         try store.recordAcceptedUpdate(round: 4, node: "a", blobHash: "sha256:x", at: 1)
         #expect(throws: CoordinatorError(.storage, "")) {
             try store.recordAcceptedUpdate(round: 4, node: "a", blobHash: "sha256:x", at: 2)

@@ -24,7 +24,7 @@ struct DashboardTests {
              manifest(version: 2, score: 70, reasons: [])),
         ]
         let page = DashboardPage(.init(
-            now: 100, currentVersion: 2, nodes: [], heartbeatTimeout: 30, round: nil, phase: "idle",
+            now: 100, currentVersion: 2, nodesOnline: 7, nodesKnown: 9, recentNodes: [], round: nil, phase: "idle",
             versions: versions, audit: []
         )).render()
         #expect(page.contains("<td class=\"rejected\">rejected</td>"))
@@ -32,6 +32,7 @@ struct DashboardTests {
         #expect(!page.contains("<from 0.1"))
         #expect(page.contains("<svg"))
         #expect(page.contains("60.0 → 70.0"))
+        #expect(page.contains("<b>7 / 9</b>"))
         // One point per gated version: a published and a rejected circle.
         #expect(page.components(separatedBy: "<circle").count - 1 == 2)
     }

@@ -6,17 +6,33 @@ struct RoundStateMachineTests {
     static let nodes = (0..<10).map { "node-\($0)" }
 
     func machine(_ configuration: RoundConfiguration) throws -> RoundStateMachine {
-        var machine = try RoundStateMachine(configuration: configuration, currentVersion: 3)
+        var machine = try RoundStateMachine(configuration: configuration, ledger: InMemoryRoundLedger(), currentVersion: 3)
         for node in Self.nodes { machine.nodeSeen(node, at: 0) }
         return machine
     }
 
-    func openRound(_ machine: inout RoundStateMachine) throws -> RoundStateMachine.Round {
-        guard case .openRound(let round) = machine.tick(at: 0) else {
-            if let round = machine.collecting { return round }
+    /// A round and, from the ledger, its invited nodes (sorted).
+    struct Opened {
+        var round: RoundStateMachine.Round
+        var participants: [String]
+        var number: UInt64 { round.number }
+        var baseVersion: UInt64 { round.baseVersion }
+    }
+
+    func openRound(_ machine: inout RoundStateMachine) throws -> Opened {
+        let round: RoundStateMachine.Round
+        if case .openRound(let opened) = machine.tick(at: 0) {
+            round = opened
+        } else if let collecting = machine.collecting {
+            round = collecting
+        } else {
             throw RoundError.notOpened
         }
-        return round
+        return Opened(round: round, participants: ledger(machine).participants(of: round.number))
+    }
+
+    func ledger(_ machine: RoundStateMachine) -> InMemoryRoundLedger {
+        machine.ledger as! InMemoryRoundLedger
     }
 
     enum RoundError: Error { case notOpened }
@@ -27,7 +43,7 @@ struct RoundStateMachineTests {
         var second = try machine(RoundConfiguration(participationFraction: 0.5, minParticipants: 2, seed: 42))
         let a = try openRound(&first)
         let b = try openRound(&second)
-        #expect(a.participants.count == 5)
+        #expect(a.participants.count == 5 && a.round.invitedCount == 5)
         #expect(a.participants == b.participants)
         #expect(a.baseVersion == 3)
         #expect(Set(a.participants).isSubset(of: Set(Self.nodes)))
@@ -57,7 +73,7 @@ struct RoundStateMachineTests {
             Issue.record("expected aggregation at 8 of 10, got \(action)")
             return
         }
-        #expect(closed.accepted.count == 8)
+        #expect(closed.acceptedCount == 8)
         // The straggler's late update is refused with 409 and the open round named.
         #expect(throws: CoordinatorError(.roundClosed, "")) {
             try machine.updateAccepted(from: round.participants[9], round: round.number, at: 7)
@@ -81,13 +97,14 @@ struct RoundStateMachineTests {
             return
         }
         #expect(next.number == round.number + 1)
-        _ = try machine.updateAccepted(from: next.participants[0], round: next.number, at: 70)
-        _ = try machine.updateAccepted(from: next.participants[1], round: next.number, at: 71)
+        let invited = ledger(machine).participants(of: next.number)
+        _ = try machine.updateAccepted(from: invited[0], round: next.number, at: 70)
+        _ = try machine.updateAccepted(from: invited[1], round: next.number, at: 71)
         guard case .aggregate(let closed) = machine.tick(at: 121) else {
             Issue.record("two updates at the deadline must be aggregated")
             return
         }
-        #expect(closed.accepted.count == 2)
+        #expect(closed.acceptedCount == 2)
     }
 
     @Test("heartbeats keep a slow node in the quorum; silence drops it")
@@ -131,7 +148,7 @@ struct RoundStateMachineTests {
             Issue.record("the ninth update must close the round (the tenth node is gone)")
             return
         }
-        #expect(!closed.accepted.contains(gone) && closed.accepted.count == 9)
+        #expect(!ledger(machine).accepted(in: round.number).contains(gone) && closed.acceptedCount == 9)
     }
 
     @Test("updates are refused when they are not for the open round, not invited, or repeated")
@@ -156,6 +173,7 @@ struct RoundStateMachineTests {
         }
         #expect(machine.tick(at: 2) == .none)  // no new round while one is finishing
         #expect(machine.aggregationFinished(round: round.number) == .gate(machine.finishing!.round))
+        #expect(machine.finishing?.round.acceptedCount == 1)
         guard case .finish(_, published: true) = machine.gateFinished(round: round.number, promotedVersion: 4) else {
             Issue.record("a promoted candidate must finish as published")
             return
@@ -172,7 +190,7 @@ struct RoundStateMachineTests {
     func asynchronous() throws {
         var machine = try machine(RoundConfiguration(mode: .asynchronous(bufferSize: 3)))
         let buffer = try openRound(&machine)
-        #expect(buffer.participants.isEmpty)
+        #expect(buffer.participants.isEmpty && buffer.round.invitedCount == nil)
         #expect(machine.taskRequested(by: "node-9", at: 1).0 == .participate(round: buffer.number, baseVersion: 3))
         _ = try machine.updateAccepted(from: "node-1", round: buffer.number, at: 2)
         _ = try machine.updateAccepted(from: "node-2", round: buffer.number, at: 3)
@@ -180,7 +198,7 @@ struct RoundStateMachineTests {
             Issue.record("a full buffer must go to aggregation")
             return
         }
-        #expect(full.accepted == ["node-1", "node-2", "node-3"])
+        #expect(full.acceptedCount == 3 && ledger(machine).accepted(in: full.number) == ["node-1", "node-2", "node-3"])
         // The next buffer opens at once, while the previous one is still finishing.
         guard case .openRound(let next) = machine.tick(at: 5) else {
             Issue.record("asynchronous mode must keep collecting")
@@ -188,8 +206,48 @@ struct RoundStateMachineTests {
         }
         // An update computed for the previous buffer still counts (staleness is weighed later).
         _ = try machine.updateAccepted(from: "node-4", round: buffer.number, at: 6)
-        #expect(machine.collecting?.accepted == ["node-4"])
+        #expect(machine.collecting?.acceptedCount == 1 && ledger(machine).accepted(in: next.number) == ["node-4"])
         #expect(next.number == buffer.number + 1)
+    }
+
+    @Test("a sampler picks exactly its count, in order, reproducibly; different seeds pick differently")
+    func sampler() {
+        func pick(_ seed: UInt64) -> [Int] {
+            var sampler = ParticipantSampler(choosing: 30, of: 1_000, seed: seed)
+            return (0..<1_000).filter { _ in sampler.pickNext() }
+        }
+        #expect(pick(5).count == 30)
+        #expect(pick(5) == pick(5))
+        #expect(pick(5) != pick(6))
+        var all = ParticipantSampler(choosing: 4, of: 4, seed: 9)
+        #expect((0..<4).allSatisfy { _ in all.pickNext() })
+        // Over many seeds every item is about equally likely (30 of 1,000 each time).
+        var hits = [Int](repeating: 0, count: 10)
+        for seed in 0..<2_000 as Range<UInt64> {
+            for item in pick(seed) where item < 10 { hits[item] += 1 }
+        }
+        #expect(hits.allSatisfy { (30...90).contains($0) }, "each item should be picked about 60 times in 2,000 draws: \(hits)")
+    }
+
+    @Test("the machine holds counts only: a round of 5,000 nodes keeps none of their names")
+    func countsOnly() throws {
+        var machine = try RoundStateMachine(configuration: RoundConfiguration(maxParticipants: 5_000, quorumFraction: 1), currentVersion: 1)
+        let nodes = (0..<5_000).map { "node-\($0)" }
+        for node in nodes { machine.nodeSeen(node, at: 0) }
+        guard case .openRound(let round) = machine.tick(at: 1) else {
+            Issue.record("the round must open")
+            return
+        }
+        #expect(round.invitedCount == 5_000)
+        for node in nodes.dropLast() {
+            #expect(try machine.updateAccepted(from: node, round: round.number, at: 2) == .none)
+        }
+        guard case .aggregate(let closed) = try machine.updateAccepted(from: nodes.last!, round: round.number, at: 3) else {
+            Issue.record("the last update must close the round")
+            return
+        }
+        #expect(closed.acceptedCount == 5_000)
+        #expect(MemoryLayout<RoundStateMachine>.size < 512)
     }
 
     @Test("bad configurations are refused, naming the field")

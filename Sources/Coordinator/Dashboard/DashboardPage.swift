@@ -9,22 +9,26 @@ public struct DashboardPage: Sendable {
     public struct Model: Sendable {
         public var now: Double
         public var currentVersion: UInt64
-        public var nodes: [CoordinatorStore.Node]
-        public var heartbeatTimeout: Double
+        /// Nodes heard from within the heartbeat timeout, and all known.
+        public var nodesOnline: Int
+        public var nodesKnown: Int
+        /// The nodes heard from most recently (at most ``DashboardPage/nodesShown``), newest first.
+        public var recentNodes: [CoordinatorStore.Node]
         public var round: RoundStateMachine.Round?
         public var phase: String
         public var versions: [(record: CoordinatorStore.Version, manifest: ModelManifest?)]
         public var audit: [CoordinatorStore.AuditEntry]
 
         public init(
-            now: Double, currentVersion: UInt64, nodes: [CoordinatorStore.Node], heartbeatTimeout: Double,
+            now: Double, currentVersion: UInt64, nodesOnline: Int, nodesKnown: Int, recentNodes: [CoordinatorStore.Node],
             round: RoundStateMachine.Round?, phase: String,
             versions: [(record: CoordinatorStore.Version, manifest: ModelManifest?)], audit: [CoordinatorStore.AuditEntry]
         ) {
             self.now = now
             self.currentVersion = currentVersion
-            self.nodes = nodes
-            self.heartbeatTimeout = heartbeatTimeout
+            self.nodesOnline = nodesOnline
+            self.nodesKnown = nodesKnown
+            self.recentNodes = recentNodes
             self.round = round
             self.phase = phase
             self.versions = versions
@@ -33,10 +37,11 @@ public struct DashboardPage: Sendable {
     }
 
     public let model: Model
+    /// Nodes listed on the page: a fleet of thousands is summarised by its counts.
+    public static let nodesShown = 100
     public init(_ model: Model) { self.model = model }
 
     public func render() -> String {
-        let online = model.nodes.filter { model.now - $0.lastSeen <= model.heartbeatTimeout }
         var html = """
             <!doctype html><html lang="en"><head><meta charset="utf-8">
             <title>Fleet Learning coordinator</title>
@@ -49,9 +54,9 @@ public struct DashboardPage: Sendable {
             <h1>Fleet Learning coordinator</h1>
             <div class="cards">
             <div class="card">current version<b>\(model.currentVersion)</b></div>
-            <div class="card">nodes online<b>\(online.count) / \(model.nodes.count)</b></div>
+            <div class="card">nodes online<b>\(model.nodesOnline) / \(model.nodesKnown)</b></div>
             <div class="card">round<b>\(model.round.map { "\($0.number) · \(model.phase)" } ?? "none")</b></div>
-            <div class="card">updates this round<b>\(model.round.map { "\($0.accepted.count) / \($0.participants.isEmpty ? "any" : String($0.participants.count))" } ?? "–")</b></div>
+            <div class="card">updates this round<b>\(model.round.map { "\($0.acceptedCount) / \($0.invitedCount.map(String.init) ?? "any")" } ?? "–")</b></div>
             </div>
             """
         html += "<h2>Gold-suite score over versions</h2>" + scoreChart().svg()
@@ -65,8 +70,9 @@ public struct DashboardPage: Sendable {
             html += "<td>\(manifest?.round.map(String.init) ?? "–")</td><td>\(manifest?.contributors.count ?? 0)</td>"
             html += "<td>\(HTML.escape(families))</td><td>\(score)</td><td>\(HTML.escape(why))</td></tr>"
         }
-        html += "</table><h2>Nodes</h2><table><tr><th>node</th><th>region</th><th>model</th><th>last seen</th></tr>"
-        for node in model.nodes {
+        let shown = model.recentNodes.count < model.nodesKnown ? " (the \(model.recentNodes.count) heard from most recently)" : ""
+        html += "</table><h2>Nodes\(shown)</h2><table><tr><th>node</th><th>region</th><th>model</th><th>last seen</th></tr>"
+        for node in model.recentNodes {
             let ago = Int(model.now - node.lastSeen)
             html += "<tr><td>\(HTML.escape(node.id))</td><td>\(HTML.escape(node.region ?? "–"))</td>"
             html += "<td>\(node.modelVersion.map(String.init) ?? "–")</td><td>\(ago) s ago</td></tr>"

@@ -3,7 +3,10 @@
 /// It owns no sockets, clocks or files: the coordinator service feeds it
 /// events (a node was seen, asked for a task, sent an update, a timer fired,
 /// aggregation or the gate finished) with the current time, and carries out
-/// the action each method returns. Tests drive it the same way with no I/O.
+/// the action each method returns. It keeps counts only; the per-node facts
+/// (who was heard from when, who is invited, who sent) are in a
+/// ``RoundLedger`` — the coordinator's database, or memory in tests — so its
+/// size does not grow with the fleet.
 ///
 /// A synchronous round goes
 ///
@@ -15,17 +18,26 @@
 /// asynchronous mode a new buffer starts collecting as soon as the previous
 /// one goes to aggregation, and a version is cut every `bufferSize` updates.
 public struct RoundStateMachine: Sendable {
-    /// One round (or asynchronous buffer) in progress.
+    /// One round (or asynchronous buffer) in progress: counts only; who is
+    /// invited and who sent are in the ledger.
     public struct Round: Sendable, Equatable, Codable {
         public let number: UInt64
         /// The model version participants start from.
         public let baseVersion: UInt64
         /// When it opened, in the caller's clock (seconds).
         public let openedAt: Double
-        /// Invited nodes, sorted; empty in asynchronous mode (everyone may send).
-        public let participants: [String]
-        /// Nodes whose updates were accepted, in order.
-        public internal(set) var accepted: [String]
+        /// How many nodes are invited; nil in asynchronous mode (any node may send).
+        public let invitedCount: Int?
+        /// How many updates were accepted.
+        public internal(set) var acceptedCount: Int
+
+        public init(number: UInt64, baseVersion: UInt64, openedAt: Double, invitedCount: Int?, acceptedCount: Int = 0) {
+            self.number = number
+            self.baseVersion = baseVersion
+            self.openedAt = openedAt
+            self.invitedCount = invitedCount
+            self.acceptedCount = acceptedCount
+        }
     }
 
     /// Where a finishing round is.
@@ -59,6 +71,8 @@ public struct RoundStateMachine: Sendable {
     }
 
     public let configuration: RoundConfiguration
+    /// Who was heard from, who is invited, who sent.
+    public let ledger: any RoundLedger
     /// The newest published model version.
     public private(set) var currentVersion: UInt64
     /// The round taking updates, if any.
@@ -67,16 +81,16 @@ public struct RoundStateMachine: Sendable {
     public private(set) var finishing: (round: Round, stage: FinishingStage)?
     /// The number the next round will get.
     public private(set) var nextRoundNumber: UInt64
-    /// When each node was last heard from.
-    public private(set) var lastSeen: [String: Double] = [:]
-    /// Hash indexes of ``collecting`` (see ``CollectingIndex``); nil when no round collects.
-    private var index: CollectingIndex?
-    /// When ``lastSeen`` was last pruned of nodes long gone.
-    private var lastPruned = -Double.infinity
+    /// The collecting round's count of reachable participants (see ``ReachableCount``).
+    private var reachable: ReachableCount?
 
-    public init(configuration: RoundConfiguration, currentVersion: UInt64, nextRoundNumber: UInt64 = 1) throws(CoordinatorError) {
+    public init(
+        configuration: RoundConfiguration, ledger: any RoundLedger = InMemoryRoundLedger(),
+        currentVersion: UInt64, nextRoundNumber: UInt64 = 1
+    ) throws(CoordinatorError) {
         try configuration.validate()
         self.configuration = configuration
+        self.ledger = ledger
         self.currentVersion = currentVersion
         self.nextRoundNumber = nextRoundNumber
     }
@@ -86,9 +100,9 @@ public struct RoundStateMachine: Sendable {
         return false
     }
 
-    /// Nodes heard from within the heartbeat timeout, sorted.
-    public func liveNodes(at now: Double) -> [String] {
-        lastSeen.filter { now - $0.value <= configuration.heartbeatTimeout }.keys.sorted()
+    /// How many nodes were heard from within the heartbeat timeout.
+    public func liveCount(at now: Double) -> Int {
+        ledger.liveCount(since: now - configuration.heartbeatTimeout)
     }
 
     // MARK: Events
@@ -96,33 +110,23 @@ public struct RoundStateMachine: Sendable {
     /// A node sent a heartbeat or any request: it is alive. Rounds open and
     /// close on ``tick(at:)``, which the service calls on a timer and on task requests.
     public mutating func nodeSeen(_ node: String, at now: Double) {
+        let before = ledger.noteSeen(node, at: now)
         // A node that was not alive coming back can change the quorum's count.
-        if lastSeen[node].map({ now - $0 > configuration.heartbeatTimeout }) ?? true {
-            index?.invalidateReachable()
+        if before.map({ now - $0 > configuration.heartbeatTimeout }) ?? true {
+            reachable = nil
         }
-        lastSeen[node] = now
     }
 
-    /// Time passed: open a round if none is open, close one past its deadline,
-    /// forget nodes long gone.
+    /// Time passed: open a round if none is open, close one past its deadline.
     public mutating func tick(at now: Double) -> Action {
-        // Pruned at most once a heartbeat timeout: filtering every node on
-        // every task request made each request O(nodes). A node is
-        // forgotten 10 to 11 timeouts after it was last heard from.
-        let forgetAfter = 10 * configuration.heartbeatTimeout
-        if now - lastPruned >= configuration.heartbeatTimeout || now < lastPruned {
-            lastSeen = lastSeen.filter { now - $0.value <= forgetAfter }
-            lastPruned = now
-        }
-
         if let round = collecting {
             let pastDeadline = now - round.openedAt >= configuration.deadline
-            if pastDeadline && round.accepted.count >= configuration.minUpdates {
+            if pastDeadline && round.acceptedCount >= configuration.minUpdates {
                 return close(round)
             }
             if pastDeadline && !isAsynchronous {
                 collecting = nil
-                return .abandon(round, reason: "the deadline passed with \(round.accepted.count) of \(configuration.minUpdates) required updates")
+                return .abandon(round, reason: "the deadline passed with \(round.acceptedCount) of \(configuration.minUpdates) required updates")
             }
             // An asynchronous buffer simply keeps collecting until it has enough.
             return quorumReached(round, at: now) ? close(round) : .none
@@ -137,49 +141,37 @@ public struct RoundStateMachine: Sendable {
     public mutating func taskRequested(by node: String, at now: Double) -> (TaskDecision, Action) {
         nodeSeen(node, at: now)
         let action = tick(at: now)
-        guard let round = collecting, !hasSent(node, round) else { return (.wait, action) }
+        guard let round = collecting, !ledger.hasSent(node, in: round.number) else { return (.wait, action) }
         if isAsynchronous {
             return (.participate(round: round.number, baseVersion: currentVersion), action)
         }
-        guard isInvited(node, round) else { return (.wait, action) }
+        guard ledger.isInvited(node, to: round.number) else { return (.wait, action) }
         return (.participate(round: round.number, baseVersion: round.baseVersion), action)
     }
 
     /// Whether an update from `node` for `round` may be validated and folded in.
     ///
     /// Checked before the (costly) decoding and aggregation; on success the
-    /// service folds the update and then calls ``updateAccepted(from:round:at:)``.
+    /// service records and folds the update and then calls
+    /// ``updateAccepted(from:round:at:)``.
     /// - Throws: `roundClosed` (HTTP 409, the message names the open round),
     ///   `notParticipant` or `duplicateUpdate`.
     public func admitUpdate(from node: String, round number: UInt64) throws(CoordinatorError) {
-        guard let round = collecting else {
-            throw CoordinatorError(.roundClosed, "round \(number) is not taking updates; no round is open now")
-        }
-        if isAsynchronous {
-            guard number <= round.number else {
-                throw CoordinatorError(.roundClosed, "round \(number) has not opened; the open round is \(round.number)")
-            }
-        } else {
-            guard number == round.number else {
-                throw CoordinatorError(.roundClosed, "round \(number) is not taking updates; the open round is \(round.number)")
-            }
-            guard isInvited(node, round) else {
-                throw CoordinatorError(.notParticipant, "node \(node) was not invited to round \(number)")
-            }
-        }
-        guard !hasSent(node, round) else {
+        let round = try takingUpdates(from: node, round: number)
+        guard !ledger.hasSent(node, in: round.number) else {
             throw CoordinatorError(.duplicateUpdate, "node \(node) already sent its update for round \(round.number)")
         }
     }
 
-    /// An admitted update was validated and folded in.
+    /// An admitted update was recorded and folded in (the caller checked
+    /// ``admitUpdate(from:round:)`` first; the ledger may already hold it).
     public mutating func updateAccepted(from node: String, round number: UInt64, at now: Double) throws(CoordinatorError) -> Action {
-        try admitUpdate(from: node, round: number)
+        let open = try takingUpdates(from: node, round: number)
         nodeSeen(node, at: now)
-        collecting!.accepted.append(node)
-        if index?.round == number { index!.accept(node) }
+        ledger.recordAccepted(node, in: open.number, at: now)
+        collecting!.acceptedCount += 1
         let round = collecting!
-        if case .asynchronous(let bufferSize) = configuration.mode, round.accepted.count >= bufferSize {
+        if case .asynchronous(let bufferSize) = configuration.mode, round.acceptedCount >= bufferSize {
             return close(round)
         }
         return quorumReached(round, at: now) ? close(round) : .none
@@ -218,10 +210,12 @@ public struct RoundStateMachine: Sendable {
 
     /// Restores a round that was collecting when the coordinator stopped, with
     /// the updates it had acknowledged (the service re-folds their bodies).
-    /// Its deadline still counts from when it first opened.
-    public mutating func resumeCollecting(_ round: Round) {
+    /// Its deadline still counts from when it first opened; its invited
+    /// nodes count as heard from now, for one heartbeat timeout.
+    public mutating func resumeCollecting(_ round: Round, at now: Double) {
+        ledger.refreshParticipants(of: round.number, at: now)
         collecting = round
-        index = CollectingIndex(round)
+        reachable = nil
         nextRoundNumber = max(nextRoundNumber, round.number + 1)
     }
 
@@ -236,30 +230,50 @@ public struct RoundStateMachine: Sendable {
 
     // MARK: Internals
 
-    private mutating func open(at now: Double) -> Action {
-        let live = liveNodes(at: now)
-        let participants: [String]
-        if isAsynchronous {
-            guard !live.isEmpty else { return .none }
-            participants = []
-        } else {
-            guard live.count >= configuration.minParticipants else { return .none }
-            let wanted = Int((configuration.participationFraction * Double(live.count)).rounded(.up))
-            let count = min(max(wanted, configuration.minParticipants), configuration.maxParticipants, live.count)
-            participants = Self.sample(live, count: count, seed: Self.mix(configuration.seed, nextRoundNumber)).sorted()
+    /// The collecting round, if it takes an update from `node` for round `number`.
+    private func takingUpdates(from node: String, round number: UInt64) throws(CoordinatorError) -> Round {
+        guard let round = collecting else {
+            throw CoordinatorError(.roundClosed, "round \(number) is not taking updates; no round is open now")
         }
-        let round = Round(
-            number: nextRoundNumber, baseVersion: currentVersion, openedAt: now,
-            participants: participants, accepted: []
-        )
+        if isAsynchronous {
+            guard number <= round.number else {
+                throw CoordinatorError(.roundClosed, "round \(number) has not opened; the open round is \(round.number)")
+            }
+        } else {
+            guard number == round.number else {
+                throw CoordinatorError(.roundClosed, "round \(number) is not taking updates; the open round is \(round.number)")
+            }
+            guard ledger.isInvited(node, to: round.number) else {
+                throw CoordinatorError(.notParticipant, "node \(node) was not invited to round \(number)")
+            }
+        }
+        return round
+    }
+
+    private mutating func open(at now: Double) -> Action {
+        let liveSince = now - configuration.heartbeatTimeout
+        let live = ledger.liveCount(since: liveSince)
+        let invited: Int?
+        if isAsynchronous {
+            guard live > 0 else { return .none }
+            invited = nil
+        } else {
+            guard live >= configuration.minParticipants else { return .none }
+            let wanted = Int((configuration.participationFraction * Double(live)).rounded(.up))
+            let count = min(max(wanted, configuration.minParticipants), configuration.maxParticipants, live)
+            var sampler = ParticipantSampler(choosing: count, of: live, seed: Self.mix(configuration.seed, nextRoundNumber))
+            invited = ledger.invite(round: nextRoundNumber, liveSince: liveSince, sampler: &sampler)
+        }
+        let round = Round(number: nextRoundNumber, baseVersion: currentVersion, openedAt: now, invitedCount: invited)
         nextRoundNumber += 1
         collecting = round
-        index = CollectingIndex(round)
+        reachable = nil
         return .openRound(round)
     }
 
     private mutating func close(_ round: Round) -> Action {
         collecting = nil
+        reachable = nil
         finishing = (round, .aggregating)
         return .aggregate(round)
     }
@@ -267,34 +281,17 @@ public struct RoundStateMachine: Sendable {
     /// Enough of the invited nodes that are still alive (or already sent) have sent.
     private mutating func quorumReached(_ round: Round, at now: Double) -> Bool {
         guard !isAsynchronous else { return false }
-        if index?.round != round.number { index = CollectingIndex(round) }
-        let reachable = index!.reachableCount(
-            at: now, lastSeen: lastSeen, timeout: configuration.heartbeatTimeout, participantsInOrder: round.participants
-        )
-        let required = max(configuration.minUpdates, Int((configuration.quorumFraction * Double(reachable)).rounded(.up)))
-        return round.accepted.count >= required
-    }
-
-    /// Whether `node` is invited to `round` (O(1) through the index when it is current).
-    private func isInvited(_ node: String, _ round: Round) -> Bool {
-        index?.round == round.number ? index!.participants.contains(node) : round.participants.contains(node)
-    }
-
-    /// Whether `round` already accepted an update from `node`.
-    private func hasSent(_ node: String, _ round: Round) -> Bool {
-        index?.round == round.number ? index!.accepted.contains(node) : round.accepted.contains(node)
-    }
-
-    /// A seeded partial Fisher–Yates shuffle: the first `count` of `nodes`.
-    static func sample(_ nodes: [String], count: Int, seed: UInt64) -> [String] {
-        var pool = nodes
-        var state = seed
-        for index in 0..<count {
-            state = mix(state, UInt64(index))
-            let pick = index + Int(state % UInt64(pool.count - index))
-            pool.swapAt(index, pick)
+        let timeout = configuration.heartbeatTimeout
+        let count: Int
+        if let cached = reachable, cached.round == round.number, cached.holds(at: now, timeout: timeout) {
+            count = cached.count
+        } else {
+            let counted = ledger.reachableParticipants(of: round.number, aliveSince: now - timeout)
+            reachable = ReachableCount(round: round.number, count: counted.count, countedAt: now, oldestAlive: counted.oldestAlive)
+            count = counted.count
         }
-        return Array(pool.prefix(count))
+        let required = max(configuration.minUpdates, Int((configuration.quorumFraction * Double(count)).rounded(.up)))
+        return round.acceptedCount >= required
     }
 
     /// SplitMix64 of `a` and `b`.
@@ -303,5 +300,26 @@ public struct RoundStateMachine: Sendable {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// The collecting round's count of reachable participants (sent, or heard
+/// from within the heartbeat timeout), kept between requests.
+///
+/// Why: counting them asks the ledger about every participant, and the
+/// quorum is checked on every upload and task request — O(nodes) per
+/// request, O(nodes²) per round. The count only changes when time passes the
+/// oldest alive participant's timeout, or when a node that was not alive is
+/// heard from again (which drops the cache); it is recounted then and reused
+/// otherwise.
+struct ReachableCount: Sendable {
+    let round: UInt64
+    let count: Int
+    let countedAt: Double
+    /// The oldest last-heard time among the alive participants counted.
+    let oldestAlive: Double?
+
+    func holds(at now: Double, timeout: Double) -> Bool {
+        now >= countedAt && oldestAlive.map { now - $0 <= timeout } ?? true
     }
 }

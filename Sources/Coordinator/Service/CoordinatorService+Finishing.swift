@@ -20,7 +20,7 @@ extension CoordinatorService {
     /// Aggregation, candidate, gate, version — for one closed round.
     func finish(_ round: RoundStateMachine.Round) async {
         let started = ContinuousClock.now
-        let aggregate: AggregateResult
+        var aggregate: AggregateResult
         let candidate: MoEPolicy
         // The server optimizer's moments move only if the candidate is published.
         var trialOptimizer = optimizer
@@ -34,6 +34,8 @@ extension CoordinatorService {
             } catch {
                 throw CoordinatorError(.invalidUpdate, error.message)
             }
+            // The aggregator keeps no per-node list; the store has them, in arrival order.
+            aggregate.contributors = try store.contributors(of: round.number)
             let step = trialOptimizer.step(aggregate.meanDelta)
             candidate = try CandidateBuilder.build(base: currentPolicy, step: step, additions: aggregate.additions)
         } catch {
@@ -78,7 +80,7 @@ extension CoordinatorService {
                 samplesPerExpert: aggregate.samplesPerExpert,
                 aggregation: AggregationSummary(
                     rule: Self.describe(configuration.aggregation.rule), serverOptimizer: Self.describe(configuration.serverOptimizer),
-                    updates: aggregate.contributors.count, clippedUpdates: aggregate.clippedUpdates,
+                    updates: aggregate.updateCount, clippedUpdates: aggregate.clippedUpdates,
                     noiseStandardDeviation: aggregate.noiseStandardDeviation
                 ),
                 gate: summary
@@ -97,7 +99,7 @@ extension CoordinatorService {
             mark(round, roundStatus, reason: summary.reasons.isEmpty ? nil : summary.reasons.joined(separator: "; "))
             try store.audit(
                 "version", subject: "\(version.number)",
-                detail: "\(status.rawValue) from round \(round.number) (\(aggregate.contributors.count) updates, gold \(summary.currentScore) → \(summary.candidateScore))"
+                detail: "\(status.rawValue) from round \(round.number) (\(aggregate.updateCount) updates, gold \(summary.currentScore) → \(summary.candidateScore))"
                     + (summary.reasons.isEmpty ? "" : ": " + summary.reasons.joined(separator: "; ")),
                 at: now
             )
@@ -105,7 +107,7 @@ extension CoordinatorService {
             metrics.roundFinished(status.rawValue)
             logger.info("round finished", metadata: [
                 "round": "\(round.number)", "version": "\(version.number)", "status": "\(status.rawValue)",
-                "updates": "\(aggregate.contributors.count)",
+                "updates": "\(aggregate.updateCount)",
             ])
         } catch {
             logger.error("cannot record the candidate", metadata: ["round": "\(round.number)", "error": "\(error.message)"])

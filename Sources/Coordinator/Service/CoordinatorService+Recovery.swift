@@ -49,7 +49,7 @@ extension CoordinatorService {
             }
             var round = RoundStateMachine.Round(
                 number: number, baseVersion: UInt64(row.baseVersion), openedAt: row.openedAt,
-                participants: row.participantList, accepted: []
+                invitedCount: row.invitedCount.map(Int.init)
             )
             var aggregator = try makeAggregator(for: round)
             var dropped: [String] = []
@@ -58,7 +58,7 @@ extension CoordinatorService {
                     let body = try blobs.get(update.blobHash)
                     let delta = try Self.decode(body, limits: configuration.deltaLimits)
                     do { try aggregator.add(delta) } catch { throw Self.map(error) }
-                    round.accepted.append(update.node)
+                    round.acceptedCount += 1
                 } catch {
                     dropped.append(update.node)
                     try store.removeAcceptedUpdate(round: number, node: update.node)
@@ -66,12 +66,11 @@ extension CoordinatorService {
                 }
             }
             aggregators[number] = aggregator
-            // Liveness was not persisted: the invited nodes get one heartbeat
-            // timeout to reconnect before the quorum counts them as gone, so
-            // a restart alone never closes a round early.
-            for node in round.participants { state.nodeSeen(node, at: now) }
             if row.status == .collecting && state.collecting == nil {
-                state.resumeCollecting(round)
+                // The invited nodes get one heartbeat timeout to reconnect
+                // before the quorum counts them as gone, so a restart alone
+                // never closes a round early.
+                state.resumeCollecting(round, at: now)
             } else {
                 _ = state.resumeFinishing(round)
                 var closing = row
@@ -81,10 +80,10 @@ extension CoordinatorService {
             }
             try store.audit(
                 "round", subject: "\(number)",
-                detail: "resumed on restart with \(round.accepted.count) acknowledged updates re-folded" + (dropped.isEmpty ? "" : ", \(dropped.count) dropped"),
+                detail: "resumed on restart with \(round.acceptedCount) acknowledged updates re-folded" + (dropped.isEmpty ? "" : ", \(dropped.count) dropped"),
                 at: now
             )
-            logger.info("round resumed", metadata: ["round": "\(number)", "updates": "\(round.accepted.count)", "status": "\(row.status.rawValue)"])
+            logger.info("round resumed", metadata: ["round": "\(number)", "updates": "\(round.acceptedCount)", "status": "\(row.status.rawValue)"])
         }
     }
 }

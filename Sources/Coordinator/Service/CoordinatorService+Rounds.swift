@@ -15,18 +15,18 @@ extension CoordinatorService {
                 aggregators[round.number] = try makeAggregator(for: round)
                 try store.save(.init(
                     number: round.number, baseVersion: round.baseVersion, status: .collecting,
-                    openedAt: round.openedAt, participants: round.participants
+                    openedAt: round.openedAt, invitedCount: round.invitedCount
                 ))
                 try store.audit(
                     "round", subject: "\(round.number)",
-                    detail: "opened on version \(round.baseVersion) with \(round.participants.isEmpty ? "any node" : "\(round.participants.count) invited nodes")",
+                    detail: "opened on version \(round.baseVersion) with \(round.invitedCount.map { "\($0) invited nodes" } ?? "any node")",
                     at: now
                 )
             } catch {
                 logger.error("cannot open round", metadata: ["round": "\(round.number)", "error": "\(error)"])
             }
             metrics.roundsOpened.increment()
-            logger.info("round opened", metadata: ["round": "\(round.number)", "participants": "\(round.participants.count)"])
+            logger.info("round opened", metadata: ["round": "\(round.number)", "participants": "\(round.invitedCount.map(String.init) ?? "any")"])
             roundOpened.signal()
         case .aggregate(let round):
             mark(round, .aggregating, closedAt: now)
@@ -38,12 +38,14 @@ extension CoordinatorService {
     }
 
     func makeAggregator(for round: RoundStateMachine.Round) throws(CoordinatorError) -> RoundAggregator {
-        let asynchronous = round.participants.isEmpty && configuration.rounds.mode != .synchronous
+        let asynchronous = round.invitedCount == nil
         do {
             return try RoundAggregator(
                 layout: ModelLayout(policy: currentPolicy), configuration: configuration.aggregation,
                 currentVersion: asynchronous ? state.currentVersion : round.baseVersion,
-                round: asynchronous ? nil : round.number
+                round: asynchronous ? nil : round.number,
+                // The ledger refuses duplicates and the store keeps the contributors.
+                tracksContributors: false
             )
         } catch {
             throw CoordinatorError(.invalidConfiguration, "aggregation: \(error.message)")
@@ -54,7 +56,7 @@ extension CoordinatorService {
         do {
             try store.save(.init(
                 number: round.number, baseVersion: round.baseVersion, status: status, openedAt: round.openedAt,
-                closedAt: closedAt ?? (try? store.round(round.number))??.closedAt, participants: round.participants, reason: reason
+                closedAt: closedAt ?? (try? store.round(round.number))??.closedAt, invitedCount: round.invitedCount, reason: reason
             ))
         } catch {
             logger.error("cannot store round", metadata: ["round": "\(round.number)", "error": "\(error.message)"])

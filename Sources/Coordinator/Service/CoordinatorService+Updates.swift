@@ -98,7 +98,7 @@ extension CoordinatorService {
         }
         let action = try state.updateAccepted(from: node, round: round, at: now)
         metrics.updatesAccepted.increment()
-        let accepted = aggregators[open.number]?.updateCount ?? open.accepted.count + 1
+        let accepted = aggregators[open.number]?.updateCount ?? open.acceptedCount + 1
         perform(action, at: now)
         let clip = configuration.aggregation.privacy?.clipNorm ?? configuration.aggregation.clipNorm
         return API.UpdateReceipt(

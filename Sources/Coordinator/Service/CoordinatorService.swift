@@ -29,6 +29,8 @@ public actor CoordinatorService: Service {
     public nonisolated let configuration: CoordinatorConfiguration
     nonisolated let clock: any CoordinatorClock
     public nonisolated let store: CoordinatorStore
+    /// Who was heard from, who is invited, who sent — in the database.
+    nonisolated let ledger: StoredRoundLedger
     public nonisolated let blobs: BlobStore
     public nonisolated let registry: ModelRegistry
     nonisolated let gate: RegressionGate
@@ -49,10 +51,6 @@ public actor CoordinatorService: Service {
     /// Rounds closed and waiting to be aggregated and gated, in order.
     var pendingFinishing: [RoundStateMachine.Round] = []
     var isFinishing = false
-    /// When each node's row was last written (heartbeats are not all persisted).
-    var nodeWrites: [String: (time: Double, region: String?, version: UInt64?)] = [:]
-    /// When ``nodeWrites`` was last pruned of entries that no longer hold a write back.
-    var nodeWritesPrunedAt = -Double.infinity
 
     /// Opens (or creates) the coordinator's state in `configuration.dataDirectory`.
     ///
@@ -84,6 +82,7 @@ public actor CoordinatorService: Service {
             throw CoordinatorError(.storage, "cannot create the data directory \(directory.path): \(error)")
         }
         store = try CoordinatorStore(path: directory.appendingPathComponent("state.sqlite").path)
+        ledger = StoredRoundLedger(store: store, logger: logger)
         blobs = try BlobStore(directory: directory.appendingPathComponent("blobs"))
         registry = ModelRegistry(store: store, blobs: blobs, signingKey: signingKey)
         optimizer = ServerOptimizer(kind: configuration.serverOptimizer)
@@ -105,7 +104,7 @@ public actor CoordinatorService: Service {
         currentPolicy = try registry.policy(of: current)
         served = try ServedModel(version: current, checkpoint: try registry.checkpoint(of: current))
         state = try RoundStateMachine(
-            configuration: configuration.rounds, currentVersion: current.number,
+            configuration: configuration.rounds, ledger: ledger, currentVersion: current.number,
             nextRoundNumber: try store.highestRoundNumber() + 1
         )
         metrics.currentVersion.record(Int64(current.number))
@@ -118,7 +117,7 @@ public actor CoordinatorService: Service {
     public func heartbeat(from node: String, _ heartbeat: API.Heartbeat) -> API.HeartbeatReply {
         let now = clock.now()
         state.nodeSeen(node, at: now)
-        persistNodeSeen(node, at: now, region: heartbeat.region, version: heartbeat.modelVersion)
+        ledger.noteDetails(of: node, at: now, region: heartbeat.region, modelVersion: heartbeat.modelVersion)
         return API.HeartbeatReply(
             currentVersion: state.currentVersion, openRound: state.collecting?.number,
             heartbeatInterval: configuration.heartbeatInterval
@@ -136,7 +135,6 @@ public actor CoordinatorService: Service {
             // request waits for the actor still wakes it.
             let seen = roundOpened.generation
             let (decision, action) = state.taskRequested(by: node, at: now)
-            persistNodeSeen(node, at: now, region: nil, version: nil)
             perform(action, at: now)
             if case .participate(let round, let baseVersion) = decision {
                 let openedAt = state.collecting?.openedAt ?? now
@@ -165,26 +163,6 @@ public actor CoordinatorService: Service {
             group.addTask { await signal.wait(after: generation) }
             await group.next()
             group.cancelAll()
-        }
-    }
-
-    func persistNodeSeen(_ node: String, at now: Double, region: String?, version: UInt64?) {
-        let window = configuration.heartbeatInterval * 3
-        // An entry older than the window suppresses nothing; dropping those
-        // keeps the table to the nodes heard from lately, not every node ever seen.
-        if now - nodeWritesPrunedAt >= window || now < nodeWritesPrunedAt {
-            nodeWrites = nodeWrites.filter { now - $0.value.time < window }
-            nodeWritesPrunedAt = now
-        }
-        if let last = nodeWrites[node], now - last.time < window,
-           region == nil || region == last.region, version == nil || version == last.version {
-            return
-        }
-        nodeWrites[node] = (now, region ?? nodeWrites[node]?.region, version ?? nodeWrites[node]?.version)
-        do {
-            try store.nodeSeen(node, at: now, region: region, modelVersion: version)
-        } catch {
-            logger.warning("cannot record node", metadata: ["node": "\(node)", "error": "\(error.message)"])
         }
     }
 
@@ -250,16 +228,16 @@ public actor CoordinatorService: Service {
         var round: API.Status.Round?
         if let open = state.collecting {
             round = .init(
-                number: open.number, phase: "collecting", participants: open.participants.count,
-                accepted: open.accepted.count, deadlineSeconds: max(0, open.openedAt + configuration.rounds.deadline - now)
+                number: open.number, phase: "collecting", participants: open.invitedCount ?? 0,
+                accepted: open.acceptedCount, deadlineSeconds: max(0, open.openedAt + configuration.rounds.deadline - now)
             )
         } else if let (closing, stage) = state.finishing {
             round = .init(
-                number: closing.number, phase: stage.rawValue, participants: closing.participants.count,
-                accepted: closing.accepted.count, deadlineSeconds: 0
+                number: closing.number, phase: stage.rawValue, participants: closing.invitedCount ?? 0,
+                accepted: closing.acceptedCount, deadlineSeconds: 0
             )
         }
-        return API.Status(currentVersion: state.currentVersion, nodesOnline: state.liveNodes(at: now).count, round: round)
+        return API.Status(currentVersion: state.currentVersion, nodesOnline: state.liveCount(at: now), round: round)
     }
 
     /// The HTML dashboard.
@@ -268,9 +246,11 @@ public actor CoordinatorService: Service {
             (record: record, manifest: try? ModelManifest.decode([UInt8](record.manifest)))
         }
         let phase = state.collecting != nil ? "collecting" : state.finishing?.stage.rawValue ?? "idle"
+        let now = clock.now()
         return DashboardPage(.init(
-            now: clock.now(), currentVersion: state.currentVersion, nodes: try store.nodes(),
-            heartbeatTimeout: configuration.rounds.heartbeatTimeout,
+            now: now, currentVersion: state.currentVersion,
+            nodesOnline: state.liveCount(at: now), nodesKnown: try store.nodeCount(),
+            recentNodes: try store.recentNodes(limit: DashboardPage.nodesShown),
             round: state.collecting ?? state.finishing?.round, phase: phase,
             versions: versions, audit: try store.auditTrail(limit: 50)
         )).render()
@@ -301,8 +281,9 @@ public actor CoordinatorService: Service {
         } catch {
             logger.error("cannot read the latest version", metadata: ["error": "\(error.message)"])
         }
+        ledger.flush()
         perform(state.tick(at: now), at: now)
-        metrics.nodesOnline.record(Int64(state.liveNodes(at: now).count))
+        metrics.nodesOnline.record(Int64(state.liveCount(at: now)))
         await finishPendingRounds()
     }
 

@@ -80,6 +80,26 @@ public final class CoordinatorStore: Sendable {
                 t.column("detail", .text).notNull()
             }
         }
+        // Round membership moves from a JSON array in the round's row (read
+        // whole into memory) to a table queried a node at a time, so the
+        // coordinator's memory does not grow with the fleet.
+        migrator.registerMigration("v2: participant table") { db in
+            try db.create(table: "participant", options: .withoutRowID) { t in
+                t.column("round", .integer).notNull()
+                t.column("node", .text).notNull()
+                t.primaryKey(["round", "node"])
+            }
+            try db.create(index: "node_lastSeen", on: "node", columns: ["lastSeen"])
+            try db.alter(table: "round") { t in t.add(column: "invitedCount", .integer) }
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO participant (round, node)
+                    SELECT round.number, json_each.value FROM round, json_each(round.participants)
+                    WHERE json_valid(round.participants);
+                UPDATE round SET invitedCount = json_array_length(participants)
+                    WHERE json_valid(participants) AND json_array_length(participants) > 0;
+                UPDATE round SET participants = '[]';
+                """)
+        }
         return migrator
     }
 
@@ -108,28 +128,81 @@ public final class CoordinatorStore: Sendable {
         public var lastSeen: Double
         public var region: String?
         public var modelVersion: Int64?
+
+        init(row: Row) {
+            id = row["id"]
+            firstSeen = row["firstSeen"]
+            lastSeen = row["lastSeen"]
+            region = row["region"]
+            modelVersion = row["modelVersion"]
+        }
+    }
+
+    /// What a request told about a node: when, and the region and model
+    /// version it reported (nil: not reported, the stored value stays).
+    public struct Sighting: Sendable, Equatable {
+        public var time: Double
+        public var region: String?
+        public var modelVersion: UInt64?
+
+        public init(time: Double, region: String? = nil, modelVersion: UInt64? = nil) {
+            self.time = time
+            self.region = region
+            self.modelVersion = modelVersion
+        }
     }
 
     /// Records that `id` was heard from.
     public func nodeSeen(_ id: String, at time: Double, region: String? = nil, modelVersion: UInt64? = nil) throws(CoordinatorError) {
-        try write("record node \(id)") { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO node (id, firstSeen, lastSeen, region, modelVersion) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET lastSeen = excluded.lastSeen,
-                        region = COALESCE(excluded.region, region), modelVersion = COALESCE(excluded.modelVersion, modelVersion)
-                    """,
-                arguments: [id, time, time, region, modelVersion.map(Int64.init)]
-            )
+        try record([id: Sighting(time: time, region: region, modelVersion: modelVersion)])
+    }
+
+    /// Records many sightings in one transaction (one commit, one sync).
+    /// A node's last-seen time never moves back.
+    public func record(_ sightings: [String: Sighting]) throws(CoordinatorError) {
+        guard !sightings.isEmpty else { return }
+        try write("record \(sightings.count) node sightings") { db in
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO node (id, firstSeen, lastSeen, region, modelVersion) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET lastSeen = MAX(lastSeen, excluded.lastSeen), firstSeen = MIN(firstSeen, excluded.firstSeen),
+                    region = COALESCE(excluded.region, region), modelVersion = COALESCE(excluded.modelVersion, modelVersion)
+                """)
+            for (id, sighting) in sightings {
+                try statement.execute(arguments: [id, sighting.time, sighting.time, sighting.region, sighting.modelVersion.map(Int64.init)])
+            }
+        }
+    }
+
+    /// When `id` was last heard from, as stored; nil for a node never seen.
+    public func lastSeen(of id: String) throws(CoordinatorError) -> Double? {
+        try read("read node \(id)") { db in
+            try Double.fetchOne(db, sql: "SELECT lastSeen FROM node WHERE id = ?", arguments: [id])
+        }
+    }
+
+    /// How many nodes were heard from at or after `time`.
+    public func nodeCount(seenSince time: Double) throws(CoordinatorError) -> Int {
+        try read("count live nodes") { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM node WHERE lastSeen >= ?", arguments: [time]) ?? 0
+        }
+    }
+
+    /// How many nodes the coordinator knows.
+    public func nodeCount() throws(CoordinatorError) -> Int {
+        try read("count nodes") { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM node") ?? 0 }
+    }
+
+    /// The `limit` nodes heard from most recently, newest first.
+    public func recentNodes(limit: Int) throws(CoordinatorError) -> [Node] {
+        try read("list nodes") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM node ORDER BY lastSeen DESC, id LIMIT ?", arguments: [limit]).map(Node.init(row:))
         }
     }
 
     /// Every node, by id.
     public func nodes() throws(CoordinatorError) -> [Node] {
         try read("list nodes") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM node ORDER BY id").map {
-                Node(id: $0["id"], firstSeen: $0["firstSeen"], lastSeen: $0["lastSeen"], region: $0["region"], modelVersion: $0["modelVersion"])
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM node ORDER BY id").map(Node.init(row:))
         }
     }
 
@@ -241,17 +314,18 @@ public final class CoordinatorStore: Sendable {
         public var status: Status
         public var openedAt: Double
         public var closedAt: Double?
-        /// Invited nodes as a JSON array.
-        public var participants: String
+        /// How many nodes are invited (they are in the participant table);
+        /// nil for an asynchronous buffer, which takes any node.
+        public var invitedCount: Int64?
         public var reason: String?
 
-        public init(number: UInt64, baseVersion: UInt64, status: Status, openedAt: Double, closedAt: Double? = nil, participants: [String], reason: String? = nil) {
+        public init(number: UInt64, baseVersion: UInt64, status: Status, openedAt: Double, closedAt: Double? = nil, invitedCount: Int?, reason: String? = nil) {
             self.number = Int64(number)
             self.baseVersion = Int64(baseVersion)
             self.status = status
             self.openedAt = openedAt
             self.closedAt = closedAt
-            self.participants = (try? String(decoding: JSONEncoder().encode(participants), as: UTF8.self)) ?? "[]"
+            self.invitedCount = invitedCount.map(Int64.init)
             self.reason = reason
         }
 
@@ -261,13 +335,8 @@ public final class CoordinatorStore: Sendable {
             status = Status(rawValue: row["status"]) ?? .abandoned
             openedAt = row["openedAt"]
             closedAt = row["closedAt"]
-            participants = row["participants"]
+            invitedCount = row["invitedCount"]
             reason = row["reason"]
-        }
-
-        /// The invited nodes.
-        public var participantList: [String] {
-            (try? JSONDecoder().decode([String].self, from: Data(participants.utf8))) ?? []
         }
     }
 
@@ -278,12 +347,13 @@ public final class CoordinatorStore: Sendable {
                 // An upsert, not INSERT OR REPLACE: a replace deletes the row
                 // first, and the delete would cascade to the round's acknowledged updates.
                 sql: """
-                    INSERT INTO round (number, baseVersion, status, openedAt, closedAt, participants, reason) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO round (number, baseVersion, status, openedAt, closedAt, participants, invitedCount, reason)
+                        VALUES (?, ?, ?, ?, ?, '[]', ?, ?)
                     ON CONFLICT(number) DO UPDATE SET baseVersion = excluded.baseVersion, status = excluded.status,
-                        openedAt = excluded.openedAt, closedAt = excluded.closedAt, participants = excluded.participants,
+                        openedAt = excluded.openedAt, closedAt = excluded.closedAt, invitedCount = excluded.invitedCount,
                         reason = excluded.reason
                     """,
-                arguments: [round.number, round.baseVersion, round.status.rawValue, round.openedAt, round.closedAt, round.participants, round.reason]
+                arguments: [round.number, round.baseVersion, round.status.rawValue, round.openedAt, round.closedAt, round.invitedCount, round.reason]
             )
         }
     }
@@ -307,6 +377,77 @@ public final class CoordinatorStore: Sendable {
     public func highestRoundNumber() throws(CoordinatorError) -> UInt64 {
         try read("read round numbers") { db in
             UInt64(try Int64.fetchOne(db, sql: "SELECT MAX(number) FROM round") ?? 0)
+        }
+    }
+
+    // MARK: Round membership
+
+    /// Invites to `round` the nodes heard from at or after `time` that
+    /// `sampler` picks (offered in ascending id order, streamed: the fleet is
+    /// never read into memory). Returns how many were invited.
+    public func invite(round: UInt64, nodesSeenSince time: Double, sampler: inout ParticipantSampler) throws(CoordinatorError) -> Int {
+        var picker = sampler
+        defer { sampler = picker }
+        return try write("invite nodes to round \(round)") { db in
+            let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO participant (round, node) VALUES (?, ?)")
+            let nodes = try String.fetchCursor(db, sql: "SELECT id FROM node WHERE lastSeen >= ? ORDER BY id", arguments: [time])
+            var invited = 0
+            while let node = try nodes.next() {
+                guard picker.pickNext() else { continue }
+                try insert.execute(arguments: [Int64(round), node])
+                invited += 1
+            }
+            return invited
+        }
+    }
+
+    public func isInvited(_ node: String, to round: UInt64) throws(CoordinatorError) -> Bool {
+        try read("read the participants of round \(round)") { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM participant WHERE round = ? AND node = ?", arguments: [Int64(round), node]) ?? false
+        }
+    }
+
+    /// The invited nodes of `round`, sorted.
+    public func participants(of round: UInt64) throws(CoordinatorError) -> [String] {
+        try read("read the participants of round \(round)") { db in
+            try String.fetchAll(db, sql: "SELECT node FROM participant WHERE round = ? ORDER BY node", arguments: [Int64(round)])
+        }
+    }
+
+    public func hasSent(_ node: String, in round: UInt64) throws(CoordinatorError) -> Bool {
+        try read("read the updates of round \(round)") { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM acceptedUpdate WHERE round = ? AND node = ?", arguments: [Int64(round), node]) ?? false
+        }
+    }
+
+    /// The invited nodes of `round` that sent an update or were heard from at
+    /// or after `time`, and the oldest last-seen time among those heard from.
+    public func reachableParticipants(of round: UInt64, aliveSince time: Double) throws(CoordinatorError) -> (count: Int, oldestAlive: Double?) {
+        try read("count the reachable participants of round \(round)") { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT COUNT(*), MIN(CASE WHEN node.lastSeen >= ?1 THEN node.lastSeen END)
+                FROM participant LEFT JOIN node ON node.id = participant.node
+                WHERE participant.round = ?2 AND (node.lastSeen >= ?1 OR EXISTS (
+                    SELECT 1 FROM acceptedUpdate WHERE acceptedUpdate.round = ?2 AND acceptedUpdate.node = participant.node))
+                """, arguments: [time, Int64(round)])
+            return (row?[0] ?? 0, row?[1])
+        }
+    }
+
+    /// Counts the invited nodes of `round` as heard from at `time`.
+    public func refreshParticipants(of round: UInt64, at time: Double) throws(CoordinatorError) {
+        try write("refresh the participants of round \(round)") { db in
+            try db.execute(
+                sql: "UPDATE node SET lastSeen = MAX(lastSeen, ?) WHERE id IN (SELECT node FROM participant WHERE round = ?)",
+                arguments: [time, Int64(round)]
+            )
+        }
+    }
+
+    /// The nodes whose updates `round` acknowledged, in arrival order.
+    public func contributors(of round: UInt64) throws(CoordinatorError) -> [String] {
+        try read("read the updates of round \(round)") { db in
+            try String.fetchAll(db, sql: "SELECT node FROM acceptedUpdate WHERE round = ? ORDER BY receivedAt, node", arguments: [Int64(round)])
         }
     }
 
