@@ -52,18 +52,19 @@ extension CoordinatorService {
                 invitedCount: row.invitedCount.map(Int.init)
             )
             var aggregator = try makeAggregator(for: round)
-            var dropped: [String] = []
-            for update in try store.acceptedUpdates(round: number) {
+            // Read one at a time; the few that cannot be folded again are forgotten afterwards.
+            var dropped: [(node: String, reason: String)] = []
+            try store.forEachAcceptedUpdate(round: number) { node, hash in
                 do throws(CoordinatorError) {
-                    let body = try blobs.get(update.blobHash)
-                    let delta = try Self.decode(body, limits: configuration.deltaLimits)
-                    do { try aggregator.add(delta) } catch { throw Self.map(error) }
+                    try refold(hash, into: &aggregator)
                     round.acceptedCount += 1
                 } catch {
-                    dropped.append(update.node)
-                    try store.removeAcceptedUpdate(round: number, node: update.node)
-                    try store.audit("update", subject: update.node, detail: "dropped on restart from round \(number): \(error.message)", at: now)
+                    dropped.append((node, error.message))
                 }
+            }
+            for (node, reason) in dropped {
+                try store.removeAcceptedUpdate(round: number, node: node)
+                try store.audit("update", subject: node, detail: "dropped on restart from round \(number): \(reason)", at: now)
             }
             aggregators[number] = aggregator
             if row.status == .collecting && state.collecting == nil {
@@ -85,5 +86,11 @@ extension CoordinatorService {
             )
             logger.info("round resumed", metadata: ["round": "\(number)", "updates": "\(round.acceptedCount)", "status": "\(row.status.rawValue)"])
         }
+    }
+
+    /// Reads an acknowledged update's body back (hash-checked), decodes it and folds it in again.
+    nonisolated func refold(_ hash: String, into aggregator: inout RoundAggregator) throws(CoordinatorError) {
+        let delta = try Self.decode(try blobs.get(hash), limits: configuration.deltaLimits)
+        do { try aggregator.add(delta) } catch { throw Self.map(error) }
     }
 }

@@ -74,7 +74,11 @@ extension CoordinatorService {
 
     /// Removes the stored bodies of a finished round's updates (the rows stay for the audit).
     func dropUpdateBodies(of round: UInt64) {
-        guard let updates = try? store.acceptedUpdates(round: round) else { return }
-        for update in updates { blobs.remove(update.blobHash) }
+        let blobs = self.blobs
+        do {
+            try store.forEachAcceptedUpdate(round: round) { _, hash in blobs.remove(hash) }
+        } catch {
+            logger.warning("cannot remove the update bodies of a finished round", metadata: ["round": "\(round)", "error": "\(error.message)"])
+        }
     }
 }

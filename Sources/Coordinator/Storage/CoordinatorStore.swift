@@ -469,6 +469,18 @@ public final class CoordinatorStore: Sendable {
         }
     }
 
+    /// Calls `body` with each update `round` acknowledged, in arrival order,
+    /// reading them one at a time (a round of 10,000 updates is never in
+    /// memory at once).
+    public func forEachAcceptedUpdate(round: UInt64, _ body: (_ node: String, _ blobHash: String) -> Void) throws(CoordinatorError) {
+        try read("read the updates of round \(round)") { db in
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT node, blobHash FROM acceptedUpdate WHERE round = ? ORDER BY receivedAt, node", arguments: [Int64(round)]
+            )
+            while let row = try rows.next() { body(row[0], row[1]) }
+        }
+    }
+
     /// Forgets an update of `round` (one that could not be folded after all, or
     /// whose body is no longer readable after a restart).
     public func removeAcceptedUpdate(round: UInt64, node: String) throws(CoordinatorError) {
