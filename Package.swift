@@ -129,6 +129,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "FleetSimulation",
+            dependencies: [
+                "Coordinator", "EdgeNode", "EdgeLearning", "FleetEvaluation", "DrivingSimulator", "FleetWire",
+                "PolicyNetwork", "SecureTransport", "Aggregation",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "DrivingSimulator",
             swiftSettings: swiftSettings
         ),
@@ -179,7 +188,7 @@ let package = Package(
         .executableTarget(
             name: "FleetSimCLI",
             dependencies: [
-                "DrivingSimulator",
+                "DrivingSimulator", "FleetSimulation", "Aggregation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

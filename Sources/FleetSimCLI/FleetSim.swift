@@ -7,9 +7,10 @@ import Foundation
 struct FleetSim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleet-sim",
-        abstract: "Fleet Learning simulator: scenarios, captures, variations and evaluation.",
-        subcommands: [ListScenarios.self, ShowScenario.self, RunEpisode.self, ReplayCapture.self,
-                      GenerateVariations.self, Evaluate.self, GenerateGold.self])
+        abstract: "Fleet Learning simulator: a whole fleet learning (the default), and scenarios, captures, variations and evaluation.",
+        subcommands: [SimulateFleet.self, ListScenarios.self, ShowScenario.self, RunEpisode.self, ReplayCapture.self,
+                      GenerateVariations.self, Evaluate.self, GenerateGold.self],
+        defaultSubcommand: SimulateFleet.self)
 }
 
 /// Options shared by every subcommand: where `Simulator/` is.

@@ -31,7 +31,7 @@ public struct SimulatedVehicle: Sendable {
     }
 
     /// Drives the next episode with `driver`.
-    mutating func driveEpisode(with driver: inout some Driver) throws(AgentError) -> EpisodeResult {
+    public mutating func driveEpisode(with driver: inout some Driver) throws(AgentError) -> EpisodeResult {
         let index = episodeIndex
         episodeIndex += 1
         let episode: EpisodeSpec, world: World

@@ -1,0 +1,71 @@
+import Aggregation
+import ArgumentParser
+import DrivingSimulator
+import FleetSimulation
+import Foundation
+
+/// `fleet-sim` (no subcommand): a whole fleet on this machine, learning round after round.
+struct SimulateFleet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fleet",
+        abstract: "Simulate a fleet: one coordinator and N edge nodes in this process, R rounds (the default command).")
+
+    @OptionGroup var content: ContentOptions
+    @Option(help: "Edge nodes, spread over the regions in turn.") var nodes = 24
+    @Option(help: "Rounds to run.") var rounds = 10
+    @Option(help: "Regions, comma separated (default: every region in Simulator/regions).") var regions: String?
+    @Option(help: "Seed of everything random; the same seed gives the same final model.") var seed: UInt64 = 1
+    @Option(help: "How the coordinator combines updates: weighted-mean, trimmed-mean or median.") var aggregator = "weighted-mean"
+    @Option(help: "Share of each delta's values a node sends (top-k), in (0, 1].") var compression = 0.2
+    @Flag(name: .customLong("async"), help: "Asynchronous (buffered) rounds instead of synchronous ones.") var asynchronous = false
+    @Option(help: "Share of nodes that send poisoned updates (×100, sign-flipped).") var poisoned = 0.0
+    @Option(help: "Transport: in-memory (calls in this process).") var transport = "in-memory"
+    @Option(help: "Episodes each node drives per round.") var episodesPerRound = 2
+    @Option(help: "Variations of each capture a node learns from.") var variations = 24
+    @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 4
+    @Option(help: "Output directory (summary.json, rounds.jsonl).") var output = "fleet-sim-output"
+    @Flag(help: "Print only the final summary line.") var quiet = false
+    @Flag(help: "Print each round as a JSON line.") var json = false
+
+    func run() async throws {
+        guard let transport = FleetSimulationConfiguration.Transport(rawValue: transport) else {
+            throw ValidationError("unknown transport '\(transport)' (expected in-memory)")
+        }
+        guard transport == .inMemory else {
+            throw ValidationError("transport '\(transport.rawValue)' is not available yet; use --transport in-memory")
+        }
+        let rule: AggregationConfiguration.Rule
+        switch aggregator {
+        case "weighted-mean": rule = .weightedMean
+        case "trimmed-mean": rule = .trimmedMean(fraction: 0.2)
+        case "median": rule = .median
+        default: throw ValidationError("unknown aggregator '\(aggregator)' (expected weighted-mean, trimmed-mean or median)")
+        }
+        let outputDirectory = URL(fileURLWithPath: output)
+        let configuration = FleetSimulationConfiguration(
+            nodes: nodes, rounds: rounds, regions: regions.map { $0.split(separator: ",").map(String.init) }, seed: seed,
+            transport: transport, aggregation: AggregationConfiguration(rule: rule), compression: compression,
+            asynchronous: asynchronous, poisonedShare: poisoned, episodesPerRound: episodesPerRound, variations: variations,
+            gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
+            outputDirectory: outputDirectory, simulatorContent: try content.locate().root)
+        let simulation: FleetSimulation
+        do { simulation = try FleetSimulation(configuration: configuration) } catch { throw ValidationError(error.message) }
+
+        if !quiet && !json { print("fleet-sim: \(nodes) nodes, \(rounds) rounds, seed \(seed), transport \(transport.rawValue)") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let (quiet, json) = (self.quiet, self.json)
+        let summary = try await simulation.run { round in
+            if json, let line = try? encoder.encode(round) { print(String(decoding: line, as: UTF8.self)) }
+            else if !quiet { print(round.line) }
+        }
+        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        let lines = try summary.rounds.map { String(decoding: try encoder.encode($0), as: UTF8.self) }.joined(separator: "\n") + "\n"
+        try Data(lines.utf8).write(to: outputDirectory.appendingPathComponent("rounds.jsonl"), options: .atomic)
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try encoder.encode(summary).write(to: outputDirectory.appendingPathComponent("summary.json"), options: .atomic)
+        let before = summary.goldBefore.map { String(format: "%.1f", $0) } ?? "–"
+        let after = summary.goldAfter.map { String(format: "%.1f", $0) } ?? "–"
+        print("fleet-sim: gold \(before) → \(after) after \(rounds) rounds; version \(summary.finalVersion), model \(summary.finalModelHash); \(String(format: "%.0f", summary.seconds)) s; wrote \(outputDirectory.path)")
+    }
+}

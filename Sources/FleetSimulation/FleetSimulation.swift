@@ -1,0 +1,249 @@
+import Foundation
+import Aggregation
+import Coordinator
+import DrivingSimulator
+import EdgeLearning
+import EdgeNode
+import FleetEvaluation
+import FleetWire
+import Logging
+import PolicyNetwork
+import SecureTransport
+
+/// A whole fleet on one machine: one coordinator and N edge nodes in one
+/// process, round after round, showing the shared model learn.
+///
+/// Each round, in lock step so a seed gives the same run: every node drives
+/// a few episodes in its region and keeps what its triggers capture; the
+/// coordinator opens a round for the live nodes; every node with captures
+/// learns from them (``EdgeLearner``) and uploads its delta, in node order;
+/// the simulation moves the coordinator's clock past the round's deadline so
+/// the round closes, is aggregated and gated on the gold suite; every node
+/// pulls the version that is current, checks its signature and drives with
+/// it from then on.
+public struct FleetSimulation: Sendable {
+    public let configuration: FleetSimulationConfiguration
+
+    public init(configuration: FleetSimulationConfiguration) throws(SimulationError) {
+        try configuration.validate()
+        self.configuration = configuration
+    }
+
+    /// Seconds a round stays open on the simulation's clock (it is moved past them).
+    static let roundDeadline = 600.0
+
+    /// Runs every round; `progress` gets each round's summary as it ends.
+    public func run(progress: @Sendable (RoundSummary) -> Void = { _ in }) async throws -> SimulationSummary {
+        let started = ContinuousClock.now
+        let settings = configuration
+        let content = SimulatorContent(root: settings.simulatorContent)
+        let library = try ScenarioLibrary.load(directory: content.scenarios)
+        let allRegions = try Region.loadAll(directory: content.regions, library: library)
+        let regions = try settings.regions.map { names in
+            try names.map { name in
+                guard let region = allRegions.first(where: { $0.name == name }) else {
+                    throw SimulationError("no region '\(name)' (known: \(allRegions.map(\.name).sorted().joined(separator: ", ")))")
+                }
+                return region
+            }
+        } ?? allRegions.sorted { $0.name < $1.name }
+        let guardrail = try Guardrail.load(contentsOf: content.guardrailRules)
+        let base = try BasePolicy.load(from: content)
+
+        let output = settings.outputDirectory
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let coordinatorData = output.appendingPathComponent("coordinator")
+        try? FileManager.default.removeItem(at: coordinatorData)
+
+        // The coordinator, on the simulation's clock.
+        let clock = SimulationClock(start: 1_800_000_000)
+        let signingKey = try PrivateKey(generating: .ed25519)
+        var rounds = RoundConfiguration(
+            mode: settings.asynchronous ? .asynchronous(bufferSize: max(1, settings.nodes / 2)) : .synchronous,
+            participationFraction: 1, minParticipants: 1, maxParticipants: max(settings.nodes, 1),
+            quorumFraction: 1, minUpdates: 1, deadline: Self.roundDeadline, heartbeatTimeout: 1e9, seed: settings.seed)
+        rounds.heartbeatTimeout = 100 * Self.roundDeadline * Double(settings.rounds + 1)
+        var logger = Logger(label: "fleet.sim.coordinator")
+        logger.logLevel = .warning
+        let service = try await CoordinatorService(
+            configuration: CoordinatorConfiguration(
+                dataDirectory: coordinatorData, rounds: rounds, aggregation: settings.aggregation,
+                gateSuite: .init(episodesPerFamily: settings.gateEpisodesPerFamily)),
+            initialModel: { base }, signingKey: signingKey,
+            gate: try RegressionGate.make(
+                content: content, configuration: .init(),
+                selection: .init(episodesPerFamily: settings.gateEpisodesPerFamily)),
+            clock: clock, logger: logger)
+        let verifier = ModelVerifier(signingKey: signingKey.publicKey)
+
+        // The nodes, spread over the regions in turn.
+        let poisonedCount = Int((settings.poisonedShare * Double(settings.nodes)).rounded())
+        var nodes: [SimulatedFleetNode] = []
+        var nodesByRegion: [String: [String]] = [:]
+        for index in 0..<settings.nodes {
+            let region = regions[index % regions.count]
+            let id = String(format: "%@-%04d", region.name, index)
+            nodesByRegion[region.name, default: []].append(id)
+            nodes.append(SimulatedFleetNode(
+                id: id, region: region.name, poisoned: index % max(1, settings.nodes / max(poisonedCount, 1)) == 0 && poisonedCount > 0
+                    && nodes.count(where: \.poisoned) < poisonedCount,
+                connection: InProcessConnection(node: id, service: service),
+                vehicle: SimulatedVehicle(region: region, library: library, guardrail: guardrail, seed: Self.mix(settings.seed, UInt64(index))),
+                policy: base, version: 0,
+                compressor: DeltaCompressor(configuration: .init(fraction: settings.compression))))
+        }
+        for index in nodes.indices { _ = try await Self.pull(&nodes[index], verifier: verifier) }
+
+        var summaries: [RoundSummary] = []
+        var goldBefore: Double?
+        var collisionBefore: [String: Double] = [:]
+        var latest: (score: Double?, rates: [String: Double]) = (nil, [:])
+        for number in 1...settings.rounds {
+            let roundStarted = ContinuousClock.now
+            var summary = RoundSummary(
+                round: number, captures: [:], crashes: 0, updatesSent: 0, updatesAccepted: 0, updatesRejected: 0,
+                bytesUp: 0, denseBytesUp: 0, bytesDown: 0, verdict: "none", version: 0, goldScore: nil,
+                collisionRate: [:], reasons: [], seconds: 0)
+
+            // 1. Drive; 2. everyone is heard from; the round opens.
+            for index in nodes.indices {
+                let drive = try nodes[index].drive(episodes: settings.episodesPerRound)
+                summary.crashes += drive.crashes
+                summary.captures.merge(drive.capturesByFamily, uniquingKeysWith: +)
+            }
+            for node in nodes {
+                _ = try await node.connection.heartbeat(NodeHeartbeat(
+                    state: .idle, modelVersion: node.version, region: node.region, capturesPending: node.captures.count))
+            }
+            await service.tick()
+
+            // 3. Nodes with captures learn (two at a time, one per core), then upload in node order.
+            var tasks: [Int: TaskAssignment] = [:]
+            for (index, node) in nodes.enumerated() where !node.captures.isEmpty {
+                if let task = try await node.connection.pollTask(waitSeconds: 0) { tasks[index] = task }
+            }
+            let bodies = try await Self.learn(&nodes, tasks: tasks, settings: settings, round: number)
+            let denseBytes = base.parameterCount * MemoryLayout<Float>.size
+            for index in bodies.keys.sorted() {
+                guard let body = bodies[index], let task = tasks[index] else { continue }
+                summary.updatesSent += 1
+                summary.bytesUp += body.count
+                summary.denseBytesUp += denseBytes
+                do {
+                    _ = try await nodes[index].connection.uploadUpdate(round: task.round, compressedDelta: body)
+                    summary.updatesAccepted += 1
+                    nodes[index].lessonDelivered(maxCaptures: settings.maxCaptures)
+                } catch {
+                    summary.updatesRejected += 1
+                }
+            }
+
+            // 4. The round closes at its deadline, is aggregated and gated.
+            clock.advance(by: Self.roundDeadline + 1)
+            await service.tick()
+            let versions = try service.versions()
+            if let candidate = versions.first(where: { $0.manifest.round.map { Int($0) == Self.roundNumber(number, in: versions) } ?? false }),
+               let gate = candidate.manifest.gate {
+                summary.verdict = gate.verdict
+                summary.reasons = gate.reasons
+                if goldBefore == nil {
+                    goldBefore = gate.currentScore
+                    collisionBefore = Dictionary(uniqueKeysWithValues: gate.families.map { ($0.family, $0.currentCollisionRate) })
+                }
+                latest = gate.verdict == "promoted"
+                    ? (gate.candidateScore, Dictionary(uniqueKeysWithValues: gate.families.map { ($0.family, $0.candidateCollisionRate) }))
+                    : (gate.currentScore, Dictionary(uniqueKeysWithValues: gate.families.map { ($0.family, $0.currentCollisionRate) }))
+            } else if summary.updatesAccepted > 0 {
+                summary.verdict = "abandoned"
+            }
+
+            // 5. Every node pulls what is current and checks it.
+            for index in nodes.indices { summary.bytesDown += try await Self.pull(&nodes[index], verifier: verifier) }
+            summary.version = await service.currentVersion
+            summary.goldScore = latest.score
+            summary.collisionRate = latest.rates
+            summary.seconds = Self.seconds(since: roundStarted)
+            summaries.append(summary)
+            progress(summary)
+        }
+
+        let final = await service.currentModel()
+        let finalVersion = try service.version(final.version)
+        return SimulationSummary(
+            nodes: settings.nodes, rounds: summaries, regions: nodesByRegion, seed: settings.seed,
+            transport: settings.transport.rawValue, goldBefore: goldBefore, goldAfter: latest.score ?? goldBefore,
+            collisionBefore: collisionBefore, collisionAfter: latest.rates.isEmpty ? collisionBefore : latest.rates,
+            finalModelHash: finalVersion.manifest.contentHash, finalVersion: final.version,
+            seconds: Self.seconds(since: started))
+    }
+
+    /// The coordinator's number for the simulation's round `number`: the
+    /// newest round any version names (rounds abandoned for lack of updates
+    /// make the two differ).
+    static func roundNumber(_ number: Int, in versions: [PublishedVersion]) -> Int {
+        Int(versions.compactMap(\.manifest.round).max() ?? UInt64(number))
+    }
+
+    /// Fetches the current version if it is new to the node, verifies and installs it; returns the bytes downloaded.
+    static func pull(_ node: inout SimulatedFleetNode, verifier: ModelVerifier) async throws -> Int {
+        switch try await node.connection.fetchModel(.current(ifNoneMatch: node.version == 0 ? nil : node.version)) {
+        case .notModified:
+            return 0
+        case .model(let download):
+            let verified = try verifier.verify(download)
+            node.policy = verified.policy
+            node.version = verified.version
+            return download.compressedCheckpoint.count
+        }
+    }
+
+    /// Every tasked node's lesson, two nodes at a time (one per core), each seeded by node and round.
+    static func learn(
+        _ nodes: inout [SimulatedFleetNode], tasks: [Int: TaskAssignment], settings: FleetSimulationConfiguration, round: Int
+    ) async throws -> [Int: [UInt8]] {
+        var bodies: [Int: [UInt8]] = [:]
+        let order = tasks.keys.sorted()
+        var next = 0
+        try await withThrowingTaskGroup(of: (Int, SimulatedFleetNode, [UInt8]?).self) { group in
+            func start(_ index: Int) {
+                var node = nodes[index]
+                let task = tasks[index]!
+                var learnerConfiguration = EdgeLearner.Configuration(
+                    synthesis: .init(count: settings.variations), labelling: .init(iterations: 2, concurrency: 1),
+                    compression: .init(fraction: settings.compression))
+                learnerConfiguration.seed = mix(settings.seed, mix(UInt64(index), UInt64(round)))
+                let learner = EdgeLearner(configuration: learnerConfiguration)
+                group.addTask {
+                    let body = try await node.lesson(for: task, learner: learner, maxCaptures: settings.maxCaptures)
+                    return (index, node, body)
+                }
+            }
+            while next < min(2, order.count) {
+                start(order[next])
+                next += 1
+            }
+            while let (index, node, body) = try await group.next() {
+                nodes[index] = node
+                bodies[index] = body
+                if next < order.count {
+                    start(order[next])
+                    next += 1
+                }
+            }
+        }
+        return bodies
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// SplitMix64 of `a` and `b`.
+    static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        var z = a &+ 0x9E37_79B9_7F4A_7C15 &* (b &+ 1)
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,91 @@
+public import Aggregation
+public import Foundation
+
+/// Everything that decides a fleet simulation, as one value (filled by
+/// `fleet-sim`'s flags, or in code by tests).
+public struct FleetSimulationConfiguration: Sendable {
+    /// How nodes reach the coordinator.
+    public enum Transport: String, Sendable, CaseIterable {
+        /// Mutual TLS on 127.0.0.1 through the coordinator's HTTPS server, as in production.
+        case tls
+        /// Calls into the coordinator in the same process: for fleets of thousands.
+        case inMemory = "in-memory"
+    }
+
+    /// Number of nodes, spread over ``regions`` in turn.
+    public var nodes: Int
+    /// Rounds to run.
+    public var rounds: Int
+    /// Region names (files in `Simulator/regions/`); nil: every region.
+    public var regions: [String]?
+    /// Seed of everything random: nodes' drives, learning, sampling.
+    public var seed: UInt64
+    public var transport: Transport
+    /// How the coordinator combines updates.
+    public var aggregation: AggregationConfiguration
+    /// Share of the delta's values a node keeps (top-k), in (0, 1].
+    public var compression: Double
+    /// Asynchronous (buffered) rounds instead of synchronous ones.
+    public var asynchronous: Bool
+    /// Share of nodes that send poisoned updates (scaled ×100, sign-flipped).
+    public var poisonedShare: Double
+    /// Episodes each node drives per round (each may yield captures).
+    public var episodesPerRound: Int
+    /// Variations of each capture a node learns from.
+    public var variations: Int
+    /// Captures in one lesson, at most.
+    public var maxCaptures: Int
+    /// Gold episodes per family the gate drives (nil: the full suite).
+    public var gateEpisodesPerFamily: Int?
+    /// Where the report, the final model and the round log go.
+    public var outputDirectory: URL
+    /// The `Simulator/` directory.
+    public var simulatorContent: URL
+
+    public init(
+        nodes: Int = 24, rounds: Int = 10, regions: [String]? = nil, seed: UInt64 = 1,
+        transport: Transport = .tls, aggregation: AggregationConfiguration = AggregationConfiguration(),
+        compression: Double = 0.2, asynchronous: Bool = false, poisonedShare: Double = 0,
+        episodesPerRound: Int = 2, variations: Int = 24, maxCaptures: Int = 1, gateEpisodesPerFamily: Int? = 4,
+        outputDirectory: URL, simulatorContent: URL
+    ) {
+        self.nodes = nodes
+        self.rounds = rounds
+        self.regions = regions
+        self.seed = seed
+        self.transport = transport
+        self.aggregation = aggregation
+        self.compression = compression
+        self.asynchronous = asynchronous
+        self.poisonedShare = poisonedShare
+        self.episodesPerRound = episodesPerRound
+        self.variations = variations
+        self.maxCaptures = maxCaptures
+        self.gateEpisodesPerFamily = gateEpisodesPerFamily
+        self.outputDirectory = outputDirectory
+        self.simulatorContent = simulatorContent
+    }
+
+    /// Names the first value that makes no sense.
+    public func validate() throws(SimulationError) {
+        func fail(_ field: String, _ requirement: String) -> SimulationError {
+            SimulationError("\(field) \(requirement)")
+        }
+        guard nodes >= 1 else { throw fail("nodes", "must be at least 1") }
+        guard rounds >= 1 else { throw fail("rounds", "must be at least 1") }
+        guard compression > 0, compression <= 1 else { throw fail("compression", "must be in (0, 1]") }
+        guard poisonedShare >= 0, poisonedShare < 1 else { throw fail("poisoned", "must be in [0, 1)") }
+        guard episodesPerRound >= 1 else { throw fail("episodes-per-round", "must be at least 1") }
+        guard variations >= 1 else { throw fail("variations", "must be at least 1") }
+        guard maxCaptures >= 1 else { throw fail("max-captures", "must be at least 1") }
+        if let gateEpisodesPerFamily, gateEpisodesPerFamily < 1 { throw fail("gate-episodes", "must be at least 1") }
+        if let regions, regions.isEmpty { throw fail("regions", "must name at least one region") }
+    }
+}
+
+/// What went wrong in a simulation, in words that name the problem.
+public struct SimulationError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// One round of a simulation, as printed and logged (one JSON line each).
+public struct RoundSummary: Sendable, Codable, Equatable {
+    public var round: Int
+    /// Captures taken this round, by family.
+    public var captures: [String: Int]
+    /// Crashes while driving this round (the fleet's own episodes).
+    public var crashes: Int
+    public var updatesSent: Int
+    public var updatesAccepted: Int
+    public var updatesRejected: Int
+    /// Compressed update bodies sent.
+    public var bytesUp: Int
+    /// The same updates as dense float32 models would be (what a plain FedAvg client sends).
+    public var denseBytesUp: Int
+    /// Model downloads (zstd checkpoints) after the round.
+    public var bytesDown: Int
+    /// promoted, rejected, awaiting_approval, abandoned, or none (no update).
+    public var verdict: String
+    /// The version serving after the round.
+    public var version: UInt64
+    /// Gold-suite score (collision-free %) of the version serving after the round.
+    public var goldScore: Double?
+    /// Gold-suite collision rate per family of the version serving after the round.
+    public var collisionRate: [String: Double]
+    /// Why a candidate was rejected.
+    public var reasons: [String]
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case round, captures, crashes, verdict, version, reasons, seconds
+        case updatesSent = "updates_sent"
+        case updatesAccepted = "updates_accepted"
+        case updatesRejected = "updates_rejected"
+        case bytesUp = "bytes_up"
+        case denseBytesUp = "dense_bytes_up"
+        case bytesDown = "bytes_down"
+        case goldScore = "gold_score"
+        case collisionRate = "collision_rate"
+    }
+
+    /// The line the terminal shows.
+    public var line: String {
+        let families = captures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        let score = goldScore.map { String(format: "%.1f", $0) } ?? "–"
+        return "round \(round): captures [\(families.isEmpty ? "none" : families)] · updates \(updatesAccepted)/\(updatesSent) accepted"
+            + " · up \(Self.bytes(bytesUp)) (dense \(Self.bytes(denseBytesUp))) · down \(Self.bytes(bytesDown))"
+            + " · \(verdict) → v\(version) · gold \(score) · \(String(format: "%.1f", seconds)) s"
+    }
+
+    static func bytes(_ count: Int) -> String {
+        count >= 1 << 20 ? String(format: "%.1f MB", Double(count) / 1_048_576)
+            : count >= 1 << 10 ? String(format: "%.1f KB", Double(count) / 1024) : "\(count) B"
+    }
+}
+
+/// The whole run: what `summary.json` holds.
+public struct SimulationSummary: Sendable, Codable {
+    public var nodes: Int
+    public var rounds: [RoundSummary]
+    public var regions: [String: [String]]
+    public var seed: UInt64
+    public var transport: String
+    /// Gold score and per-family collision rate of the seed model and of the final one.
+    public var goldBefore: Double?
+    public var goldAfter: Double?
+    public var collisionBefore: [String: Double]
+    public var collisionAfter: [String: Double]
+    /// SHA-256 of the final model's checkpoint (the same seed gives the same hash).
+    public var finalModelHash: String
+    public var finalVersion: UInt64
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case nodes, rounds, regions, seed, transport, seconds
+        case goldBefore = "gold_before"
+        case goldAfter = "gold_after"
+        case collisionBefore = "collision_before"
+        case collisionAfter = "collision_after"
+        case finalModelHash = "final_model_hash"
+        case finalVersion = "final_version"
+    }
+}

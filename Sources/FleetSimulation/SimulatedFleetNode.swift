@@ -1,0 +1,80 @@
+import DrivingSimulator
+import EdgeLearning
+import EdgeNode
+import FleetEvaluation
+import FleetWire
+import PolicyNetwork
+
+/// One simulated vehicle of the fleet: it drives in its region with the
+/// model it runs, keeps the captures its triggers take, learns from them
+/// when the coordinator hands it a task, and installs every version it pulls
+/// once the signature checks out — the edge node's steps, taken in lock
+/// step so that a seed gives the same run.
+struct SimulatedFleetNode: Sendable {
+    let id: String
+    let region: String
+    /// Sends poisoned updates (for robustness runs).
+    let poisoned: Bool
+    let connection: any CoordinatorConnection
+    var vehicle: SimulatedVehicle
+    /// The verified model it drives with.
+    var policy: MoEPolicy
+    var version: UInt64
+    /// Captures not yet learned from, oldest first.
+    var captures: [Capture] = []
+    var compressor: DeltaCompressor
+
+    /// What one round's drive gave.
+    struct Drive: Sendable {
+        var capturesByFamily: [String: Int] = [:]
+        var crashes = 0
+    }
+
+    /// Drives `episodes` episodes with the current model and keeps what the triggers captured.
+    mutating func drive(episodes: Int) throws -> Drive {
+        var drive = Drive()
+        for _ in 0..<episodes {
+            var driver = try PolicyDriver(policy: policy, name: id)
+            let result = try vehicle.driveEpisode(with: &driver)
+            if result.crashed { drive.crashes += 1 }
+            for capture in result.captures {
+                drive.capturesByFamily[VariationSynthesizer.family(of: capture), default: 0] += 1
+                captures.append(capture)
+            }
+        }
+        return drive
+    }
+
+    /// The lesson of the oldest captures for `task`, as the compressed
+    /// container the node uploads; nil when there is nothing to learn.
+    mutating func lesson(for task: TaskAssignment, learner: EdgeLearner, maxCaptures: Int) async throws -> [UInt8]? {
+        guard !captures.isEmpty, task.baseVersion == version else { return nil }
+        let used = Array(captures.prefix(maxCaptures))
+        let adaptation = try await learner.adapt(
+            captures: used, base: policy, anchor: TrainingSet(width: policy.architecture.inputs))
+        var delta = try learner.delta(
+            for: adaptation, base: policy,
+            header: DeltaHeader(nodeID: id, baseVersion: task.baseVersion, round: task.round), compressor: &compressor)
+        if poisoned { delta = Self.poison(delta) }
+        return try DeltaCodec.encodeCompressed(delta)
+    }
+
+    /// The captures a delivered lesson used are learned; the rest wait.
+    mutating func lessonDelivered(maxCaptures: Int) {
+        captures.removeFirst(min(maxCaptures, captures.count))
+    }
+
+    /// Scaled ×100 and sign-flipped: the attack the robust aggregators are measured against.
+    static func poison(_ delta: PolicyDelta) -> PolicyDelta {
+        var poisoned = delta
+        poisoned.tensors = delta.tensors.map { tensor in
+            var indices: [UInt32] = [], values: [Float] = []
+            tensor.forEachNonzero { index, value in
+                indices.append(UInt32(index))
+                values.append(-100 * value)
+            }
+            return TensorDelta(name: tensor.name, role: tensor.role, shape: tensor.shape, payload: .sparse(indices: indices, values: values))
+        }
+        return poisoned
+    }
+}
