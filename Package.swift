@@ -275,6 +275,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "FleetSimulationTests",
+            dependencies: ["FleetSimulation", "DrivingSimulator"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "CoordinatorTests",
             dependencies: [
                 "Coordinator", "FleetWire", "PolicyNetwork", "FleetEvaluation", "DrivingSimulator", "SecureTransport",

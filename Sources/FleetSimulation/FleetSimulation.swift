@@ -103,7 +103,7 @@ public struct FleetSimulation: Sendable {
             var summary = RoundSummary(
                 round: number, captures: [:], crashes: 0, updatesSent: 0, updatesAccepted: 0, updatesRejected: 0,
                 bytesUp: 0, denseBytesUp: 0, bytesDown: 0, verdict: "none", version: 0, goldScore: nil,
-                collisionRate: [:], reasons: [], seconds: 0)
+                collisionRate: [:], reasons: [], candidateHash: nil, seconds: 0)
 
             // 1. Drive; 2. everyone is heard from; the round opens.
             for index in nodes.indices {
@@ -146,6 +146,7 @@ public struct FleetSimulation: Sendable {
                let gate = candidate.manifest.gate {
                 summary.verdict = gate.verdict
                 summary.reasons = gate.reasons
+                summary.candidateHash = candidate.manifest.contentHash
                 if goldBefore == nil {
                     goldBefore = gate.currentScore
                     collisionBefore = Dictionary(uniqueKeysWithValues: gate.families.map { ($0.family, $0.currentCollisionRate) })

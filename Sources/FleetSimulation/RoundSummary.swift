@@ -26,6 +26,8 @@ public struct RoundSummary: Sendable, Codable, Equatable {
     public var collisionRate: [String: Double]
     /// Why a candidate was rejected.
     public var reasons: [String]
+    /// SHA-256 of the round's candidate checkpoint, promoted or not (the same seed gives the same).
+    public var candidateHash: String?
     public var seconds: Double
 
     enum CodingKeys: String, CodingKey {
@@ -36,6 +38,7 @@ public struct RoundSummary: Sendable, Codable, Equatable {
         case bytesUp = "bytes_up"
         case denseBytesUp = "dense_bytes_up"
         case bytesDown = "bytes_down"
+        case candidateHash = "candidate_hash"
         case goldScore = "gold_score"
         case collisionRate = "collision_rate"
     }

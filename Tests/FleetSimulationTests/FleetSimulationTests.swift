@@ -1,0 +1,48 @@
+import DrivingSimulator
+import Foundation
+import Testing
+import FleetSimulation
+
+@Suite("fleet simulation")
+struct FleetSimulationTests {
+    static func configuration(seed: UInt64, output: URL) throws -> FleetSimulationConfiguration {
+        let content = try #require(SimulatorContent.locate(from: URL(fileURLWithPath: #filePath)))
+        return FleetSimulationConfiguration(
+            nodes: 3, rounds: 1, regions: ["alpine", "coastal", "urban"], seed: seed, transport: .inMemory,
+            episodesPerRound: 2, variations: 3, gateEpisodesPerFamily: 1,
+            outputDirectory: output, simulatorContent: content.root)
+    }
+
+    @Test("a small fleet runs a round end to end, and the same seed gives the same model and the same round")
+    func deterministic() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-sim-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try await FleetSimulation(configuration: try Self.configuration(seed: 7, output: directory.appendingPathComponent("a"))).run()
+        let second = try await FleetSimulation(configuration: try Self.configuration(seed: 7, output: directory.appendingPathComponent("b"))).run()
+        #expect(first.rounds.count == 1)
+        let round = try #require(first.rounds.first)
+        #expect(round.updatesSent > 0, "some node captured an edge case and sent a lesson")
+        #expect(round.updatesAccepted == round.updatesSent)
+        #expect(round.bytesUp < round.denseBytesUp / 10, "a lesson is far smaller than the dense model")
+        #expect(["promoted", "rejected"].contains(round.verdict))
+        #expect(first.goldBefore != nil)
+        #expect(round.candidateHash != nil, "the round's candidate was built and gated")
+        #expect(first.finalModelHash == second.finalModelHash)
+        var (a, b) = (round, try #require(second.rounds.first))
+        (a.seconds, b.seconds) = (0, 0)
+        #expect(a == b)
+        #expect(Set(first.regions.keys) == ["alpine", "coastal", "urban"])
+    }
+
+    @Test("bad settings are refused, naming the setting")
+    func validation() throws {
+        var configuration = try Self.configuration(seed: 1, output: URL(fileURLWithPath: "/tmp/unused"))
+        configuration.compression = 0
+        do {
+            _ = try FleetSimulation(configuration: configuration)
+            Issue.record("a compression of 0 must be refused")
+        } catch {
+            #expect(error.message.contains("compression"))
+        }
+    }
+}
