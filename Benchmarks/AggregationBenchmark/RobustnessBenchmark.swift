@@ -40,7 +40,7 @@ enum RobustnessBenchmark {
         func aggregate(_ withPoison: Bool, _ configuration: AggregationConfiguration) throws -> AggregateResult {
             var aggregator = try RoundAggregator(layout: layout, configuration: configuration, currentVersion: 1, round: 1)
             for (node, delta) in honest.enumerated() {
-                let sent = withPoison && poisoned.contains(node) ? poison(delta) : delta
+                let sent = withPoison && poisoned.contains(node) ? PoisonedUpdate.make(from: delta) : delta
                 try aggregator.add(DeltaCodec.scanCompressed(DeltaCodec.encodeCompressed(sent)))
             }
             return try aggregator.finalize()
@@ -70,20 +70,6 @@ enum RobustnessBenchmark {
             let value = try await score(apply(try aggregate(true, configuration).meanDelta, to: base), label)
             print("| 20 % poisoned | \(label) | \(String(format: "%.1f", value)) | \(String(format: "%+.1f", value - clean)) |")
         }
-    }
-
-    /// `delta` scaled by −100.
-    static func poison(_ delta: PolicyDelta) -> PolicyDelta {
-        var poisoned = delta
-        poisoned.tensors = delta.tensors.map { tensor in
-            var indices: [UInt32] = [], values: [Float] = []
-            tensor.forEachNonzero { index, value in
-                indices.append(UInt32(index))
-                values.append(-100 * value)
-            }
-            return TensorDelta(name: tensor.name, role: tensor.role, shape: tensor.shape, payload: .sparse(indices: indices, values: values))
-        }
-        return poisoned
     }
 
     /// `base` plus the averaged change.

@@ -54,10 +54,11 @@ struct SimulateFleet: AsyncParsableCommand {
         if !quiet && !json { print("fleet-sim: \(nodes) nodes, \(rounds) rounds, seed \(seed), transport \(transport.rawValue)") }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         let (quiet, json) = (self.quiet, self.json)
         let summary = try await simulation.run { round in
-            if json, let line = try? encoder.encode(round) { print(String(decoding: line, as: UTF8.self)) }
-            else if !quiet { print(round.line) }
+            if json, let line = try? encoder.encode(round) { emit(String(decoding: line, as: UTF8.self)) }
+            else if !quiet { emit(round.line) }
         }
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
         let lines = try summary.rounds.map { String(decoding: try encoder.encode($0), as: UTF8.self) }.joined(separator: "\n") + "\n"
@@ -68,4 +69,10 @@ struct SimulateFleet: AsyncParsableCommand {
         let after = summary.goldAfter.map { String(format: "%.1f", $0) } ?? "–"
         print("fleet-sim: gold \(before) → \(after) after \(rounds) rounds; version \(summary.finalVersion), model \(summary.finalModelHash); \(String(format: "%.0f", summary.seconds)) s; wrote \(outputDirectory.path)")
     }
+}
+
+/// Writes a line straight to standard output: a round's line appears as the
+/// round ends, also when the output is a pipe or a file that a script reads live.
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// One round of a simulation, as printed and logged (one JSON line each).
+/// One round of a simulation, as printed and logged (one JSON line each;
+/// keys in snake case, as `fleet-sim` encodes them).
 public struct RoundSummary: Sendable, Codable, Equatable {
     public var round: Int
     /// Captures taken this round, by family.
@@ -30,18 +31,6 @@ public struct RoundSummary: Sendable, Codable, Equatable {
     public var candidateHash: String?
     public var seconds: Double
 
-    enum CodingKeys: String, CodingKey {
-        case round, captures, crashes, verdict, version, reasons, seconds
-        case updatesSent = "updates_sent"
-        case updatesAccepted = "updates_accepted"
-        case updatesRejected = "updates_rejected"
-        case bytesUp = "bytes_up"
-        case denseBytesUp = "dense_bytes_up"
-        case bytesDown = "bytes_down"
-        case candidateHash = "candidate_hash"
-        case goldScore = "gold_score"
-        case collisionRate = "collision_rate"
-    }
 
     /// The line the terminal shows.
     public var line: String {
@@ -75,13 +64,4 @@ public struct SimulationSummary: Sendable, Codable {
     public var finalVersion: UInt64
     public var seconds: Double
 
-    enum CodingKeys: String, CodingKey {
-        case nodes, rounds, regions, seed, transport, seconds
-        case goldBefore = "gold_before"
-        case goldAfter = "gold_after"
-        case collisionBefore = "collision_before"
-        case collisionAfter = "collision_after"
-        case finalModelHash = "final_model_hash"
-        case finalVersion = "final_version"
-    }
 }

@@ -1,3 +1,4 @@
+import Aggregation
 import DrivingSimulator
 import EdgeLearning
 import EdgeNode
@@ -55,26 +56,12 @@ struct SimulatedFleetNode: Sendable {
         var delta = try learner.delta(
             for: adaptation, base: policy,
             header: DeltaHeader(nodeID: id, baseVersion: task.baseVersion, round: task.round), compressor: &compressor)
-        if poisoned { delta = Self.poison(delta) }
+        if poisoned { delta = PoisonedUpdate.make(from: delta) }
         return try DeltaCodec.encodeCompressed(delta)
     }
 
     /// The captures a delivered lesson used are learned; the rest wait.
     mutating func lessonDelivered(maxCaptures: Int) {
         captures.removeFirst(min(maxCaptures, captures.count))
-    }
-
-    /// Scaled ×100 and sign-flipped: the attack the robust aggregators are measured against.
-    static func poison(_ delta: PolicyDelta) -> PolicyDelta {
-        var poisoned = delta
-        poisoned.tensors = delta.tensors.map { tensor in
-            var indices: [UInt32] = [], values: [Float] = []
-            tensor.forEachNonzero { index, value in
-                indices.append(UInt32(index))
-                values.append(-100 * value)
-            }
-            return TensorDelta(name: tensor.name, role: tensor.role, shape: tensor.shape, payload: .sparse(indices: indices, values: values))
-        }
-        return poisoned
     }
 }

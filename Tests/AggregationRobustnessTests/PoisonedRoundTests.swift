@@ -89,25 +89,11 @@ struct PoisonedRound {
         clipNorm = 2 * norms.sorted()[norms.count / 2]
     }
 
-    /// `delta` scaled by −100: what a poisoning node sends.
-    static func poison(_ delta: PolicyDelta) -> PolicyDelta {
-        var poisoned = delta
-        poisoned.tensors = delta.tensors.map { tensor in
-            var indices: [UInt32] = [], values: [Float] = []
-            tensor.forEachNonzero { index, value in
-                indices.append(UInt32(index))
-                values.append(-100 * value)
-            }
-            return TensorDelta(name: tensor.name, role: tensor.role, shape: tensor.shape, payload: .sparse(indices: indices, values: values))
-        }
-        return poisoned
-    }
-
     /// Every node's update goes over the wire (zstd container) and through the aggregator's scan path.
     func aggregate(poisoned withPoison: Bool, configuration: AggregationConfiguration) throws -> AggregateResult {
         var aggregator = try RoundAggregator(layout: layout, configuration: configuration, currentVersion: 1, round: 1)
         for (node, delta) in honest.enumerated() {
-            let sent = withPoison && poisoned.contains(node) ? Self.poison(delta) : delta
+            let sent = withPoison && poisoned.contains(node) ? PoisonedUpdate.make(from: delta) : delta
             try aggregator.add(DeltaCodec.scanCompressed(DeltaCodec.encodeCompressed(sent)))
         }
         return try aggregator.finalize()
