@@ -134,6 +134,8 @@ let package = Package(
                 "Coordinator", "EdgeNode", "EdgeLearning", "FleetEvaluation", "DrivingSimulator", "FleetWire",
                 "PolicyNetwork", "SecureTransport", "Aggregation",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

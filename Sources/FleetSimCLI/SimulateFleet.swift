@@ -19,20 +19,18 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Share of each delta's values a node sends (top-k), in (0, 1].") var compression = 0.2
     @Flag(name: .customLong("async"), help: "Asynchronous (buffered) rounds instead of synchronous ones.") var asynchronous = false
     @Option(help: "Share of nodes that send poisoned updates (×100, sign-flipped).") var poisoned = 0.0
-    @Option(help: "Transport: in-memory (calls in this process).") var transport = "in-memory"
+    @Option(help: "Transport: tls (mutual TLS on 127.0.0.1 through the coordinator's HTTPS server) or in-memory (calls in this process, for very large fleets).")
+    var transport = "tls"
     @Option(help: "Episodes each node drives per round.") var episodesPerRound = 2
     @Option(help: "Variations of each capture a node learns from.") var variations = 24
     @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 4
-    @Option(help: "Output directory (summary.json, rounds.jsonl).") var output = "fleet-sim-output"
+    @Option(help: "Output directory (summary.json, rounds.jsonl, the final model).") var output = "fleet-sim-output"
     @Flag(help: "Print only the final summary line.") var quiet = false
     @Flag(help: "Print each round as a JSON line.") var json = false
 
     func run() async throws {
         guard let transport = FleetSimulationConfiguration.Transport(rawValue: transport) else {
-            throw ValidationError("unknown transport '\(transport)' (expected in-memory)")
-        }
-        guard transport == .inMemory else {
-            throw ValidationError("transport '\(transport.rawValue)' is not available yet; use --transport in-memory")
+            throw ValidationError("unknown transport '\(transport)' (expected tls or in-memory)")
         }
         let rule: AggregationConfiguration.Rule
         switch aggregator {

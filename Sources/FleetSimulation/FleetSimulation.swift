@@ -33,7 +33,7 @@ public struct FleetSimulation: Sendable {
     static let roundDeadline = 600.0
 
     /// Runs every round; `progress` gets each round's summary as it ends.
-    public func run(progress: @Sendable (RoundSummary) -> Void = { _ in }) async throws -> SimulationSummary {
+    public func run(progress: @escaping @Sendable (RoundSummary) -> Void = { _ in }) async throws -> SimulationSummary {
         let started = ContinuousClock.now
         let settings = configuration
         let content = SimulatorContent(root: settings.simulatorContent)
@@ -58,11 +58,13 @@ public struct FleetSimulation: Sendable {
         // The coordinator, on the simulation's clock.
         let clock = SimulationClock(start: 1_800_000_000)
         let signingKey = try PrivateKey(generating: .ed25519)
-        var rounds = RoundConfiguration(
+        // Every node is invited and alive for the whole run (nodes never go
+        // quiet here); a round closes when the clock passes its deadline.
+        let rounds = RoundConfiguration(
             mode: settings.asynchronous ? .asynchronous(bufferSize: max(1, settings.nodes / 2)) : .synchronous,
-            participationFraction: 1, minParticipants: 1, maxParticipants: max(settings.nodes, 1),
-            quorumFraction: 1, minUpdates: 1, deadline: Self.roundDeadline, heartbeatTimeout: 1e9, seed: settings.seed)
-        rounds.heartbeatTimeout = 100 * Self.roundDeadline * Double(settings.rounds + 1)
+            participationFraction: 1, minParticipants: 1, maxParticipants: settings.nodes,
+            quorumFraction: 1, minUpdates: 1, deadline: Self.roundDeadline,
+            heartbeatTimeout: 2 * Self.roundDeadline * Double(settings.rounds + 1), seed: settings.seed)
         var logger = Logger(label: "fleet.sim.coordinator")
         logger.logLevel = .warning
         let service = try await CoordinatorService(
@@ -77,23 +79,34 @@ public struct FleetSimulation: Sendable {
         let verifier = ModelVerifier(signingKey: signingKey.publicKey)
 
         // The nodes, spread over the regions in turn.
-        let poisonedCount = Int((settings.poisonedShare * Double(settings.nodes)).rounded())
-        var nodes: [SimulatedFleetNode] = []
-        var nodesByRegion: [String: [String]] = [:]
-        for index in 0..<settings.nodes {
+        let placement = (0..<settings.nodes).map { index in
             let region = regions[index % regions.count]
-            let id = String(format: "%@-%04d", region.name, index)
-            nodesByRegion[region.name, default: []].append(id)
-            nodes.append(SimulatedFleetNode(
-                id: id, region: region.name, poisoned: index % max(1, settings.nodes / max(poisonedCount, 1)) == 0 && poisonedCount > 0
-                    && nodes.count(where: \.poisoned) < poisonedCount,
-                connection: InProcessConnection(node: id, service: service),
-                vehicle: SimulatedVehicle(region: region, library: library, guardrail: guardrail, seed: Self.mix(settings.seed, UInt64(index))),
-                policy: base, version: 0,
-                compressor: DeltaCompressor(configuration: .init(fraction: settings.compression))))
+            return (id: String(format: "%@-%04d", region.name, index), region: region)
         }
-        for index in nodes.indices { _ = try await Self.pull(&nodes[index], verifier: verifier) }
+        let poisonedEvery = settings.poisonedShare > 0 ? max(1, Int((1 / settings.poisonedShare).rounded())) : 0
+        return try await FleetTransport.withConnections(settings.transport, service: service, nodes: placement.map(\.id)) { connections in
+            var nodes: [SimulatedFleetNode] = []
+            for (index, (id, region)) in placement.enumerated() {
+                nodes.append(SimulatedFleetNode(
+                    id: id, region: region.name, poisoned: poisonedEvery > 0 && index % poisonedEvery == 0,
+                    connection: connections[index],
+                    vehicle: SimulatedVehicle(region: region, library: library, guardrail: guardrail, seed: Self.mix(settings.seed, UInt64(index))),
+                    policy: base, version: 0,
+                    compressor: DeltaCompressor(configuration: .init(fraction: settings.compression))))
+            }
+            for index in nodes.indices { _ = try await Self.pull(&nodes[index], verifier: verifier) }
+            var summary = try await Self.rounds(&nodes, settings: settings, service: service, clock: clock, verifier: verifier, base: base, progress: progress)
+            summary.regions = Dictionary(grouping: placement, by: { $0.region.name }).mapValues { $0.map(\.id) }
+            summary.seconds = Self.seconds(since: started)
+            return summary
+        }
+    }
 
+    /// Every round, in lock step.
+    static func rounds(
+        _ nodes: inout [SimulatedFleetNode], settings: FleetSimulationConfiguration, service: CoordinatorService,
+        clock: SimulationClock, verifier: ModelVerifier, base: MoEPolicy, progress: @escaping @Sendable (RoundSummary) -> Void
+    ) async throws -> SimulationSummary {
         var summaries: [RoundSummary] = []
         var goldBefore: Double?
         var collisionBefore: [String: Double] = [:]
@@ -170,12 +183,22 @@ public struct FleetSimulation: Sendable {
 
         let final = await service.currentModel()
         let finalVersion = try service.version(final.version)
+        try Self.write(finalVersion, checkpoint: try service.registry.checkpoint(of: finalVersion), to: settings.outputDirectory)
         return SimulationSummary(
-            nodes: settings.nodes, rounds: summaries, regions: nodesByRegion, seed: settings.seed,
+            nodes: settings.nodes, rounds: summaries, regions: [:], seed: settings.seed,
             transport: settings.transport.rawValue, goldBefore: goldBefore, goldAfter: latest.score ?? goldBefore,
             collisionBefore: collisionBefore, collisionAfter: latest.rates.isEmpty ? collisionBefore : latest.rates,
-            finalModelHash: finalVersion.manifest.contentHash, finalVersion: final.version,
-            seconds: Self.seconds(since: started))
+            finalModelHash: finalVersion.manifest.contentHash, finalVersion: final.version, seconds: 0)
+    }
+
+    /// The final model beside the report: its safetensors checkpoint, the
+    /// signed manifest's canonical bytes and the signature over them.
+    static func write(_ version: PublishedVersion, checkpoint: [UInt8], to directory: URL) throws {
+        try Data(checkpoint).write(to: directory.appendingPathComponent("final-model.safetensors"), options: .atomic)
+        try Data(version.manifestBytes).write(to: directory.appendingPathComponent("final-model.manifest.json"), options: .atomic)
+        if let signature = version.signature {
+            try Data(signature).write(to: directory.appendingPathComponent("final-model.manifest.sig"), options: .atomic)
+        }
     }
 
     /// The coordinator's number for the simulation's round `number`: the

@@ -5,20 +5,25 @@ import FleetSimulation
 
 @Suite("fleet simulation")
 struct FleetSimulationTests {
-    static func configuration(seed: UInt64, output: URL) throws -> FleetSimulationConfiguration {
+    static func configuration(seed: UInt64, output: URL, transport: FleetSimulationConfiguration.Transport = .inMemory) throws -> FleetSimulationConfiguration {
         let content = try #require(SimulatorContent.locate(from: URL(fileURLWithPath: #filePath)))
         return FleetSimulationConfiguration(
-            nodes: 3, rounds: 1, regions: ["alpine", "coastal", "urban"], seed: seed, transport: .inMemory,
+            nodes: 3, rounds: 1, regions: ["alpine", "coastal", "urban"], seed: seed, transport: transport,
             episodesPerRound: 2, variations: 3, gateEpisodesPerFamily: 1,
             outputDirectory: output, simulatorContent: content.root)
     }
 
-    @Test("a small fleet runs a round end to end, and the same seed gives the same model and the same round")
+    @Test("a small fleet runs a round over mutual TLS and in memory, and the same seed gives the same model and the same round")
     func deterministic() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-sim-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let first = try await FleetSimulation(configuration: try Self.configuration(seed: 7, output: directory.appendingPathComponent("a"))).run()
-        let second = try await FleetSimulation(configuration: try Self.configuration(seed: 7, output: directory.appendingPathComponent("b"))).run()
+        let first = try await FleetSimulation(configuration: try Self.configuration(
+            seed: 7, output: directory.appendingPathComponent("tls"), transport: .tls)).run()
+        let second = try await FleetSimulation(configuration: try Self.configuration(
+            seed: 7, output: directory.appendingPathComponent("memory"), transport: .inMemory)).run()
+        for file in ["final-model.safetensors", "final-model.manifest.json", "final-model.manifest.sig"] {
+            #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("tls/\(file)").path), "\(file) written")
+        }
         #expect(first.rounds.count == 1)
         let round = try #require(first.rounds.first)
         #expect(round.updatesSent > 0, "some node captured an edge case and sent a lesson")
