@@ -190,7 +190,7 @@ let package = Package(
         .executableTarget(
             name: "FleetSimCLI",
             dependencies: [
-                "DrivingSimulator", "FleetSimulation", "Aggregation",
+                "DrivingSimulator", "FleetSimulation", "Aggregation", "Coordinator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -1,4 +1,5 @@
 import Aggregation
+import Coordinator
 import ArgumentParser
 import DrivingSimulator
 import FleetSimulation
@@ -16,6 +17,10 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Regions, comma separated (default: every region in Simulator/regions).") var regions: String?
     @Option(help: "Seed of everything random; the same seed gives the same final model.") var seed: UInt64 = 1
     @Option(help: "How the coordinator combines updates: weighted-mean, trimmed-mean or median.") var aggregator = "weighted-mean"
+    @Option(help: "FedAvg's server learning rate.") var serverLearningRate: Float = 1
+    @Option(help: "Points of gold-suite collision-free rate a family may lose before the gate rejects a candidate.") var gateTolerance = 2.0
+    @Option(help: "Rise in guardrail interventions per episode the gate tolerates.") var interventionTolerance = 0.05
+    @Option(help: "Captures in one lesson, at most.") var maxCaptures = 1
     @Option(help: "Share of each delta's values a node sends (top-k), in (0, 1].") var compression = 0.2
     @Flag(name: .customLong("async"), help: "Asynchronous (buffered) rounds instead of synchronous ones.") var asynchronous = false
     @Option(help: "Share of nodes that send poisoned updates (×100, sign-flipped).") var poisoned = 0.0
@@ -23,6 +28,7 @@ struct SimulateFleet: AsyncParsableCommand {
     var transport = "tls"
     @Option(help: "Episodes each node drives per round.") var episodesPerRound = 2
     @Option(help: "Variations of each capture a node learns from.") var variations = 24
+    @Option(help: "Ordinary-driving episodes per family a lesson replays (0: none).") var anchorEpisodes = 10
     @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 4
     @Option(help: "Output directory (summary.json, rounds.jsonl, the final model).") var output = "fleet-sim-output"
     @Flag(help: "Print only the final summary line.") var quiet = false
@@ -42,9 +48,11 @@ struct SimulateFleet: AsyncParsableCommand {
         let outputDirectory = URL(fileURLWithPath: output)
         let configuration = FleetSimulationConfiguration(
             nodes: nodes, rounds: rounds, regions: regions.map { $0.split(separator: ",").map(String.init) }, seed: seed,
-            transport: transport, aggregation: AggregationConfiguration(rule: rule), compression: compression,
-            asynchronous: asynchronous, poisonedShare: poisoned, episodesPerRound: episodesPerRound, variations: variations,
-            gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
+            transport: transport, aggregation: AggregationConfiguration(rule: rule),
+            serverOptimizer: .fedAvg(learningRate: serverLearningRate),
+            gate: .init(tolerance: gateTolerance, interventionTolerance: interventionTolerance), compression: compression,
+            asynchronous: asynchronous, poisonedShare: poisoned, episodesPerRound: episodesPerRound, variations: variations, maxCaptures: maxCaptures,
+            anchorEpisodes: anchorEpisodes, gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
             outputDirectory: outputDirectory, simulatorContent: try content.locate().root)
         let simulation: FleetSimulation
         do { simulation = try FleetSimulation(configuration: configuration) } catch { throw ValidationError(error.message) }

@@ -70,10 +70,10 @@ public struct FleetSimulation: Sendable {
         let service = try await CoordinatorService(
             configuration: CoordinatorConfiguration(
                 dataDirectory: coordinatorData, rounds: rounds, aggregation: settings.aggregation,
-                gateSuite: .init(episodesPerFamily: settings.gateEpisodesPerFamily)),
+                serverOptimizer: settings.serverOptimizer, gate: settings.gate, gateSuite: .init(episodesPerFamily: settings.gateEpisodesPerFamily)),
             initialModel: { base }, signingKey: signingKey,
             gate: try RegressionGate.make(
-                content: content, configuration: .init(),
+                content: content, configuration: settings.gate,
                 selection: .init(episodesPerFamily: settings.gateEpisodesPerFamily)),
             clock: clock, logger: logger)
         let verifier = ModelVerifier(signingKey: signingKey.publicKey)
@@ -111,6 +111,9 @@ public struct FleetSimulation: Sendable {
         var goldBefore: Double?
         var collisionBefore: [String: Double] = [:]
         var latest: (score: Double?, rates: [String: Double]) = (nil, [:])
+        // Ordinary driving labelled for the version the nodes run: every node
+        // would label the same episodes the same way, so it is done once per version.
+        var anchor: (version: UInt64, set: TrainingSet)?
         for number in 1...settings.rounds {
             let roundStarted = ContinuousClock.now
             var summary = RoundSummary(
@@ -135,7 +138,11 @@ public struct FleetSimulation: Sendable {
             for (index, node) in nodes.enumerated() where !node.captures.isEmpty {
                 if let task = try await node.connection.pollTask(waitSeconds: 0) { tasks[index] = task }
             }
-            let bodies = try await Self.learn(&nodes, tasks: tasks, settings: settings, round: number)
+            if let version = nodes.first?.version, anchor?.version != version, let policy = nodes.first?.policy {
+                anchor = (version, try await Self.anchor(for: policy, settings: settings))
+            }
+            let bodies = try await Self.learn(
+                &nodes, tasks: tasks, anchor: anchor?.set ?? TrainingSet(width: base.architecture.inputs), settings: settings, round: number)
             let denseBytes = base.parameterCount * MemoryLayout<Float>.size
             for index in bodies.keys.sorted() {
                 guard let body = bodies[index], let task = tasks[index] else { continue }
@@ -223,7 +230,8 @@ public struct FleetSimulation: Sendable {
 
     /// Every tasked node's lesson, two nodes at a time (one per core), each seeded by node and round.
     static func learn(
-        _ nodes: inout [SimulatedFleetNode], tasks: [Int: TaskAssignment], settings: FleetSimulationConfiguration, round: Int
+        _ nodes: inout [SimulatedFleetNode], tasks: [Int: TaskAssignment], anchor: TrainingSet,
+        settings: FleetSimulationConfiguration, round: Int
     ) async throws -> [Int: [UInt8]] {
         var bodies: [Int: [UInt8]] = [:]
         let order = tasks.keys.sorted()
@@ -238,7 +246,7 @@ public struct FleetSimulation: Sendable {
                 learnerConfiguration.seed = mix(settings.seed, mix(UInt64(index), UInt64(round)))
                 let learner = EdgeLearner(configuration: learnerConfiguration)
                 group.addTask {
-                    let body = try await node.lesson(for: task, learner: learner, maxCaptures: settings.maxCaptures)
+                    let body = try await node.lesson(for: task, learner: learner, anchor: anchor, maxCaptures: settings.maxCaptures)
                     return (index, node, body)
                 }
             }
@@ -256,6 +264,13 @@ public struct FleetSimulation: Sendable {
             }
         }
         return bodies
+    }
+
+    /// The anchor set for `policy`: ordinary driving at moderate difficulty, the states it visits labelled with its own actions.
+    static func anchor(for policy: MoEPolicy, settings: FleetSimulationConfiguration) async throws -> TrainingSet {
+        guard settings.anchorEpisodes > 0 else { return TrainingSet(width: policy.architecture.inputs) }
+        let library = try ScenarioLibrary.load(directory: SimulatorContent(root: settings.simulatorContent).scenarios)
+        return try await OrdinaryDriving(episodesPerFamily: settings.anchorEpisodes, difficulty: 0.5).anchor(policy: policy, library: library)
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

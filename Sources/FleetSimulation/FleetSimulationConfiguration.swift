@@ -1,4 +1,5 @@
 public import Aggregation
+public import Coordinator
 public import Foundation
 
 /// Everything that decides a fleet simulation, as one value (filled by
@@ -23,6 +24,10 @@ public struct FleetSimulationConfiguration: Sendable {
     public var transport: Transport
     /// How the coordinator combines updates.
     public var aggregation: AggregationConfiguration
+    /// How the combined update is applied (FedAvg's server learning rate, FedAdam, FedYogi).
+    public var serverOptimizer: ServerOptimizer.Kind
+    /// When the gate promotes a candidate.
+    public var gate: RegressionGate.Configuration
     /// Share of the delta's values a node keeps (top-k), in (0, 1].
     public var compression: Double
     /// Asynchronous (buffered) rounds instead of synchronous ones.
@@ -35,6 +40,9 @@ public struct FleetSimulationConfiguration: Sendable {
     public var variations: Int
     /// Captures in one lesson, at most.
     public var maxCaptures: Int
+    /// Ordinary-driving episodes per family a lesson replays (the anchor
+    /// that keeps what the model already does well); 0: no replay.
+    public var anchorEpisodes: Int
     /// Gold episodes per family the gate drives (nil: the full suite).
     public var gateEpisodesPerFamily: Int?
     /// Where the report, the final model and the round log go.
@@ -45,8 +53,10 @@ public struct FleetSimulationConfiguration: Sendable {
     public init(
         nodes: Int = 24, rounds: Int = 10, regions: [String]? = nil, seed: UInt64 = 1,
         transport: Transport = .tls, aggregation: AggregationConfiguration = AggregationConfiguration(),
+        serverOptimizer: ServerOptimizer.Kind = .fedAvg, gate: RegressionGate.Configuration = .init(),
         compression: Double = 0.2, asynchronous: Bool = false, poisonedShare: Double = 0,
-        episodesPerRound: Int = 2, variations: Int = 24, maxCaptures: Int = 1, gateEpisodesPerFamily: Int? = 4,
+        episodesPerRound: Int = 2, variations: Int = 24, maxCaptures: Int = 1, anchorEpisodes: Int = 10,
+        gateEpisodesPerFamily: Int? = 4,
         outputDirectory: URL, simulatorContent: URL
     ) {
         self.nodes = nodes
@@ -55,12 +65,15 @@ public struct FleetSimulationConfiguration: Sendable {
         self.seed = seed
         self.transport = transport
         self.aggregation = aggregation
+        self.serverOptimizer = serverOptimizer
+        self.gate = gate
         self.compression = compression
         self.asynchronous = asynchronous
         self.poisonedShare = poisonedShare
         self.episodesPerRound = episodesPerRound
         self.variations = variations
         self.maxCaptures = maxCaptures
+        self.anchorEpisodes = anchorEpisodes
         self.gateEpisodesPerFamily = gateEpisodesPerFamily
         self.outputDirectory = outputDirectory
         self.simulatorContent = simulatorContent
@@ -78,6 +91,7 @@ public struct FleetSimulationConfiguration: Sendable {
         guard episodesPerRound >= 1 else { throw fail("episodes-per-round", "must be at least 1") }
         guard variations >= 1 else { throw fail("variations", "must be at least 1") }
         guard maxCaptures >= 1 else { throw fail("max-captures", "must be at least 1") }
+        guard anchorEpisodes >= 0 else { throw fail("anchor-episodes", "must not be negative") }
         if let gateEpisodesPerFamily, gateEpisodesPerFamily < 1 { throw fail("gate-episodes", "must be at least 1") }
         if let regions, regions.isEmpty { throw fail("regions", "must name at least one region") }
     }

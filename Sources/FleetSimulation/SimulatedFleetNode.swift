@@ -48,11 +48,10 @@ struct SimulatedFleetNode: Sendable {
 
     /// The lesson of the oldest captures for `task`, as the compressed
     /// container the node uploads; nil when there is nothing to learn.
-    mutating func lesson(for task: TaskAssignment, learner: EdgeLearner, maxCaptures: Int) async throws -> [UInt8]? {
+    mutating func lesson(for task: TaskAssignment, learner: EdgeLearner, anchor: TrainingSet, maxCaptures: Int) async throws -> [UInt8]? {
         guard !captures.isEmpty, task.baseVersion == version else { return nil }
         let used = Array(captures.prefix(maxCaptures))
-        let adaptation = try await learner.adapt(
-            captures: used, base: policy, anchor: TrainingSet(width: policy.architecture.inputs))
+        let adaptation = try await learner.adapt(captures: used, base: policy, anchor: anchor)
         var delta = try learner.delta(
             for: adaptation, base: policy,
             header: DeltaHeader(nodeID: id, baseVersion: task.baseVersion, round: task.round), compressor: &compressor)
