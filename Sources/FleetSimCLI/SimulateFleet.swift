@@ -30,7 +30,7 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Variations of each capture a node learns from.") var variations = 24
     @Option(help: "Ordinary-driving episodes per family a lesson replays (0: none).") var anchorEpisodes = 10
     @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 4
-    @Option(help: "Output directory (summary.json, rounds.jsonl, the final model).") var output = "fleet-sim-output"
+    @Option(help: "Output directory (report.html, summary.json, rounds.jsonl, the final model).") var output = "fleet-sim-output"
     @Flag(help: "Print only the final summary line.") var quiet = false
     @Flag(help: "Print each round as a JSON line.") var json = false
 
@@ -71,6 +71,7 @@ struct SimulateFleet: AsyncParsableCommand {
         try Data(lines.utf8).write(to: outputDirectory.appendingPathComponent("rounds.jsonl"), options: .atomic)
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try encoder.encode(summary).write(to: outputDirectory.appendingPathComponent("summary.json"), options: .atomic)
+        try Data(FleetReport(summary).html().utf8).write(to: outputDirectory.appendingPathComponent("report.html"), options: .atomic)
         let before = summary.goldBefore.map { String(format: "%.1f", $0) } ?? "–"
         let after = summary.goldAfter.map { String(format: "%.1f", $0) } ?? "–"
         print("fleet-sim: gold \(before) → \(after) after \(rounds) rounds; version \(summary.finalVersion), model \(summary.finalModelHash); \(String(format: "%.0f", summary.seconds)) s; wrote \(outputDirectory.path)")

@@ -97,6 +97,7 @@ public struct FleetSimulation: Sendable {
             for index in nodes.indices { _ = try await Self.pull(&nodes[index], verifier: verifier) }
             var summary = try await Self.rounds(&nodes, settings: settings, service: service, clock: clock, verifier: verifier, base: base, progress: progress)
             summary.regions = Dictionary(grouping: placement, by: { $0.region.name }).mapValues { $0.map(\.id) }
+            summary.regionFamilies = Dictionary(regions.map { ($0.name, $0.families.keys.sorted()) }, uniquingKeysWith: { first, _ in first })
             summary.seconds = Self.seconds(since: started)
             return summary
         }
@@ -114,10 +115,11 @@ public struct FleetSimulation: Sendable {
         // Ordinary driving labelled for the version the nodes run: every node
         // would label the same episodes the same way, so it is done once per version.
         var anchor: (version: UInt64, set: TrainingSet)?
+        var expertUse: [String: [Int]] = [:]
         for number in 1...settings.rounds {
             let roundStarted = ContinuousClock.now
             var summary = RoundSummary(
-                round: number, captures: [:], crashes: 0, updatesSent: 0, updatesAccepted: 0, updatesRejected: 0,
+                round: number, captures: [:], capturesByRegion: [:], crashes: 0, updatesSent: 0, updatesAccepted: 0, updatesRejected: 0,
                 bytesUp: 0, denseBytesUp: 0, bytesDown: 0, verdict: "none", version: 0, goldScore: nil,
                 collisionRate: [:], reasons: [], candidateHash: nil, seconds: 0)
 
@@ -126,6 +128,8 @@ public struct FleetSimulation: Sendable {
                 let drive = try nodes[index].drive(episodes: settings.episodesPerRound)
                 summary.crashes += drive.crashes
                 summary.captures.merge(drive.capturesByFamily, uniquingKeysWith: +)
+                summary.capturesByRegion[nodes[index].region, default: [:]].merge(drive.capturesByFamily, uniquingKeysWith: +)
+                expertUse[nodes[index].region, default: []].add(drive.expertUse)
             }
             for node in nodes {
                 _ = try await node.connection.heartbeat(NodeHeartbeat(
@@ -195,7 +199,7 @@ public struct FleetSimulation: Sendable {
             nodes: settings.nodes, rounds: summaries, regions: [:], seed: settings.seed,
             transport: settings.transport.rawValue, goldBefore: goldBefore, goldAfter: latest.score ?? goldBefore,
             collisionBefore: collisionBefore, collisionAfter: latest.rates.isEmpty ? collisionBefore : latest.rates,
-            finalModelHash: finalVersion.manifest.contentHash, finalVersion: final.version, seconds: 0)
+            expertUseByRegion: expertUse, regionFamilies: [:], finalModelHash: finalVersion.manifest.contentHash, finalVersion: final.version, seconds: 0)
     }
 
     /// The final model beside the report: its safetensors checkpoint, the
@@ -284,5 +288,13 @@ public struct FleetSimulation: Sendable {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+extension Array where Element == Int {
+    /// Adds `other` element-wise, growing to its length.
+    mutating func add(_ other: [Int]) {
+        if count < other.count { self += repeatElement(0, count: other.count - count) }
+        for (index, value) in other.enumerated() { self[index] += value }
     }
 }

@@ -6,6 +6,8 @@ public struct RoundSummary: Sendable, Codable, Equatable {
     public var round: Int
     /// Captures taken this round, by family.
     public var captures: [String: Int]
+    /// Captures taken this round, by region and family.
+    public var capturesByRegion: [String: [String: Int]]
     /// Crashes while driving this round (the fleet's own episodes).
     public var crashes: Int
     public var updatesSent: Int
@@ -59,6 +61,10 @@ public struct SimulationSummary: Sendable, Codable {
     public var goldAfter: Double?
     public var collisionBefore: [String: Double]
     public var collisionAfter: [String: Double]
+    /// Decisions per expert (the router's top choice) while each region's cars drove, over the run.
+    public var expertUseByRegion: [String: [Int]]
+    /// Families each region's episodes are drawn from.
+    public var regionFamilies: [String: [String]]
     /// SHA-256 of the final model's checkpoint (the same seed gives the same hash).
     public var finalModelHash: String
     public var finalVersion: UInt64

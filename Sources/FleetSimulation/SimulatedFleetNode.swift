@@ -29,6 +29,8 @@ struct SimulatedFleetNode: Sendable {
     struct Drive: Sendable {
         var capturesByFamily: [String: Int] = [:]
         var crashes = 0
+        /// Decisions per expert (the router's top choice).
+        var expertUse: [Int] = []
     }
 
     /// Drives `episodes` episodes with the current model and keeps what the triggers captured.
@@ -38,6 +40,7 @@ struct SimulatedFleetNode: Sendable {
             var driver = try PolicyDriver(policy: policy, name: id)
             let result = try vehicle.driveEpisode(with: &driver)
             if result.crashed { drive.crashes += 1 }
+            drive.expertUse.add(driver.topExpertCounts)
             for capture in result.captures {
                 drive.capturesByFamily[VariationSynthesizer.family(of: capture), default: 0] += 1
                 captures.append(capture)

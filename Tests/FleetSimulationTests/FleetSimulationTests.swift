@@ -9,7 +9,7 @@ struct FleetSimulationTests {
         let content = try #require(SimulatorContent.locate(from: URL(fileURLWithPath: #filePath)))
         return FleetSimulationConfiguration(
             nodes: 3, rounds: 1, regions: ["alpine", "coastal", "urban"], seed: seed, transport: transport,
-            episodesPerRound: 2, variations: 3, gateEpisodesPerFamily: 1,
+            episodesPerRound: 2, variations: 3, anchorEpisodes: 0, gateEpisodesPerFamily: 1,
             outputDirectory: output, simulatorContent: content.root)
     }
 
@@ -37,6 +37,12 @@ struct FleetSimulationTests {
         (a.seconds, b.seconds) = (0, 0)
         #expect(a == b)
         #expect(Set(first.regions.keys) == ["alpine", "coastal", "urban"])
+
+        // The report draws every chart from the run, and names the families each region never met.
+        let report = FleetReport(first).html()
+        #expect(report.components(separatedBy: "<svg").count - 1 == 5, "gold, per family, bytes, captures, expert use")
+        #expect(report.contains("Families a region never met") && report.contains("<td>ice</td>"), "coastal and urban never meet ice")
+        #expect(!report.contains("nan") && !report.contains("inf"))
     }
 
     @Test("bad settings are refused, naming the setting")

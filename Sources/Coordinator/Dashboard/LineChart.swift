@@ -69,9 +69,12 @@ public struct LineChart: Sendable {
             for point in line.points {
                 out += "<circle cx=\"\(f(px(point.x)))\" cy=\"\(f(py(point.y)))\" r=\"3\" fill=\"\(line.color)\"/>"
             }
-            let legendX = left + 8 + Double(position) * 150
-            out += "<rect x=\"\(f(legendX))\" y=\"\(f(top + 6))\" width=\"10\" height=\"10\" fill=\"\(line.color)\"/>"
-            out += "<text x=\"\(f(legendX + 14))\" y=\"\(f(top + 15))\" font-size=\"11\">\(HTML.escape(line.name))</text>"
+            // Legend entries in rows across the plot, as many per row as fit.
+            let perRow = max(1, Int((plotWidth - 8) / 120))
+            let legendX = left + 8 + Double(position % perRow) * 120
+            let legendY = top + 6 + Double(position / perRow) * 14
+            out += "<rect x=\"\(f(legendX))\" y=\"\(f(legendY))\" width=\"10\" height=\"10\" fill=\"\(line.color)\"/>"
+            out += "<text x=\"\(f(legendX + 14))\" y=\"\(f(legendY + 9))\" font-size=\"11\">\(HTML.escape(line.name))</text>"
         }
         return out + "</svg>"
     }
