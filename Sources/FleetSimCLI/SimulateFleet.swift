@@ -57,7 +57,7 @@ struct SimulateFleet: AsyncParsableCommand {
         let simulation: FleetSimulation
         do { simulation = try FleetSimulation(configuration: configuration) } catch { throw ValidationError(error.message) }
 
-        if !quiet && !json { print("fleet-sim: \(nodes) nodes, \(rounds) rounds, seed \(seed), transport \(transport.rawValue)") }
+        if !quiet && !json { emit("fleet-sim: \(nodes) nodes, \(rounds) rounds, seed \(seed), transport \(transport.rawValue)") }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase

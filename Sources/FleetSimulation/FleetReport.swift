@@ -112,7 +112,8 @@ public struct FleetReport: Sendable {
 
     private func bytesChart() -> LineChart {
         func series(_ name: String, _ color: String, _ value: (RoundSummary) -> Int) -> LineChart.Series {
-            .init(name: name, color: color, points: summary.rounds.map { (Double($0.round), log10(max(Double(value($0)), 1) / 1024)) })
+            // A round with nothing sent has no point (log of zero).
+            .init(name: name, color: color, points: summary.rounds.filter { value($0) > 0 }.map { (Double($0.round), log10(Double(value($0)) / 1024)) })
         }
         return LineChart(
             title: "bytes per round (log10 KiB)", xLabel: "round", yLabel: "log10 KiB",

@@ -15,7 +15,8 @@ struct Heatmap: Sendable {
 
     func svg() -> String {
         let cellWidth = 64.0, cellHeight = 24.0, left = 110.0, top = 92.0
-        let width = left + Double(columns.count) * cellWidth + 12
+        // Room on the right for the last column's slanted label.
+        let width = left + Double(columns.count) * cellWidth + 80
         let height = top + Double(rows.count) * cellHeight + 12
         let gridMax = values.flatMap { $0 }.max() ?? 0
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">"
