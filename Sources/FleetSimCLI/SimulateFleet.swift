@@ -23,6 +23,7 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Captures in one lesson, at most.") var maxCaptures = 1
     @Option(help: "Share of each delta's values a node sends (top-k), in (0, 1].") var compression = 0.2
     @Flag(name: .customLong("async"), help: "Asynchronous (buffered) rounds instead of synchronous ones.") var asynchronous = false
+    @Option(help: "Share of the nodes invited to each round, in (0, 1].") var participation = 1.0
     @Option(help: "Share of nodes that send poisoned updates (×100, sign-flipped).") var poisoned = 0.0
     @Option(help: "Transport: tls (mutual TLS on 127.0.0.1 through the coordinator's HTTPS server) or in-memory (calls in this process, for very large fleets).")
     var transport = "tls"
@@ -51,7 +52,7 @@ struct SimulateFleet: AsyncParsableCommand {
             transport: transport, aggregation: AggregationConfiguration(rule: rule),
             serverOptimizer: .fedAvg(learningRate: serverLearningRate),
             gate: .init(tolerance: gateTolerance, interventionTolerance: interventionTolerance), compression: compression,
-            asynchronous: asynchronous, poisonedShare: poisoned, episodesPerRound: episodesPerRound, variations: variations, maxCaptures: maxCaptures,
+            asynchronous: asynchronous, participation: participation, poisonedShare: poisoned, episodesPerRound: episodesPerRound, variations: variations, maxCaptures: maxCaptures,
             anchorEpisodes: anchorEpisodes, gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
             outputDirectory: outputDirectory, simulatorContent: try content.locate().root)
         let simulation: FleetSimulation

@@ -58,11 +58,12 @@ public struct FleetSimulation: Sendable {
         // The coordinator, on the simulation's clock.
         let clock = SimulationClock(start: 1_800_000_000)
         let signingKey = try PrivateKey(generating: .ed25519)
-        // Every node is invited and alive for the whole run (nodes never go
-        // quiet here); a round closes when the clock passes its deadline.
+        // Nodes stay alive for the whole run (they never go quiet here); a
+        // round invites a sampled share of them and closes when the clock
+        // passes its deadline.
         let rounds = RoundConfiguration(
             mode: settings.asynchronous ? .asynchronous(bufferSize: max(1, settings.nodes / 2)) : .synchronous,
-            participationFraction: 1, minParticipants: 1, maxParticipants: settings.nodes,
+            participationFraction: settings.participation, minParticipants: 1, maxParticipants: settings.nodes,
             quorumFraction: 1, minUpdates: 1, deadline: Self.roundDeadline,
             heartbeatTimeout: 2 * Self.roundDeadline * Double(settings.rounds + 1), seed: settings.seed)
         var logger = Logger(label: "fleet.sim.coordinator")

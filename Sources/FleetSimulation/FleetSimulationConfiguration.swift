@@ -32,6 +32,8 @@ public struct FleetSimulationConfiguration: Sendable {
     public var compression: Double
     /// Asynchronous (buffered) rounds instead of synchronous ones.
     public var asynchronous: Bool
+    /// Share of the live nodes the coordinator invites to each round (sampled by seed).
+    public var participation: Double
     /// Share of nodes that send poisoned updates (scaled ×100, sign-flipped).
     public var poisonedShare: Double
     /// Episodes each node drives per round (each may yield captures).
@@ -54,7 +56,7 @@ public struct FleetSimulationConfiguration: Sendable {
         nodes: Int = 24, rounds: Int = 10, regions: [String]? = nil, seed: UInt64 = 1,
         transport: Transport = .tls, aggregation: AggregationConfiguration = AggregationConfiguration(),
         serverOptimizer: ServerOptimizer.Kind = .fedAvg, gate: RegressionGate.Configuration = .init(),
-        compression: Double = 0.2, asynchronous: Bool = false, poisonedShare: Double = 0,
+        compression: Double = 0.2, asynchronous: Bool = false, participation: Double = 1, poisonedShare: Double = 0,
         episodesPerRound: Int = 2, variations: Int = 24, maxCaptures: Int = 1, anchorEpisodes: Int = 10,
         gateEpisodesPerFamily: Int? = 4,
         outputDirectory: URL, simulatorContent: URL
@@ -69,6 +71,7 @@ public struct FleetSimulationConfiguration: Sendable {
         self.gate = gate
         self.compression = compression
         self.asynchronous = asynchronous
+        self.participation = participation
         self.poisonedShare = poisonedShare
         self.episodesPerRound = episodesPerRound
         self.variations = variations
@@ -87,6 +90,7 @@ public struct FleetSimulationConfiguration: Sendable {
         guard nodes >= 1 else { throw fail("nodes", "must be at least 1") }
         guard rounds >= 1 else { throw fail("rounds", "must be at least 1") }
         guard compression > 0, compression <= 1 else { throw fail("compression", "must be in (0, 1]") }
+        guard participation > 0, participation <= 1 else { throw fail("participation", "must be in (0, 1]") }
         guard poisonedShare >= 0, poisonedShare < 1 else { throw fail("poisoned", "must be in [0, 1)") }
         guard episodesPerRound >= 1 else { throw fail("episodes-per-round", "must be at least 1") }
         guard variations >= 1 else { throw fail("variations", "must be at least 1") }
