@@ -21,6 +21,7 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Points of gold-suite collision-free rate a family may lose before the gate rejects a candidate.") var gateTolerance = 2.0
     @Option(help: "Rise in guardrail interventions per episode the gate tolerates.") var interventionTolerance = 0.05
     @Option(help: "Captures in one lesson, at most.") var maxCaptures = 1
+    @Option(help: "Seconds before a trigger that a capture's scene is taken (0–5).") var captureLead = 2.0
     @Option(help: "Share of each delta's values a node sends (top-k), in (0, 1].") var compression = 0.2
     @Flag(name: .customLong("async"), help: "Asynchronous (buffered) rounds instead of synchronous ones.") var asynchronous = false
     @Option(help: "Share of the nodes invited to each round, in (0, 1].") var participation = 1.0
@@ -52,7 +53,7 @@ struct SimulateFleet: AsyncParsableCommand {
             transport: transport, aggregation: AggregationConfiguration(rule: rule),
             serverOptimizer: .fedAvg(learningRate: serverLearningRate),
             gate: .init(tolerance: gateTolerance, interventionTolerance: interventionTolerance), compression: compression,
-            asynchronous: asynchronous, participation: participation, poisonedShare: poisoned, episodesPerRound: episodesPerRound, variations: variations, maxCaptures: maxCaptures,
+            asynchronous: asynchronous, participation: participation, poisonedShare: poisoned, episodesPerRound: episodesPerRound, variations: variations, maxCaptures: maxCaptures, captureLead: captureLead,
             anchorEpisodes: anchorEpisodes, gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
             outputDirectory: outputDirectory, simulatorContent: try content.locate().root)
         let simulation: FleetSimulation

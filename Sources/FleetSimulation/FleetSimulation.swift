@@ -91,7 +91,8 @@ public struct FleetSimulation: Sendable {
                 nodes.append(SimulatedFleetNode(
                     id: id, region: region.name, poisoned: poisonedEvery > 0 && index % poisonedEvery == 0,
                     connection: connections[index],
-                    vehicle: SimulatedVehicle(region: region, library: library, guardrail: guardrail, seed: Self.mix(settings.seed, UInt64(index))),
+                    vehicle: SimulatedVehicle(region: region, library: library, guardrail: guardrail, seed: Self.mix(settings.seed, UInt64(index)),
+                        captureLead: settings.captureLead),
                     policy: base, version: 0,
                     compressor: DeltaCompressor(configuration: .init(fraction: settings.compression))))
             }

@@ -42,6 +42,8 @@ public struct FleetSimulationConfiguration: Sendable {
     public var variations: Int
     /// Captures in one lesson, at most.
     public var maxCaptures: Int
+    /// Seconds before a trigger that a capture's scene is taken (up to about 5).
+    public var captureLead: Double
     /// Ordinary-driving episodes per family a lesson replays (the anchor
     /// that keeps what the model already does well); 0: no replay.
     public var anchorEpisodes: Int
@@ -57,7 +59,7 @@ public struct FleetSimulationConfiguration: Sendable {
         transport: Transport = .tls, aggregation: AggregationConfiguration = AggregationConfiguration(),
         serverOptimizer: ServerOptimizer.Kind = .fedAvg, gate: RegressionGate.Configuration = .init(),
         compression: Double = 0.2, asynchronous: Bool = false, participation: Double = 1, poisonedShare: Double = 0,
-        episodesPerRound: Int = 2, variations: Int = 24, maxCaptures: Int = 1, anchorEpisodes: Int = 10,
+        episodesPerRound: Int = 2, variations: Int = 24, maxCaptures: Int = 1, captureLead: Double = 2, anchorEpisodes: Int = 10,
         gateEpisodesPerFamily: Int? = 4,
         outputDirectory: URL, simulatorContent: URL
     ) {
@@ -77,6 +79,7 @@ public struct FleetSimulationConfiguration: Sendable {
         self.variations = variations
         self.maxCaptures = maxCaptures
         self.anchorEpisodes = anchorEpisodes
+        self.captureLead = captureLead
         self.gateEpisodesPerFamily = gateEpisodesPerFamily
         self.outputDirectory = outputDirectory
         self.simulatorContent = simulatorContent
@@ -95,6 +98,7 @@ public struct FleetSimulationConfiguration: Sendable {
         guard episodesPerRound >= 1 else { throw fail("episodes-per-round", "must be at least 1") }
         guard variations >= 1 else { throw fail("variations", "must be at least 1") }
         guard maxCaptures >= 1 else { throw fail("max-captures", "must be at least 1") }
+        guard captureLead >= 0, captureLead <= 5 else { throw fail("capture-lead", "must be in [0, 5] seconds") }
         guard anchorEpisodes >= 0 else { throw fail("anchor-episodes", "must not be negative") }
         if let gateEpisodesPerFamily, gateEpisodesPerFamily < 1 { throw fail("gate-episodes", "must be at least 1") }
         if let regions, regions.isEmpty { throw fail("regions", "must name at least one region") }

@@ -14,13 +14,16 @@ public struct SimulatedVehicle: Sendable {
     /// Whether the teacher watches in shadow mode (fires `teacherDisagreement`).
     public let shadowTeacher: Bool
     public let seed: UInt64
+    /// Seconds before a trigger that its capture's snapshot is taken (at most about five are kept).
+    public let captureLead: Double
     /// The next episode's index.
     public private(set) var episodeIndex: Int
 
     public init(
         region: Region, library: ScenarioLibrary, guardrail: Guardrail?, triggers: TriggerConfiguration = TriggerConfiguration(),
-        shadowTeacher: Bool = false, seed: UInt64, firstEpisode: Int = 0
+        shadowTeacher: Bool = false, seed: UInt64, firstEpisode: Int = 0, captureLead: Double = 2
     ) {
+        self.captureLead = captureLead
         self.region = region
         self.library = library
         self.guardrail = guardrail
@@ -50,6 +53,7 @@ public struct SimulatedVehicle: Sendable {
         options.shadowTeacher = shadowTeacher ? TeacherDriver() : nil
         options.episode = episode
         options.seed = episode.seed
+        options.captureLead = captureLead
         return EpisodeRunner.run(world, driver: &driver, options: options)
     }
 }
