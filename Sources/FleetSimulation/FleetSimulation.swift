@@ -127,7 +127,7 @@ public struct FleetSimulation: Sendable {
 
             // 1. Drive; 2. everyone is heard from; the round opens.
             for index in nodes.indices {
-                let drive = try nodes[index].drive(episodes: settings.episodesPerRound)
+                let drive = try nodes[index].drive(episodes: settings.episodesPerRound, keep: max(4, 2 * settings.maxCaptures))
                 summary.crashes += drive.crashes
                 summary.captures.merge(drive.capturesByFamily, uniquingKeysWith: +)
                 summary.capturesByRegion[nodes[index].region, default: [:]].merge(drive.capturesByFamily, uniquingKeysWith: +)

@@ -33,8 +33,10 @@ struct SimulatedFleetNode: Sendable {
         var expertUse: [Int] = []
     }
 
-    /// Drives `episodes` episodes with the current model and keeps what the triggers captured.
-    mutating func drive(episodes: Int) throws -> Drive {
+    /// Drives `episodes` episodes with the current model and keeps what the
+    /// triggers captured, up to `keep` waiting captures (a node's spool is
+    /// bounded; a fleet of thousands would otherwise hold every scene it met).
+    mutating func drive(episodes: Int, keep: Int) throws -> Drive {
         var drive = Drive()
         for _ in 0..<episodes {
             var driver = try PolicyDriver(policy: policy, name: id)
@@ -43,7 +45,7 @@ struct SimulatedFleetNode: Sendable {
             drive.expertUse.add(driver.topExpertCounts)
             for capture in result.captures {
                 drive.capturesByFamily[VariationSynthesizer.family(of: capture), default: 0] += 1
-                captures.append(capture)
+                if captures.count < keep { captures.append(capture) }
             }
         }
         return drive
