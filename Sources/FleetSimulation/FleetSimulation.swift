@@ -91,13 +91,13 @@ public struct FleetSimulation: Sendable {
                 nodes.append(SimulatedFleetNode(
                     id: id, region: region.name, poisoned: poisonedEvery > 0 && index % poisonedEvery == 0,
                     connection: connections[index],
-                    vehicle: SimulatedVehicle(region: region, library: library, guardrail: guardrail, seed: Self.mix(settings.seed, UInt64(index)),
+                    vehicle: SimulatedVehicle(region: region, library: library, guardrail: guardrail, seed: DrivingSimulator.SeededGenerator.mix(settings.seed, UInt64(index)),
                         captureLead: settings.captureLead),
                     policy: base, version: 0,
                     compressor: DeltaCompressor(configuration: .init(fraction: settings.compression))))
             }
             for index in nodes.indices { _ = try await Self.pull(&nodes[index], verifier: verifier) }
-            var summary = try await Self.rounds(&nodes, settings: settings, service: service, clock: clock, verifier: verifier, base: base, progress: progress)
+            var summary = try await Self.rounds(&nodes, settings: settings, service: service, clock: clock, verifier: verifier, base: base, library: library, progress: progress)
             summary.regions = Dictionary(grouping: placement, by: { $0.region.name }).mapValues { $0.map(\.id) }
             summary.regionFamilies = Dictionary(regions.map { ($0.name, $0.families.keys.sorted()) }, uniquingKeysWith: { first, _ in first })
             summary.seconds = Self.seconds(since: started)
@@ -108,7 +108,7 @@ public struct FleetSimulation: Sendable {
     /// Every round, in lock step.
     static func rounds(
         _ nodes: inout [SimulatedFleetNode], settings: FleetSimulationConfiguration, service: CoordinatorService,
-        clock: SimulationClock, verifier: ModelVerifier, base: MoEPolicy, progress: @escaping @Sendable (RoundSummary) -> Void
+        clock: SimulationClock, verifier: ModelVerifier, base: MoEPolicy, library: ScenarioLibrary, progress: @escaping @Sendable (RoundSummary) -> Void
     ) async throws -> SimulationSummary {
         var summaries: [RoundSummary] = []
         var goldBefore: Double?
@@ -145,7 +145,7 @@ public struct FleetSimulation: Sendable {
                 if let task = try await node.connection.pollTask(waitSeconds: 0) { tasks[index] = task }
             }
             if let version = nodes.first?.version, anchor?.version != version, let policy = nodes.first?.policy {
-                anchor = (version, try await Self.anchor(for: policy, settings: settings))
+                anchor = (version, try await Self.anchor(for: policy, library: library, settings: settings))
             }
             let bodies = try await Self.learn(
                 &nodes, tasks: tasks, anchor: anchor?.set ?? TrainingSet(width: base.architecture.inputs), settings: settings, round: number)
@@ -249,7 +249,7 @@ public struct FleetSimulation: Sendable {
                 var learnerConfiguration = EdgeLearner.Configuration(
                     synthesis: .init(count: settings.variations), labelling: .init(iterations: 2, concurrency: 1),
                     compression: .init(fraction: settings.compression))
-                learnerConfiguration.seed = mix(settings.seed, mix(UInt64(index), UInt64(round)))
+                learnerConfiguration.seed = DrivingSimulator.SeededGenerator.mix(settings.seed, DrivingSimulator.SeededGenerator.mix(UInt64(index), UInt64(round)))
                 let learner = EdgeLearner(configuration: learnerConfiguration)
                 group.addTask {
                     let body = try await node.lesson(for: task, learner: learner, anchor: anchor, maxCaptures: settings.maxCaptures)
@@ -273,23 +273,14 @@ public struct FleetSimulation: Sendable {
     }
 
     /// The anchor set for `policy`: ordinary driving at moderate difficulty, the states it visits labelled with its own actions.
-    static func anchor(for policy: MoEPolicy, settings: FleetSimulationConfiguration) async throws -> TrainingSet {
+    static func anchor(for policy: MoEPolicy, library: ScenarioLibrary, settings: FleetSimulationConfiguration) async throws -> TrainingSet {
         guard settings.anchorEpisodes > 0 else { return TrainingSet(width: policy.architecture.inputs) }
-        let library = try ScenarioLibrary.load(directory: SimulatorContent(root: settings.simulatorContent).scenarios)
         return try await OrdinaryDriving(episodesPerFamily: settings.anchorEpisodes, difficulty: 0.5).anchor(policy: policy, library: library)
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
         let elapsed = ContinuousClock.now - start
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    }
-
-    /// SplitMix64 of `a` and `b`.
-    static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
-        var z = a &+ 0x9E37_79B9_7F4A_7C15 &* (b &+ 1)
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
