@@ -27,6 +27,7 @@ let package = Package(
         .executable(name: "tls-benchmark", targets: ["TLSBenchmark"]),
         .executable(name: "fleet-node", targets: ["FleetNodeCLI"]),
         .executable(name: "fleet-load-benchmark", targets: ["FleetLoadBenchmark"]),
+        .executable(name: "fedavg-benchmark", targets: ["FederatedAveragingBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -136,6 +137,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -190,7 +193,7 @@ let package = Package(
         .executableTarget(
             name: "FleetSimCLI",
             dependencies: [
-                "DrivingSimulator", "FleetSimulation", "Aggregation", "Coordinator",
+                "DrivingSimulator", "FleetSimulation", "Aggregation", "Coordinator", "EdgeLearning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -251,6 +254,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/FleetLoadBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "FederatedAveragingBenchmark",
+            dependencies: [
+                "EdgeLearning", "Aggregation", "FleetWire", "FleetEvaluation", "DrivingSimulator", "PolicyNetwork",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/FederatedAveragingBenchmark",
+            exclude: ["flower_peer.py"],
             swiftSettings: swiftSettings
         ),
 

@@ -1,0 +1,258 @@
+import Aggregation
+import DrivingSimulator
+import EdgeLearning
+import FleetEvaluation
+import FleetWire
+import Foundation
+import PolicyNetwork
+
+/// The shape of the federated-averaging workload, shared with the Flower peer.
+struct Workload: Sendable {
+    var clients: Int
+    var rounds: Int
+    var localSteps: Int
+    var batch: Int
+    /// Clients trained at once (the peer gives each client one of this many CPUs).
+    var workers: Int
+    /// The top-k share a node keeps of each tensor it changes.
+    var fraction: Double
+
+    /// Rows of each client's training set: every local step sees fresh rows.
+    var rowsPerClient: Int { localSteps * batch }
+}
+
+/// One client: its id, the families its rows come from, and the rows (fixed for every round).
+struct Client: Sendable {
+    var id: String
+    var families: [String]
+    var data: TrainingSet
+}
+
+/// What one round cost, in bytes on the wire and in time by phase.
+struct RoundFigures: Sendable {
+    /// Sum of the delta bodies the clients uploaded (FleetWire container, zstd).
+    var bytesUp = 0
+    /// Sum of what every client downloaded (the zstd safetensors checkpoint, once each).
+    var bytesDown = 0
+    /// Wall time of the clients' work (download decode, adaptation, delta, encode).
+    var clientSeconds = 0.0
+    /// Wall time of the server's work (scan + fold every upload, finalize, step, checkpoint + zstd).
+    var serverSeconds = 0.0
+    /// Mean training loss of the clients' last epoch.
+    var loss = 0.0
+    /// Client time by step, summed over the clients (see ``ClientPhase``).
+    var phaseSeconds = [Double](repeating: 0, count: ClientPhase.allCases.count)
+}
+
+/// The steps of a client's round, timed separately to show where the time goes.
+enum ClientPhase: Int, CaseIterable {
+    case decode, select, adapt, delta
+
+    var label: String {
+        switch self {
+        case .decode: "decode the download"
+        case .select: "pick the routed experts"
+        case .adapt: "adapt them (local steps)"
+        case .delta: "build, compress and encode the delta"
+        }
+    }
+}
+
+/// Each client's training set: teacher-labelled states from episodes of two
+/// scenario families (client c drives families c and c + 5 of the ten), so the
+/// split is not IID and each client's rows route to a few experts, as a
+/// region's nodes do.
+///
+/// The teacher drives (β = 1) and labels every decision, like a node's first
+/// DAgger pass; episodes are added until the client has its `rowsPerClient`
+/// rows, and exactly that many are kept. Made once, before anything is timed.
+func makeClients(_ workload: Workload, base: MoEPolicy, library: ScenarioLibrary) async throws -> [Client] {
+    let labeller = DAggerLabeller()
+    let scenarios = library.scenarios
+    var clients: [Client] = []
+    for c in 0..<workload.clients {
+        let chosen = [scenarios[c % scenarios.count], scenarios[(c + scenarios.count / 2) % scenarios.count]]
+        var samples: [LabelledSample] = []
+        var firstIndex = 50_000 + c * 1_000
+        var episodes = 8
+        while samples.count < workload.rowsPerClient {
+            var items: [EvaluationItem] = []
+            for scenario in chosen {
+                for i in firstIndex..<(firstIndex + episodes) {
+                    let episode = ScenarioBuilder.episode(scenario, index: i, baseSeed: 0xFEDA_0000_0001, difficulty: 0.5)
+                    let world = try ScenarioBuilder.build(scenario, episode: episode)
+                    items.append(EvaluationItem(
+                        id: episode.id, family: episode.family, world: world, duration: scenario.duration,
+                        decisionSteps: max(Int((scenario.decisionPeriod / world.timeStep).rounded()), 1)))
+                }
+            }
+            let pass = try await labeller.label(base, items: items, beta: 1, seed: PolicyNetwork.SeededGenerator.mix(0xDA7A, UInt64(firstIndex)))
+            samples += pass.allSamples
+            firstIndex += episodes
+            // Aim the next batch of episodes at the rows still missing.
+            let perEpisode = max(1, pass.allSamples.count / max(1, items.count))
+            episodes = max(2, (workload.rowsPerClient - samples.count) / (2 * perEpisode) + 1)
+        }
+        var data = TrainingSet(width: base.architecture.inputs)
+        data.append(Array(samples.prefix(workload.rowsPerClient)))
+        clients.append(Client(id: "client-\(c)", families: chosen.map(\.family), data: data))
+    }
+    return clients
+}
+
+/// Our federated averaging, run in one process the way the fleet runs it across machines.
+///
+/// A round: every client decodes the version the coordinator serves (the
+/// zstd-compressed safetensors checkpoint `GET /v1/model` returns), picks the
+/// experts its rows route to (``ExpertAdapter/select(_:data:)``), adapts only
+/// those for `localSteps` Adam steps of `batch` rows (``ExpertAdapter/adapt``,
+/// which keeps the change within the delta's top-k share as a node does),
+/// builds its delta (``DeltaBuilder``, top-k int8 with error feedback) and
+/// encodes the zstd container it would upload. The server scans and folds
+/// every upload (``RoundAggregator``, FedAvg weighted per expert by routed
+/// samples), takes the FedAvg step and encodes the next version for download.
+/// The coordinator's regression gate and signature are not part of the
+/// workload (Flower's side has neither).
+struct FederatedAveraging {
+    var workload: Workload
+    var clients: [Client]
+    var initial: MoEPolicy
+
+    /// How a client adapts: exactly `localSteps` steps of `batch` fresh rows, no replay.
+    var adapter: ExpertAdapter {
+        var configuration = ExpertAdapter.Configuration()
+        configuration.fitting = PolicyFitting.Configuration(
+            epochs: 1, batchSize: workload.batch, learningRate: 1e-3, replayRatio: 0, curriculumStart: 1,
+            maxSteps: workload.localSteps, deltaFraction: workload.fraction, pullTowardsReference: 0)
+        return ExpertAdapter(configuration: configuration)
+    }
+
+    /// Runs the rounds from the initial model; returns the figures of each round.
+    func run() async throws -> [RoundFigures] {
+        var model = initial
+        var version: UInt64 = 1
+        var served = try Zstd.compress(model.checkpoint())
+        var compressors = Array(repeating: DeltaCompressor(configuration: .init(fraction: workload.fraction)), count: clients.count)
+        var figures: [RoundFigures] = []
+        let clock = ContinuousClock()
+        for round in 1...workload.rounds {
+            var figure = RoundFigures()
+            figure.bytesDown = served.count * clients.count
+
+            let clientStart = clock.now
+            let uploads = try await trainClients(download: served, version: version, round: UInt64(round), compressors: &compressors)
+            figure.clientSeconds = seconds(clock.now - clientStart)
+            figure.bytesUp = uploads.reduce(0) { $0 + $1.body.count }
+            figure.loss = uploads.reduce(0) { $0 + $1.loss } / Double(max(1, uploads.count))
+            for upload in uploads {
+                for (phase, value) in upload.phaseSeconds.enumerated() { figure.phaseSeconds[phase] += value }
+            }
+
+            let serverStart = clock.now
+            var aggregator = try RoundAggregator(layout: ModelLayout(policy: model), currentVersion: version, round: UInt64(round))
+            for upload in uploads { try aggregator.add(try DeltaCodec.scanCompressed(upload.body)) }
+            var optimizer = ServerOptimizer(kind: .fedAvg)
+            model = try applying(optimizer.step(try aggregator.finalize().meanDelta), to: model)
+            version += 1
+            served = try Zstd.compress(model.checkpoint())
+            figure.serverSeconds = seconds(clock.now - serverStart)
+            figures.append(figure)
+        }
+        return figures
+    }
+
+    struct Upload: Sendable {
+        var index: Int
+        var body: [UInt8]
+        var compressor: DeltaCompressor
+        var loss: Double
+        var phaseSeconds: [Double]
+    }
+
+    /// Every client's round, `workers` clients at a time.
+    private func trainClients(
+        download: [UInt8], version: UInt64, round: UInt64, compressors: inout [DeltaCompressor]
+    ) async throws -> [Upload] {
+        let adapter = self.adapter, clients = self.clients, workers = max(1, workload.workers), current = compressors
+        let uploads = try await withThrowingTaskGroup(of: [Upload].self) { group in
+            for worker in 0..<workers {
+                group.addTask {
+                    var done: [Upload] = []
+                    for index in stride(from: worker, to: clients.count, by: workers) {
+                        done.append(try Self.trainClient(
+                            clients[index], index: index, adapter: adapter, download: download, version: version, round: round,
+                            compressor: current[index]))
+                    }
+                    return done
+                }
+            }
+            var all: [Upload] = []
+            for try await part in group { all += part }
+            return all.sorted { $0.index < $1.index }
+        }
+        for upload in uploads { compressors[upload.index] = upload.compressor }
+        return uploads
+    }
+
+    /// One client's round: decode the served model, adapt the routed experts, encode the delta.
+    private static func trainClient(
+        _ client: Client, index: Int, adapter: ExpertAdapter, download: [UInt8], version: UInt64, round: UInt64,
+        compressor: DeltaCompressor
+    ) throws -> Upload {
+        let clock = ContinuousClock()
+        var phaseSeconds: [Double] = []
+        var mark = clock.now
+        func lap() {
+            phaseSeconds.append(seconds(clock.now - mark))
+            mark = clock.now
+        }
+        let base = try MoEPolicy(checkpoint: try Zstd.decompress(download, limit: 64 << 20))
+        lap()
+        let experts = try adapter.select(base, data: client.data).experts
+        lap()
+        var local = base
+        let fit = try adapter.adapt(
+            &local, experts: experts, data: client.data, anchor: nil, base: base,
+            seed: PolicyNetwork.SeededGenerator.mix(UInt64(index), round))
+        lap()
+        var compressor = compressor
+        let delta = try DeltaBuilder.build(
+            base: base, local: local, header: DeltaHeader(nodeID: client.id, baseVersion: version, round: round),
+            routingCounts: fit.routing.samplesPerExpert,
+            metadata: DeltaMetadata(
+                families: client.families, samples: client.data.count, captures: 0,
+                metrics: ["loss_before": Double(fit.firstEpochLoss), "loss_after": Double(fit.lastEpochLoss)]),
+            compressor: &compressor)
+        let body = try DeltaCodec.encodeCompressed(delta)
+        lap()
+        return Upload(index: index, body: body, compressor: compressor, loss: Double(fit.lastEpochLoss), phaseSeconds: phaseSeconds)
+    }
+}
+
+/// `policy` plus the server's step; tensors the step does not name stay as they are
+/// (the coordinator's candidate without added experts).
+func applying(_ step: [String: [Float]], to policy: MoEPolicy) throws -> MoEPolicy {
+    var parameters = policy.parameterSet()
+    for (name, values) in step {
+        guard let current = parameters[name], current.count == values.count else {
+            throw CocoaError(.coderInvalidValue, userInfo: [NSLocalizedDescriptionKey: "the step names tensor '\(name)' the model lacks"])
+        }
+        var scalars = current.scalars
+        for index in scalars.indices { scalars[index] += values[index] }
+        try parameters.replace(name, with: Tensor(shape: current.shape, scalars: scalars))
+    }
+    var updated = policy
+    try updated.load(parameters)
+    return updated
+}
+
+func seconds(_ duration: Duration) -> Double {
+    let parts = duration.components
+    return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return .nan }
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
