@@ -175,9 +175,12 @@ public struct EdgeLearner: Sendable {
     }
 
     public var configuration: Configuration
+    /// The scenarios episode variations are rebuilt from (see ``VariationSynthesizer/Source/episode``).
+    public var scenarios: ScenarioLibrary?
 
-    public init(configuration: Configuration = Configuration()) {
+    public init(configuration: Configuration = Configuration(), scenarios: ScenarioLibrary? = nil) {
         self.configuration = configuration
+        self.scenarios = scenarios
     }
 
     /// Learns from `captures`: synthesis, DAgger labels, adaptation of the routed experts, optional growth.
@@ -200,14 +203,14 @@ public struct EdgeLearner: Sendable {
     ) async throws(LearningError) -> Adaptation {
         try configuration.validate()
         guard !captures.isEmpty else { throw LearningError(.nothingToLearn, "No captures to learn from.") }
-        let synthesizer = VariationSynthesizer(configuration: configuration.synthesis)
+        let synthesizer = VariationSynthesizer(configuration: configuration.synthesis, scenarios: scenarios)
         let items = captures.flatMap { synthesizer.items(for: $0) }
         let families = Array(Set(captures.map(VariationSynthesizer.family(of:)))).sorted()
         let labeller = DAggerLabeller(configuration: configuration.labelling)
 
         let beforeScores = try await labeller.score(base, items: items)
         let before = RolloutSummary(beforeScores)
-        progress("before: failure rate \(before.failureRate) on \(items.count) variations")
+        progress("before: failure rate \(before.failureRate) on \(items.count) variations of \(families.joined(separator: ", "))")
         let validationBaseline = validation.isEmpty ? nil : RolloutSummary(try await labeller.score(base, items: validation)).failureRate
 
         // The smallest lesson first: one expert held near the base, then free, then wider,
@@ -315,7 +318,7 @@ public struct EdgeLearner: Sendable {
                 seed: mix(configuration.seed, 0x100 + UInt64(iteration)))
             steps += result.steps
             checkpoints.append(local)
-            progress("iteration \(iteration): beta \(beta), \(data.count) samples, loss \(result.firstEpochLoss) → \(result.lastEpochLoss)")
+            progress("iteration \(iteration): beta \(beta), rollouts fail \(RolloutSummary(pass.scores).failureRate), \(data.count) samples, loss \(result.firstEpochLoss) → \(result.lastEpochLoss)")
         }
         var selectedIteration = checkpoints.count - 1
         var familySummaries: [RolloutSummary] = []

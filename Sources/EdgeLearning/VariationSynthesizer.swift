@@ -7,8 +7,19 @@ public import DrivingSimulator
 /// snapshot within the capture's declared ranges (speeds, gaps, friction,
 /// visibility, sensor noise, behaviour, trigger timing) with seed
 /// `mix(capture seed, i)`, so the lesson is "this kind of scene", and any
-/// variant can be rebuilt from its index.
+/// variant can be rebuilt from its index. With ``Source/episode`` and the
+/// scenario library at hand, a variation replays the capture's whole episode
+/// instead (``EpisodeVariationSampler``): the lesson then covers the approach
+/// to the scene, not only its last seconds.
 public struct VariationSynthesizer: Sendable {
+    /// Where a variation starts.
+    public enum Source: String, Sendable, Equatable, CaseIterable {
+        /// The captured snapshot, a few seconds before the trigger.
+        case snapshot
+        /// The start of the episode the capture came from (captures without one fall back to their snapshot).
+        case episode
+    }
+
     /// How many variations and how long each runs.
     public struct Configuration: Sendable, Equatable {
         /// Variations per capture (K).
@@ -17,11 +28,17 @@ public struct VariationSynthesizer: Sendable {
         public var seconds: Double
         /// The first variant index (held-out sets use a far-away offset).
         public var offset: Int
+        /// Where each variation starts.
+        public var source: Source
+        /// ± share of each scenario parameter's range an episode variation moves it by.
+        public var episodeSpread: Double
 
-        public init(count: Int = 1_000, seconds: Double = 10, offset: Int = 0) {
+        public init(count: Int = 1_000, seconds: Double = 10, offset: Int = 0, source: Source = .snapshot, episodeSpread: Double = 0.15) {
             self.count = count
             self.seconds = seconds
             self.offset = offset
+            self.source = source
+            self.episodeSpread = episodeSpread
         }
 
         func validate() throws(LearningError) {
@@ -31,13 +48,20 @@ public struct VariationSynthesizer: Sendable {
             guard seconds > 0, seconds.isFinite else {
                 throw LearningError(.invalidConfiguration, "synthesis.seconds must be > 0, got \(seconds).", context: ["field": "synthesis.seconds"])
             }
+            guard (0...1).contains(episodeSpread) else {
+                throw LearningError(.invalidConfiguration, "synthesis.episodeSpread must be in 0…1, got \(episodeSpread).",
+                                    context: ["field": "synthesis.episodeSpread"])
+            }
         }
     }
 
     public var configuration: Configuration
+    /// The scenarios episode variations are rebuilt from (nil: snapshot variations only).
+    public var scenarios: ScenarioLibrary?
 
-    public init(configuration: Configuration = Configuration()) {
+    public init(configuration: Configuration = Configuration(), scenarios: ScenarioLibrary? = nil) {
         self.configuration = configuration
+        self.scenarios = scenarios
     }
 
     /// The family a capture teaches ("capture" when it did not come from a scenario episode).
@@ -47,6 +71,11 @@ public struct VariationSynthesizer: Sendable {
 
     /// The variations of one capture as ready-to-drive worlds.
     public func items(for capture: Capture) -> [EvaluationItem] {
+        if configuration.source == .episode, let scenarios,
+           let sampler = EpisodeVariationSampler(capture: capture, library: scenarios, spread: configuration.episodeSpread),
+           let items = try? sampler.items(count: configuration.count, offset: configuration.offset) {
+            return items
+        }
         let sampler = VariationSampler(capture: capture)
         let family = Self.family(of: capture)
         return (0..<configuration.count).map { i in

@@ -2,6 +2,7 @@ import Aggregation
 import Coordinator
 import ArgumentParser
 import DrivingSimulator
+import EdgeLearning
 import FleetSimulation
 import Foundation
 
@@ -21,6 +22,11 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Points of gold-suite collision-free rate a family may lose before the gate rejects a candidate.") var gateTolerance = 2.0
     @Option(help: "Rise in guardrail interventions per episode the gate tolerates.") var interventionTolerance = 0.05
     @Option(help: "Captures in one lesson, at most.") var maxCaptures = 1
+    @Option(help: "Passes over a lesson's labelled states per DAgger iteration.") var lessonEpochs = 4
+    @Option(help: "Adam step size of a lesson.") var lessonLearningRate: Float = 1e-3
+    @Option(help: "Most experts a lesson trains.") var lessonExperts = 2
+    @Option(help: "Share of every lesson batch replayed from ordinary driving, in [0, 1).") var lessonReplay = 0.5
+    @Option(help: "DAgger iterations of a lesson.") var lessonIterations = 2
     @Option(help: "Seconds before a trigger that a capture's scene is taken (0–5).") var captureLead = 2.0
     @Option(help: "Share of each delta's values a node sends (top-k), in (0, 1].") var compression = 0.2
     @Flag(name: .customLong("async"), help: "Asynchronous (buffered) rounds instead of synchronous ones.") var asynchronous = false
@@ -30,13 +36,19 @@ struct SimulateFleet: AsyncParsableCommand {
     var transport = "tls"
     @Option(help: "Episodes each node drives per round.") var episodesPerRound = 2
     @Option(help: "Variations of each capture a node learns from.") var variations = 24
+    @Option(help: "Where a variation starts: episode (the capture's whole episode, replayed) or snapshot (its last seconds).")
+    var variationSource = "episode"
     @Option(help: "Ordinary-driving episodes per family a lesson replays (0: none).") var anchorEpisodes = 10
+    @Option(help: "Who labels the anchor's states: teacher (the replay teaches as well) or policy (it only holds what the model does).")
+    var anchorLabels = "teacher"
     @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 4
     @Option(help: "Output directory (report.html, summary.json, rounds.jsonl, the final model).") var output = "fleet-sim-output"
     @Flag(help: "Print only the final summary line.") var quiet = false
     @Flag(help: "Print each round as a JSON line.") var json = false
+    @Flag(help: "Run real fleet-coordinator and fleet-node processes instead of in-process ones.") var processes = false
 
     func run() async throws {
+        if processes { try await runProcesses(); return }
         guard let transport = FleetSimulationConfiguration.Transport(rawValue: transport) else {
             throw ValidationError("unknown transport '\(transport)' (expected tls or in-memory)")
         }
@@ -47,14 +59,23 @@ struct SimulateFleet: AsyncParsableCommand {
         case "median": rule = .median
         default: throw ValidationError("unknown aggregator '\(aggregator)' (expected weighted-mean, trimmed-mean or median)")
         }
+        guard let variationSource = VariationSynthesizer.Source(rawValue: variationSource) else {
+            throw ValidationError("unknown variation source '\(variationSource)' (expected episode or snapshot)")
+        }
+        guard let anchorLabels = OrdinaryDriving.AnchorLabels(rawValue: anchorLabels) else {
+            throw ValidationError("unknown anchor labels '\(anchorLabels)' (expected teacher or policy)")
+        }
         let outputDirectory = URL(fileURLWithPath: output)
         let configuration = FleetSimulationConfiguration(
             nodes: nodes, rounds: rounds, regions: regions.map { $0.split(separator: ",").map(String.init) }, seed: seed,
             transport: transport, aggregation: AggregationConfiguration(rule: rule),
             serverOptimizer: .fedAvg(learningRate: serverLearningRate),
             gate: .init(tolerance: gateTolerance, interventionTolerance: interventionTolerance), compression: compression,
-            asynchronous: asynchronous, participation: participation, poisonedShare: poisoned, episodesPerRound: episodesPerRound, variations: variations, maxCaptures: maxCaptures, captureLead: captureLead,
-            anchorEpisodes: anchorEpisodes, gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
+            asynchronous: asynchronous, participation: participation, poisonedShare: poisoned, episodesPerRound: episodesPerRound, variations: variations, variationSource: variationSource, maxCaptures: maxCaptures,
+            lesson: LessonSettings(
+                epochs: lessonEpochs, learningRate: lessonLearningRate, experts: lessonExperts, replay: lessonReplay,
+                iterations: lessonIterations), captureLead: captureLead,
+            anchorEpisodes: anchorEpisodes, anchorLabels: anchorLabels, gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
             outputDirectory: outputDirectory, simulatorContent: try content.locate().root)
         let simulation: FleetSimulation
         do { simulation = try FleetSimulation(configuration: configuration) } catch { throw ValidationError(error.message) }

@@ -148,7 +148,8 @@ public struct FleetSimulation: Sendable {
                 anchor = (version, try await Self.anchor(for: policy, library: library, settings: settings))
             }
             let bodies = try await Self.learn(
-                &nodes, tasks: tasks, anchor: anchor?.set ?? TrainingSet(width: base.architecture.inputs), settings: settings, round: number)
+                &nodes, tasks: tasks, anchor: anchor?.set ?? TrainingSet(width: base.architecture.inputs), library: library,
+                settings: settings, round: number)
             let denseBytes = base.parameterCount * MemoryLayout<Float>.size
             for index in bodies.keys.sorted() {
                 guard let body = bodies[index], let task = tasks[index] else { continue }
@@ -173,6 +174,7 @@ public struct FleetSimulation: Sendable {
                 summary.verdict = gate.verdict
                 summary.reasons = gate.reasons
                 summary.candidateHash = candidate.manifest.contentHash
+                summary.candidateCollisionRate = Dictionary(uniqueKeysWithValues: gate.families.map { ($0.family, $0.candidateCollisionRate) })
                 if goldBefore == nil {
                     goldBefore = gate.currentScore
                     collisionBefore = Dictionary(uniqueKeysWithValues: gate.families.map { ($0.family, $0.currentCollisionRate) })
@@ -236,7 +238,7 @@ public struct FleetSimulation: Sendable {
 
     /// Every tasked node's lesson, two nodes at a time (one per core), each seeded by node and round.
     static func learn(
-        _ nodes: inout [SimulatedFleetNode], tasks: [Int: TaskAssignment], anchor: TrainingSet,
+        _ nodes: inout [SimulatedFleetNode], tasks: [Int: TaskAssignment], anchor: TrainingSet, library: ScenarioLibrary,
         settings: FleetSimulationConfiguration, round: Int
     ) async throws -> [Int: [UInt8]] {
         var bodies: [Int: [UInt8]] = [:]
@@ -246,11 +248,10 @@ public struct FleetSimulation: Sendable {
             func start(_ index: Int) {
                 var node = nodes[index]
                 let task = tasks[index]!
-                var learnerConfiguration = EdgeLearner.Configuration(
-                    synthesis: .init(count: settings.variations), labelling: .init(iterations: 2, concurrency: 1),
-                    compression: .init(fraction: settings.compression))
-                learnerConfiguration.seed = DrivingSimulator.SeededGenerator.mix(settings.seed, DrivingSimulator.SeededGenerator.mix(UInt64(index), UInt64(round)))
-                let learner = EdgeLearner(configuration: learnerConfiguration)
+                let learnerConfiguration = settings.lesson.learner(
+                    variations: settings.variations, source: settings.variationSource, compression: settings.compression,
+                    seed: DrivingSimulator.SeededGenerator.mix(settings.seed, DrivingSimulator.SeededGenerator.mix(UInt64(index), UInt64(round))))
+                let learner = EdgeLearner(configuration: learnerConfiguration, scenarios: library)
                 group.addTask {
                     let body = try await node.lesson(for: task, learner: learner, anchor: anchor, maxCaptures: settings.maxCaptures)
                     return (index, node, body)
@@ -275,7 +276,7 @@ public struct FleetSimulation: Sendable {
     /// The anchor set for `policy`: ordinary driving at moderate difficulty, the states it visits labelled with its own actions.
     static func anchor(for policy: MoEPolicy, library: ScenarioLibrary, settings: FleetSimulationConfiguration) async throws -> TrainingSet {
         guard settings.anchorEpisodes > 0 else { return TrainingSet(width: policy.architecture.inputs) }
-        return try await OrdinaryDriving(episodesPerFamily: settings.anchorEpisodes, difficulty: 0.5).anchor(policy: policy, library: library)
+        return try await OrdinaryDriving(episodesPerFamily: settings.anchorEpisodes, difficulty: 0.5).anchor(policy: policy, library: library, labels: settings.anchorLabels)
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

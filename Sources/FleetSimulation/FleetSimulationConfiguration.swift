@@ -1,5 +1,6 @@
 public import Aggregation
 public import Coordinator
+public import EdgeLearning
 public import Foundation
 
 /// Everything that decides a fleet simulation, as one value (filled by
@@ -40,13 +41,19 @@ public struct FleetSimulationConfiguration: Sendable {
     public var episodesPerRound: Int
     /// Variations of each capture a node learns from.
     public var variations: Int
+    /// Where a variation starts: the capture's snapshot, or the start of its episode.
+    public var variationSource: VariationSynthesizer.Source
     /// Captures in one lesson, at most.
     public var maxCaptures: Int
+    /// How a lesson trains: passes over its labelled states, step size, experts.
+    public var lesson: LessonSettings
     /// Seconds before a trigger that a capture's scene is taken (up to about 5).
     public var captureLead: Double
     /// Ordinary-driving episodes per family a lesson replays (the anchor
     /// that keeps what the model already does well); 0: no replay.
     public var anchorEpisodes: Int
+    /// Who labels the anchor's states: the teacher (the replay teaches too) or the model itself (it only holds).
+    public var anchorLabels: OrdinaryDriving.AnchorLabels
     /// Gold episodes per family the gate drives (nil: the full suite).
     public var gateEpisodesPerFamily: Int?
     /// Where the report, the final model and the round log go.
@@ -59,7 +66,7 @@ public struct FleetSimulationConfiguration: Sendable {
         transport: Transport = .tls, aggregation: AggregationConfiguration = AggregationConfiguration(),
         serverOptimizer: ServerOptimizer.Kind = .fedAvg, gate: RegressionGate.Configuration = .init(),
         compression: Double = 0.2, asynchronous: Bool = false, participation: Double = 1, poisonedShare: Double = 0,
-        episodesPerRound: Int = 2, variations: Int = 24, maxCaptures: Int = 1, captureLead: Double = 2, anchorEpisodes: Int = 10,
+        episodesPerRound: Int = 2, variations: Int = 24, variationSource: VariationSynthesizer.Source = .episode, maxCaptures: Int = 1, lesson: LessonSettings = LessonSettings(), captureLead: Double = 2, anchorEpisodes: Int = 10, anchorLabels: OrdinaryDriving.AnchorLabels = .teacher,
         gateEpisodesPerFamily: Int? = 4,
         outputDirectory: URL, simulatorContent: URL
     ) {
@@ -77,8 +84,11 @@ public struct FleetSimulationConfiguration: Sendable {
         self.poisonedShare = poisonedShare
         self.episodesPerRound = episodesPerRound
         self.variations = variations
+        self.variationSource = variationSource
         self.maxCaptures = maxCaptures
+        self.lesson = lesson
         self.anchorEpisodes = anchorEpisodes
+        self.anchorLabels = anchorLabels
         self.captureLead = captureLead
         self.gateEpisodesPerFamily = gateEpisodesPerFamily
         self.outputDirectory = outputDirectory
@@ -98,10 +108,52 @@ public struct FleetSimulationConfiguration: Sendable {
         guard episodesPerRound >= 1 else { throw fail("episodes-per-round", "must be at least 1") }
         guard variations >= 1 else { throw fail("variations", "must be at least 1") }
         guard maxCaptures >= 1 else { throw fail("max-captures", "must be at least 1") }
+        guard lesson.epochs >= 1 else { throw fail("lesson-epochs", "must be at least 1") }
+        guard lesson.learningRate > 0, lesson.learningRate.isFinite else { throw fail("lesson-learning-rate", "must be positive") }
+        guard lesson.experts >= 1 else { throw fail("lesson-experts", "must be at least 1") }
+        guard (0..<1).contains(lesson.replay) else { throw fail("lesson-replay", "must be in [0, 1)") }
         guard captureLead >= 0, captureLead <= 5 else { throw fail("capture-lead", "must be in [0, 5] seconds") }
         guard anchorEpisodes >= 0 else { throw fail("anchor-episodes", "must not be negative") }
         if let gateEpisodesPerFamily, gateEpisodesPerFamily < 1 { throw fail("gate-episodes", "must be at least 1") }
         if let regions, regions.isEmpty { throw fail("regions", "must name at least one region") }
+    }
+}
+
+/// How a node's lesson trains, in the simulation: one attempt (no widening
+/// ladder, no shortened step — the gate is the check), cheap enough that a
+/// whole fleet learns on two cores.
+public struct LessonSettings: Sendable, Equatable {
+    /// Passes over the labelled states per DAgger iteration.
+    public var epochs: Int
+    public var learningRate: Float
+    /// Most experts the lesson trains (the family's most-routed first).
+    public var experts: Int
+    /// Share of every batch replayed from the anchor (ordinary driving).
+    public var replay: Double
+    /// DAgger iterations (label, then refit).
+    public var iterations: Int
+
+    public init(epochs: Int = 4, learningRate: Float = 1e-3, experts: Int = 2, replay: Double = 0.5, iterations: Int = 2) {
+        self.epochs = epochs
+        self.learningRate = learningRate
+        self.experts = experts
+        self.replay = replay
+        self.iterations = iterations
+    }
+
+    /// The edge learner's configuration for a lesson with these settings.
+    public func learner(
+        variations: Int, source: VariationSynthesizer.Source, compression: Double, seed: UInt64
+    ) -> EdgeLearner.Configuration {
+        var adaptation = ExpertAdapter.Configuration(maxExperts: experts)
+        adaptation.fitting.epochs = epochs
+        adaptation.fitting.learningRate = learningRate
+        adaptation.fitting.replayRatio = replay
+        adaptation.fitting.pullTowardsReference = 0
+        return EdgeLearner.Configuration(
+            synthesis: .init(count: variations, source: source), labelling: .init(iterations: iterations, concurrency: 1),
+            adaptation: adaptation, compression: .init(fraction: compression), shrinkFactors: [], shortestStepKeeping: nil,
+            widenUntil: nil, seed: seed)
     }
 }
 

@@ -27,6 +27,8 @@ public struct RoundSummary: Sendable, Codable, Equatable {
     public var goldScore: Double?
     /// Gold-suite collision rate per family of the version serving after the round.
     public var collisionRate: [String: Double]
+    /// Gold-suite collision rate per family of the round's candidate (promoted or not), as the gate drove it.
+    public var candidateCollisionRate: [String: Double] = [:]
     /// Why a candidate was rejected.
     public var reasons: [String]
     /// SHA-256 of the round's candidate checkpoint, promoted or not (the same seed gives the same).

@@ -1,4 +1,5 @@
 import Aggregation
+import Foundation
 import DrivingSimulator
 import EdgeLearning
 import EdgeNode
@@ -56,7 +57,11 @@ struct SimulatedFleetNode: Sendable {
     mutating func lesson(for task: TaskAssignment, learner: EdgeLearner, anchor: TrainingSet, maxCaptures: Int) async throws -> [UInt8]? {
         guard !captures.isEmpty, task.baseVersion == version else { return nil }
         let used = Array(captures.prefix(maxCaptures))
-        let adaptation = try await learner.adapt(captures: used, base: policy, anchor: anchor)
+        let id = self.id
+        let trace = ProcessInfo.processInfo.environment["FLEET_SIM_TRACE"] != nil
+        let adaptation = try await learner.adapt(captures: used, base: policy, anchor: anchor) { line in
+            if trace { FileHandle.standardError.write(Data("\(id): \(line)\n".utf8)) }
+        }
         var delta = try learner.delta(
             for: adaptation, base: policy,
             header: DeltaHeader(nodeID: id, baseVersion: task.baseVersion, round: task.round), compressor: &compressor)

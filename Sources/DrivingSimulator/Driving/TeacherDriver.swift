@@ -20,7 +20,11 @@
 ///
 /// `v_safe` is the limit, lowered ahead of bends so that at every point of the
 /// next 400 m `v² κ ≤ 0.8·μ·g` can still be reached braking at 0.7·μ·g — on
-/// ice the teacher slows before the curve instead of discovering it inside.
+/// ice the teacher slows before the curve instead of discovering it inside —
+/// and lowered in fog so that the ego can stop within what it can see
+/// (`v·0.5 s + v²/(2·0.7·μ·g) ≤ visibility`, the assured clear distance): the
+/// teacher sees through fog, but a label that relied on it could not be
+/// learned from the observation, so it drives as one who cannot.
 public struct TeacherDriver: Driver, Sendable {
     public var name: String { "teacher" }
     /// Look-ahead horizon, seconds.
@@ -139,7 +143,8 @@ public struct TeacherDriver: Driver, Sendable {
         return speed
     }
 
-    /// The highest speed from which every bend in the next 400 m can be taken within 0.8·μ·g.
+    /// The highest speed from which every bend in the next 400 m can be taken
+    /// within 0.8·μ·g and the ego can stop within the visibility.
     public static func safeSpeed(world: World) -> Double {
         let ego = world.actors[0]
         let road = world.road
@@ -156,7 +161,17 @@ public struct TeacherDriver: Driver, Sendable {
             safe = min(safe, (vSegment * vSegment + 2 * 0.7 * grip * distance).squareRoot())
             index += 1
         }
-        return safe
+        return min(safe, sightSpeed(visibility: world.environment.visibility, deceleration: 0.7 * grip))
+    }
+
+    /// Seconds between seeing an obstacle and braking, in the assured clear distance.
+    static let sightReactionTime = 0.5
+
+    /// The speed v with `v·t + v²/(2a) = visibility`: stopping within what can be seen.
+    static func sightSpeed(visibility: Double, deceleration a: Double) -> Double {
+        guard visibility.isFinite, a > 0 else { return .infinity }
+        let t = sightReactionTime
+        return a * (-t + (t * t + 2 * max(visibility, 0) / a).squareRoot())
     }
 }
 
