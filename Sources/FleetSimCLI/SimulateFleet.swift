@@ -40,7 +40,7 @@ struct SimulateFleet: AsyncParsableCommand {
     var variationSource = "episode"
     @Option(help: "Ordinary-driving episodes per family a lesson replays (0: none).") var anchorEpisodes = 10
     @Option(help: "Who labels the anchor's states: teacher (the replay teaches as well) or policy (it only holds what the model does).")
-    var anchorLabels = "teacher"
+    var anchorLabels = "policy"
     @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 4
     @Option(help: "Output directory (report.html, summary.json, rounds.jsonl, the final model).") var output = "fleet-sim-output"
     @Flag(help: "Print only the final summary line.") var quiet = false

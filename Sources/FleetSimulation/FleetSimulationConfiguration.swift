@@ -66,7 +66,7 @@ public struct FleetSimulationConfiguration: Sendable {
         transport: Transport = .tls, aggregation: AggregationConfiguration = AggregationConfiguration(),
         serverOptimizer: ServerOptimizer.Kind = .fedAvg, gate: RegressionGate.Configuration = .init(),
         compression: Double = 0.2, asynchronous: Bool = false, participation: Double = 1, poisonedShare: Double = 0,
-        episodesPerRound: Int = 2, variations: Int = 24, variationSource: VariationSynthesizer.Source = .episode, maxCaptures: Int = 1, lesson: LessonSettings = LessonSettings(), captureLead: Double = 2, anchorEpisodes: Int = 10, anchorLabels: OrdinaryDriving.AnchorLabels = .teacher,
+        episodesPerRound: Int = 2, variations: Int = 24, variationSource: VariationSynthesizer.Source = .episode, maxCaptures: Int = 1, lesson: LessonSettings = LessonSettings(), captureLead: Double = 2, anchorEpisodes: Int = 10, anchorLabels: OrdinaryDriving.AnchorLabels = .policy,
         gateEpisodesPerFamily: Int? = 4,
         outputDirectory: URL, simulatorContent: URL
     ) {

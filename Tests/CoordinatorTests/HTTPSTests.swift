@@ -22,6 +22,9 @@ struct HTTPSTests {
         let registry = PrometheusCollectorRegistry()
         var configuration = Fixture.configuration(directory: directory)
         configuration.operators = ["ops"]
+        // The test walks one round on the wall clock; on a loaded CI machine
+        // (process tests beside it) that can take over a minute.
+        configuration.rounds.deadline = 1_800
         let service = try await Fixture.service(
             configuration, clock: SystemCoordinatorClock(),
             metrics: CoordinatorMetrics(factory: PrometheusMetricsFactory(registry: registry))
