@@ -42,6 +42,8 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Who labels the anchor's states: teacher (the replay teaches as well) or policy (it only holds what the model does).")
     var anchorLabels = "policy"
     @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 4
+    @Flag(help: "Also run the baselines on the same captures: local-only twins (one per region) and a centralized trainer.")
+    var baselines = false
     @Option(help: "Output directory (report.html, summary.json, rounds.jsonl, the final model).") var output = "fleet-sim-output"
     @Flag(help: "Print only the final summary line.") var quiet = false
     @Flag(help: "Print each round as a JSON line.") var json = false
@@ -76,6 +78,7 @@ struct SimulateFleet: AsyncParsableCommand {
                 epochs: lessonEpochs, learningRate: lessonLearningRate, experts: lessonExperts, replay: lessonReplay,
                 iterations: lessonIterations), captureLead: captureLead,
             anchorEpisodes: anchorEpisodes, anchorLabels: anchorLabels, gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
+            baselines: baselines,
             outputDirectory: outputDirectory, simulatorContent: try content.locate().root)
         let simulation: FleetSimulation
         do { simulation = try FleetSimulation(configuration: configuration) } catch { throw ValidationError(error.message) }
@@ -95,9 +98,14 @@ struct SimulateFleet: AsyncParsableCommand {
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try encoder.encode(summary).write(to: outputDirectory.appendingPathComponent("summary.json"), options: .atomic)
         try Data(FleetReport(summary).html().utf8).write(to: outputDirectory.appendingPathComponent("report.html"), options: .atomic)
-        let before = summary.goldBefore.map { String(format: "%.1f", $0) } ?? "–"
-        let after = summary.goldAfter.map { String(format: "%.1f", $0) } ?? "–"
-        print("fleet-sim: gold \(before) → \(after) after \(rounds) rounds; version \(summary.finalVersion), model \(summary.finalModelHash); \(String(format: "%.0f", summary.seconds)) s; wrote \(outputDirectory.path)")
+        let before = (summary.gold?.seed.score ?? summary.goldBefore).map { String(format: "%.1f", $0) } ?? "–"
+        let after = (summary.gold?.federated.score ?? summary.goldAfter).map { String(format: "%.1f", $0) } ?? "–"
+        var baselines = ""
+        if let gold = summary.gold, let centralized = gold.centralized {
+            let local = gold.localOnly.values.map(\.score)
+            baselines = String(format: " (centralized %.1f, local-only %.1f)", centralized.score, local.reduce(0, +) / Double(max(local.count, 1)))
+        }
+        print("fleet-sim: gold (whole suite) \(before) → \(after)\(baselines) after \(rounds) rounds; version \(summary.finalVersion), model \(summary.finalModelHash); \(String(format: "%.0f", summary.seconds)) s; wrote \(outputDirectory.path)")
     }
 }
 

@@ -43,6 +43,45 @@ public struct FleetReport: Sendable {
     // MARK: Tables
 
     private func headline(_ families: [String]) -> String {
+        guard let gold = summary.gold else { return roundHeadline(families) }
+        let twins = gold.localOnly.keys.sorted()
+        var html = "<h2>Per family, on the whole gold suite</h2><p>Collision % of each model on every gold episode after the last round"
+        html += twins.isEmpty ? ".</p>" : "; local-only is the mean of the twins (one per region, never sharing), and “where unmet” the mean of the twins whose region never meets the family.</p>"
+        html += "<table><tr><th>family</th><th class=\"n\">seed model</th><th class=\"n\">federated</th><th class=\"n\">change (points)</th>"
+        if gold.centralized != nil { html += "<th class=\"n\">centralized</th>" }
+        if !twins.isEmpty { html += "<th class=\"n\">local-only</th><th class=\"n\">local-only where unmet</th>" }
+        html += "</tr>"
+        func cell(_ rate: Double?, against seed: Double) -> String {
+            guard let rate else { return "<td class=\"n\">–</td>" }
+            return "<td class=\"n \(rate < seed ? "better" : rate > seed ? "worse" : "")\">\(String(format: "%.1f", 100 * rate))</td>"
+        }
+        for family in families {
+            let seed = gold.seed.collisionRate[family] ?? 0, federated = gold.federated.collisionRate[family] ?? 0
+            html += "<tr><td>\(HTML.escape(family))</td><td class=\"n\">\(String(format: "%.1f", 100 * seed))</td>" + cell(federated, against: seed)
+            html += "<td class=\"n\">\(String(format: "%+.1f", 100 * (federated - seed)))</td>"
+            if let centralized = gold.centralized { html += cell(centralized.collisionRate[family], against: seed) }
+            if !twins.isEmpty {
+                let unmet = twins.filter { !(summary.regionFamilies[$0] ?? []).contains(family) }
+                html += cell(mean(twins.compactMap { gold.localOnly[$0]?.collisionRate[family] }), against: seed)
+                html += cell(mean(unmet.compactMap { gold.localOnly[$0]?.collisionRate[family] }), against: seed)
+            }
+            html += "</tr>"
+        }
+        html += "<tr><th>gold score (collision-free %)</th><th class=\"n\">\(String(format: "%.1f", gold.seed.score))</th><th class=\"n\">\(String(format: "%.1f", gold.federated.score))</th>"
+        html += "<th class=\"n\">\(String(format: "%+.1f", gold.federated.score - gold.seed.score))</th>"
+        if let centralized = gold.centralized { html += "<th class=\"n\">\(String(format: "%.1f", centralized.score))</th>" }
+        if !twins.isEmpty {
+            html += "<th class=\"n\">\(score(mean(twins.compactMap { gold.localOnly[$0]?.score })))</th><th></th>"
+        }
+        html += "</tr></table>"
+        if let share = gold.federatedShareOfCentralized {
+            html += "<p>The federated model gained <b>\(String(format: "%.0f", 100 * share)) %</b> of the centralized trainer's gain in gold score.</p>"
+        }
+        return html
+    }
+
+    /// Without the whole-suite comparison: the gate's own numbers, first round against last.
+    private func roundHeadline(_ families: [String]) -> String {
         var rows = "<h2>Per family</h2><table><tr><th>family</th><th class=\"n\">collision % before</th><th class=\"n\">after</th><th class=\"n\">change (points)</th></tr>"
         for family in families {
             let before = 100 * (summary.collisionBefore[family] ?? 0), after = 100 * (summary.collisionAfter[family] ?? 0)
@@ -50,6 +89,10 @@ public struct FleetReport: Sendable {
             rows += "<td class=\"n \(after < before ? "better" : after > before ? "worse" : "")\">\(String(format: "%+.1f", after - before))</td></tr>"
         }
         return rows + "</table>"
+    }
+
+    private func mean(_ values: [Double]) -> Double? {
+        values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
     }
 
     private func bytesTable() -> String {
@@ -64,16 +107,26 @@ public struct FleetReport: Sendable {
     }
 
     private func transfer(_ families: [String]) -> String {
-        var html = "<table><tr><th>region</th><th>family it never meets</th><th class=\"n\">collision % before federation</th><th class=\"n\">after</th></tr>"
+        let gold = summary.gold
+        let before = gold?.seed.collisionRate ?? summary.collisionBefore, after = gold?.federated.collisionRate ?? summary.collisionAfter
+        let twins = gold?.localOnly ?? [:]
+        var html = "<table><tr><th>region</th><th>family it never meets</th><th class=\"n\">collision % before federation</th><th class=\"n\">after</th>"
+        if !twins.isEmpty { html += "<th class=\"n\">its local-only twin</th>" }
+        html += "</tr>"
         for region in summary.regionFamilies.keys.sorted() {
             let met = Set(summary.regionFamilies[region] ?? [])
             for family in families where !met.contains(family) {
-                let before = 100 * (summary.collisionBefore[family] ?? 0), after = 100 * (summary.collisionAfter[family] ?? 0)
-                html += "<tr><td>\(HTML.escape(region))</td><td>\(HTML.escape(family))</td><td class=\"n\">\(String(format: "%.1f", before))</td>"
-                html += "<td class=\"n \(after < before ? "better" : after > before ? "worse" : "")\">\(String(format: "%.1f", after))</td></tr>"
+                let seed = 100 * (before[family] ?? 0), federated = 100 * (after[family] ?? 0)
+                html += "<tr><td>\(HTML.escape(region))</td><td>\(HTML.escape(family))</td><td class=\"n\">\(String(format: "%.1f", seed))</td>"
+                html += "<td class=\"n \(federated < seed ? "better" : federated > seed ? "worse" : "")\">\(String(format: "%.1f", federated))</td>"
+                if !twins.isEmpty {
+                    html += "<td class=\"n\">\(twins[region]?.collisionRate[family].map { String(format: "%.1f", 100 * $0) } ?? "–")</td>"
+                }
+                html += "</tr>"
             }
         }
-        return html + "</table><p>Every car runs the shared model, so a region's cars meet a family they never trained on with what the rest of the fleet learned.</p>"
+        html += "</table><p>Every car runs the shared model, so a region's cars meet a family they never trained on with what the rest of the fleet learned"
+        return html + (twins.isEmpty ? ".</p>" : "; its local-only twin has only what its own captures taught it.</p>")
     }
 
     private func versions() -> String {

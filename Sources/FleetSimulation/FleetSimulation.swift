@@ -97,7 +97,20 @@ public struct FleetSimulation: Sendable {
                     compressor: DeltaCompressor(configuration: .init(fraction: settings.compression))))
             }
             for index in nodes.indices { _ = try await Self.pull(&nodes[index], verifier: verifier) }
-            var summary = try await Self.rounds(&nodes, settings: settings, service: service, clock: clock, verifier: verifier, base: base, library: library, progress: progress)
+            var baselines = settings.baselines
+                ? try await Baselines(
+                    nodes: nodes, regions: regions, library: library, guardrail: guardrail, settings: settings, base: base,
+                    gate: RegressionGate.make(
+                        content: content, configuration: settings.gate,
+                        selection: .init(episodesPerFamily: settings.gateEpisodesPerFamily)))
+                : nil
+            var summary = try await Self.rounds(
+                &nodes, baselines: &baselines, settings: settings, service: service, clock: clock, verifier: verifier, base: base,
+                library: library, progress: progress)
+            summary.gold = try await Self.compare(
+                seed: base, federated: nodes.first?.policy ?? base, baselines: baselines,
+                gate: RegressionGate.make(content: content, configuration: settings.gate, selection: .init(episodesPerFamily: nil)))
+            summary.centralizedVerdicts = baselines?.centralized.verdicts
             summary.regions = Dictionary(grouping: placement, by: { $0.region.name }).mapValues { $0.map(\.id) }
             summary.regionFamilies = Dictionary(regions.map { ($0.name, $0.families.keys.sorted()) }, uniquingKeysWith: { first, _ in first })
             summary.seconds = Self.seconds(since: started)
@@ -107,7 +120,7 @@ public struct FleetSimulation: Sendable {
 
     /// Every round, in lock step.
     static func rounds(
-        _ nodes: inout [SimulatedFleetNode], settings: FleetSimulationConfiguration, service: CoordinatorService,
+        _ nodes: inout [SimulatedFleetNode], baselines: inout Baselines?, settings: FleetSimulationConfiguration, service: CoordinatorService,
         clock: SimulationClock, verifier: ModelVerifier, base: MoEPolicy, library: ScenarioLibrary, progress: @escaping @Sendable (RoundSummary) -> Void
     ) async throws -> SimulationSummary {
         var summaries: [RoundSummary] = []
@@ -133,6 +146,7 @@ public struct FleetSimulation: Sendable {
                 summary.capturesByRegion[nodes[index].region, default: [:]].merge(drive.capturesByFamily, uniquingKeysWith: +)
                 expertUse[nodes[index].region, default: []].add(drive.expertUse)
             }
+            try baselines?.drive(settings: settings)
             for node in nodes {
                 _ = try await node.connection.heartbeat(NodeHeartbeat(
                     state: .idle, modelVersion: node.version, region: node.region, capturesPending: node.captures.count))
@@ -147,6 +161,8 @@ public struct FleetSimulation: Sendable {
             if let version = nodes.first?.version, anchor?.version != version, let policy = nodes.first?.policy {
                 anchor = (version, try await Self.anchor(for: policy, library: library, settings: settings))
             }
+            // The centralized baseline learns from the very captures the fleet's lessons use.
+            let pooled = tasks.keys.sorted().flatMap { nodes[$0].captures.prefix(settings.maxCaptures) }
             let bodies = try await Self.learn(
                 &nodes, tasks: tasks, anchor: anchor?.set ?? TrainingSet(width: base.architecture.inputs), library: library,
                 settings: settings, round: number)
@@ -164,6 +180,8 @@ public struct FleetSimulation: Sendable {
                     summary.updatesRejected += 1
                 }
             }
+
+            try await baselines?.learn(pooled: pooled, settings: settings, library: library, round: number)
 
             // 4. The round closes at its deadline, is aggregated and gated.
             clock.advance(by: Self.roundDeadline + 1)
@@ -204,6 +222,14 @@ public struct FleetSimulation: Sendable {
             transport: settings.transport.rawValue, goldBefore: goldBefore, goldAfter: latest.score ?? goldBefore,
             collisionBefore: collisionBefore, collisionAfter: latest.rates.isEmpty ? collisionBefore : latest.rates,
             expertUseByRegion: expertUse, regionFamilies: [:], finalModelHash: finalVersion.manifest.contentHash, finalVersion: final.version, seconds: 0)
+    }
+
+    /// The seed model, the fleet's final one and the baselines' on the whole gold suite.
+    static func compare(seed: MoEPolicy, federated: MoEPolicy, baselines: Baselines?, gate: RegressionGate) async throws -> GoldComparison {
+        let seedResult = GoldResult(try await gate.evaluate(seed, name: "seed"))
+        let federatedResult = GoldResult(try await gate.evaluate(federated, name: "federated"))
+        let others = try await baselines?.evaluate(with: gate)
+        return GoldComparison(seed: seedResult, federated: federatedResult, centralized: others?.centralized, localOnly: others?.localOnly ?? [:])
     }
 
     /// The final model beside the report: its safetensors checkpoint, the
@@ -248,10 +274,7 @@ public struct FleetSimulation: Sendable {
             func start(_ index: Int) {
                 var node = nodes[index]
                 let task = tasks[index]!
-                let learnerConfiguration = settings.lesson.learner(
-                    variations: settings.variations, source: settings.variationSource, compression: settings.compression,
-                    seed: DrivingSimulator.SeededGenerator.mix(settings.seed, DrivingSimulator.SeededGenerator.mix(UInt64(index), UInt64(round))))
-                let learner = EdgeLearner(configuration: learnerConfiguration, scenarios: library)
+                let learner = EdgeLearner(configuration: settings.lessonLearner(node: index, round: round), scenarios: library)
                 group.addTask {
                     let body = try await node.lesson(for: task, learner: learner, anchor: anchor, maxCaptures: settings.maxCaptures)
                     return (index, node, body)

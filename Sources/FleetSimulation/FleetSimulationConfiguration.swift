@@ -2,6 +2,7 @@ public import Aggregation
 public import Coordinator
 public import EdgeLearning
 public import Foundation
+import DrivingSimulator
 
 /// Everything that decides a fleet simulation, as one value (filled by
 /// `fleet-sim`'s flags, or in code by tests).
@@ -56,6 +57,10 @@ public struct FleetSimulationConfiguration: Sendable {
     public var anchorLabels: OrdinaryDriving.AnchorLabels
     /// Gold episodes per family the gate drives (nil: the full suite).
     public var gateEpisodesPerFamily: Int?
+    /// Also run the baselines on the same captures: local-only twins (one
+    /// per region, never sharing) and a centralized trainer (every lesson's
+    /// captures pooled), compared with the fleet on the whole gold suite.
+    public var baselines: Bool
     /// Where the report, the final model and the round log go.
     public var outputDirectory: URL
     /// The `Simulator/` directory.
@@ -67,7 +72,7 @@ public struct FleetSimulationConfiguration: Sendable {
         serverOptimizer: ServerOptimizer.Kind = .fedAvg, gate: RegressionGate.Configuration = .init(),
         compression: Double = 0.2, asynchronous: Bool = false, participation: Double = 1, poisonedShare: Double = 0,
         episodesPerRound: Int = 2, variations: Int = 24, variationSource: VariationSynthesizer.Source = .episode, maxCaptures: Int = 1, lesson: LessonSettings = LessonSettings(), captureLead: Double = 2, anchorEpisodes: Int = 10, anchorLabels: OrdinaryDriving.AnchorLabels = .policy,
-        gateEpisodesPerFamily: Int? = 4,
+        gateEpisodesPerFamily: Int? = 4, baselines: Bool = false,
         outputDirectory: URL, simulatorContent: URL
     ) {
         self.nodes = nodes
@@ -91,8 +96,16 @@ public struct FleetSimulationConfiguration: Sendable {
         self.anchorLabels = anchorLabels
         self.captureLead = captureLead
         self.gateEpisodesPerFamily = gateEpisodesPerFamily
+        self.baselines = baselines
         self.outputDirectory = outputDirectory
         self.simulatorContent = simulatorContent
+    }
+
+    /// The learner of node `node`'s lesson in round `round` (seeded by both).
+    func lessonLearner(node: Int, round: Int) -> EdgeLearner.Configuration {
+        lesson.learner(
+            variations: variations, source: variationSource, compression: compression,
+            seed: DrivingSimulator.SeededGenerator.mix(seed, DrivingSimulator.SeededGenerator.mix(UInt64(bitPattern: Int64(node)), UInt64(round))))
     }
 
     /// Names the first value that makes no sense.

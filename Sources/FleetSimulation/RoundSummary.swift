@@ -70,6 +70,43 @@ public struct SimulationSummary: Sendable, Codable {
     /// SHA-256 of the final model's checkpoint (the same seed gives the same hash).
     public var finalModelHash: String
     public var finalVersion: UInt64
+    /// The seed and final models (and the baselines') on the whole gold suite.
+    public var gold: GoldComparison?
+    /// The centralized baseline's gate verdict each round.
+    public var centralizedVerdicts: [String]?
     public var seconds: Double
 
+}
+
+/// A model's result on the whole gold suite.
+public struct GoldResult: Sendable, Codable, Equatable {
+    /// Collision-free % over every episode.
+    public var score: Double
+    /// Collision rate per family.
+    public var collisionRate: [String: Double]
+
+    public init(score: Double, collisionRate: [String: Double]) {
+        self.score = score
+        self.collisionRate = collisionRate
+    }
+}
+
+/// Every model of the run on the whole gold suite after the last round
+/// (the gate may drive a subset each round): the seed model, the fleet's,
+/// and with baselines the centralized trainer's and each local-only twin's.
+public struct GoldComparison: Sendable, Codable, Equatable {
+    /// The model every car started with.
+    public var seed: GoldResult
+    /// The fleet's final shared model.
+    public var federated: GoldResult
+    /// All captures pooled in one trainer, through the same gate.
+    public var centralized: GoldResult?
+    /// One twin per region that learned only from its own captures, by region.
+    public var localOnly: [String: GoldResult]
+
+    /// The federated model's gain in gold score as a share of the centralized one's (nil without a centralized gain).
+    public var federatedShareOfCentralized: Double? {
+        guard let centralized, centralized.score > seed.score else { return nil }
+        return (federated.score - seed.score) / (centralized.score - seed.score)
+    }
 }

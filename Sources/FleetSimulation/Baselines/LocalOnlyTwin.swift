@@ -1,0 +1,48 @@
+import DrivingSimulator
+import EdgeLearning
+import EdgeNode
+import FleetWire
+import PolicyNetwork
+
+/// A car that learns from its own captures and never shares them or its
+/// lessons: the local-only baseline.
+///
+/// It is the twin of one fleet node — same region, same seed — so it starts
+/// on the same roads with the same model and learns its first lesson the
+/// same way; it then applies its own delta, compressed as it would have sent
+/// it, and drives with its own model from then on, untouched by the rest of
+/// the fleet.
+struct LocalOnlyTwin: LearningVehicle, Sendable {
+    let id: String
+    let region: String
+    /// Index of the fleet node it mirrors (its lessons are seeded like that node's).
+    let mirrors: Int
+    var vehicle: SimulatedVehicle
+    var policy: MoEPolicy
+    var captures: [Capture] = []
+    var compressor: DeltaCompressor
+    /// Ordinary driving labelled for `policy` (made again when the model changes).
+    var anchor: TrainingSet?
+    /// Lessons applied so far.
+    var lessons = 0
+
+    /// Learns from the oldest captures and applies the lesson to its own model.
+    mutating func learn(settings: FleetSimulationConfiguration, library: ScenarioLibrary, round: Int) async throws {
+        guard !captures.isEmpty else { return }
+        if anchor == nil {
+            anchor = try await FleetSimulation.anchor(for: policy, library: library, settings: settings)
+        }
+        var configuration = settings.lessonLearner(node: mirrors, round: round)
+        configuration.labelling.concurrency = 2  // twins learn one after another, so each may use both cores
+        let learner = EdgeLearner(configuration: configuration, scenarios: library)
+        var compressor = self.compressor
+        let delta = try await lessonDelta(
+            learner: learner, anchor: anchor ?? TrainingSet(width: policy.architecture.inputs), maxCaptures: settings.maxCaptures,
+            header: DeltaHeader(nodeID: id, baseVersion: 0, round: UInt64(round)), compressor: &compressor)
+        self.compressor = compressor
+        policy = try DeltaApplier.apply(delta, to: policy)
+        anchor = nil
+        lessons += 1
+        lessonDelivered(maxCaptures: settings.maxCaptures)
+    }
+}

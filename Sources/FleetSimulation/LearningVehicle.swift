@@ -1,0 +1,65 @@
+import Foundation
+import DrivingSimulator
+import EdgeLearning
+import EdgeNode
+import FleetEvaluation
+import FleetWire
+import PolicyNetwork
+
+/// A car that drives with a model, keeps what its triggers capture and
+/// learns lessons from the captures: what a fleet node and a local-only
+/// twin (a node that never shares) have in common.
+protocol LearningVehicle {
+    var id: String { get }
+    var vehicle: SimulatedVehicle { get set }
+    /// The model it drives with.
+    var policy: MoEPolicy { get }
+    /// Captures not yet learned from, oldest first.
+    var captures: [Capture] { get set }
+}
+
+/// What one round's drive gave.
+struct Drive: Sendable {
+    var capturesByFamily: [String: Int] = [:]
+    var crashes = 0
+    /// Decisions per expert (the router's top choice).
+    var expertUse: [Int] = []
+}
+
+extension LearningVehicle {
+    /// Drives `episodes` episodes with the current model and keeps what the
+    /// triggers captured, up to `keep` waiting captures (a node's spool is
+    /// bounded; a fleet of thousands would otherwise hold every scene it met).
+    mutating func drive(episodes: Int, keep: Int) throws -> Drive {
+        var drive = Drive()
+        for _ in 0..<episodes {
+            var driver = try PolicyDriver(policy: policy, name: id)
+            let result = try vehicle.driveEpisode(with: &driver)
+            if result.crashed { drive.crashes += 1 }
+            drive.expertUse.add(driver.topExpertCounts)
+            for capture in result.captures {
+                drive.capturesByFamily[VariationSynthesizer.family(of: capture), default: 0] += 1
+                if captures.count < keep { captures.append(capture) }
+            }
+        }
+        return drive
+    }
+
+    /// The lesson of the oldest `maxCaptures` captures, as the delta it
+    /// would send against the model it drives with (compressed by `compressor`).
+    func lessonDelta(
+        learner: EdgeLearner, anchor: TrainingSet, maxCaptures: Int, header: DeltaHeader, compressor: inout DeltaCompressor
+    ) async throws -> PolicyDelta {
+        let id = self.id
+        let trace = ProcessInfo.processInfo.environment["FLEET_SIM_TRACE"] != nil
+        let adaptation = try await learner.adapt(captures: Array(captures.prefix(maxCaptures)), base: policy, anchor: anchor) { line in
+            if trace { FileHandle.standardError.write(Data("\(id): \(line)\n".utf8)) }
+        }
+        return try learner.delta(for: adaptation, base: policy, header: header, compressor: &compressor)
+    }
+
+    /// The captures a delivered lesson used are learned; the rest wait.
+    mutating func lessonDelivered(maxCaptures: Int) {
+        captures.removeFirst(min(maxCaptures, captures.count))
+    }
+}
