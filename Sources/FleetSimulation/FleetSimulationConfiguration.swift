@@ -61,6 +61,8 @@ public struct FleetSimulationConfiguration: Sendable {
     /// per region, never sharing) and a centralized trainer (every lesson's
     /// captures pooled), compared with the fleet on the whole gold suite.
     public var baselines: Bool
+    /// Gold episodes per family of the comparison after the last round (nil: the whole suite).
+    public var comparisonEpisodesPerFamily: Int?
     /// Where the report, the final model and the round log go.
     public var outputDirectory: URL
     /// The `Simulator/` directory.
@@ -72,7 +74,7 @@ public struct FleetSimulationConfiguration: Sendable {
         serverOptimizer: ServerOptimizer.Kind = .fedAvg, gate: RegressionGate.Configuration = .init(),
         compression: Double = 0.2, asynchronous: Bool = false, participation: Double = 1, poisonedShare: Double = 0,
         episodesPerRound: Int = 2, variations: Int = 24, variationSource: VariationSynthesizer.Source = .episode, maxCaptures: Int = 1, lesson: LessonSettings = LessonSettings(), captureLead: Double = 2, anchorEpisodes: Int = 10, anchorLabels: OrdinaryDriving.AnchorLabels = .policy,
-        gateEpisodesPerFamily: Int? = 4, baselines: Bool = false,
+        gateEpisodesPerFamily: Int? = 4, baselines: Bool = false, comparisonEpisodesPerFamily: Int? = nil,
         outputDirectory: URL, simulatorContent: URL
     ) {
         self.nodes = nodes
@@ -97,6 +99,7 @@ public struct FleetSimulationConfiguration: Sendable {
         self.captureLead = captureLead
         self.gateEpisodesPerFamily = gateEpisodesPerFamily
         self.baselines = baselines
+        self.comparisonEpisodesPerFamily = comparisonEpisodesPerFamily
         self.outputDirectory = outputDirectory
         self.simulatorContent = simulatorContent
     }
@@ -128,6 +131,7 @@ public struct FleetSimulationConfiguration: Sendable {
         guard captureLead >= 0, captureLead <= 5 else { throw fail("capture-lead", "must be in [0, 5] seconds") }
         guard anchorEpisodes >= 0 else { throw fail("anchor-episodes", "must not be negative") }
         if let gateEpisodesPerFamily, gateEpisodesPerFamily < 1 { throw fail("gate-episodes", "must be at least 1") }
+        if let comparisonEpisodesPerFamily, comparisonEpisodesPerFamily < 1 { throw fail("comparison-episodes", "must be at least 1") }
         if let regions, regions.isEmpty { throw fail("regions", "must name at least one region") }
     }
 }

@@ -9,7 +9,7 @@ struct FleetSimulationTests {
         let content = try #require(SimulatorContent.locate(from: URL(fileURLWithPath: #filePath)))
         return FleetSimulationConfiguration(
             nodes: 3, rounds: 1, regions: ["alpine", "coastal", "urban"], seed: seed, transport: transport,
-            episodesPerRound: 2, variations: 3, anchorEpisodes: 0, gateEpisodesPerFamily: 1,
+            episodesPerRound: 2, variations: 3, anchorEpisodes: 0, gateEpisodesPerFamily: 1, comparisonEpisodesPerFamily: 1,
             outputDirectory: output, simulatorContent: content.root)
     }
 
@@ -43,6 +43,24 @@ struct FleetSimulationTests {
         #expect(report.components(separatedBy: "<svg").count - 1 == 5, "gold, per family, bytes, captures, expert use")
         #expect(report.contains("Families a region never met") && report.contains("<td>ice</td>"), "coastal and urban never meet ice")
         #expect(!report.contains("nan") && !report.contains("inf"))
+    }
+
+    @Test("baselines learn from the same captures: a local-only twin per region and a centralized trainer, all on the gold suite")
+    func baselines() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-sim-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = try Self.configuration(seed: 7, output: directory)
+        configuration.baselines = true
+        let summary = try await FleetSimulation(configuration: configuration).run()
+        let gold = try #require(summary.gold)
+        #expect(Set(gold.localOnly.keys) == ["alpine", "coastal", "urban"], "one twin per region")
+        #expect(gold.centralized != nil)
+        #expect(summary.centralizedVerdicts?.count == 1, "the trainer's candidate faced the gate once a round")
+        #expect(summary.centralizedVerdicts?.first != "none", "the fleet learned something this round, so the trainer had captures")
+        #expect(gold.seed.collisionRate.keys.sorted() == gold.federated.collisionRate.keys.sorted())
+        let report = FleetReport(summary).html()
+        #expect(report.contains("<th class=\"n\">centralized</th>") && report.contains("local-only where unmet"))
+        #expect(report.contains("its local-only twin"), "the transfer table shows what the region would have alone")
     }
 
     @Test("bad settings are refused, naming the setting")
