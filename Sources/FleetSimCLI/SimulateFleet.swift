@@ -41,6 +41,8 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Ordinary-driving episodes per family a lesson replays (0: none).") var anchorEpisodes = 10
     @Option(help: "Who labels the anchor's states: teacher (the replay teaches as well) or policy (it only holds what the model does).")
     var anchorLabels = "policy"
+    @Option(help: "Difficulty of the anchor's episodes, 0–1, or 'scenario' for each family's own (the gold suite's).")
+    var anchorDifficulty = "0.5"
     @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 4
     @Flag(help: "Also run the baselines on the same captures: local-only twins (one per region) and a centralized trainer.")
     var baselines = false
@@ -67,6 +69,10 @@ struct SimulateFleet: AsyncParsableCommand {
         guard let anchorLabels = OrdinaryDriving.AnchorLabels(rawValue: anchorLabels) else {
             throw ValidationError("unknown anchor labels '\(anchorLabels)' (expected teacher or policy)")
         }
+        let anchorDifficulty: Double?
+        if self.anchorDifficulty == "scenario" { anchorDifficulty = nil }
+        else if let value = Double(self.anchorDifficulty) { anchorDifficulty = value }
+        else { throw ValidationError("anchor difficulty '\(self.anchorDifficulty)' is neither a number in [0, 1] nor 'scenario'") }
         let outputDirectory = URL(fileURLWithPath: output)
         let configuration = FleetSimulationConfiguration(
             nodes: nodes, rounds: rounds, regions: regions.map { $0.split(separator: ",").map(String.init) }, seed: seed,
@@ -77,7 +83,7 @@ struct SimulateFleet: AsyncParsableCommand {
             lesson: LessonSettings(
                 epochs: lessonEpochs, learningRate: lessonLearningRate, experts: lessonExperts, replay: lessonReplay,
                 iterations: lessonIterations), captureLead: captureLead,
-            anchorEpisodes: anchorEpisodes, anchorLabels: anchorLabels, gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
+            anchorEpisodes: anchorEpisodes, anchorLabels: anchorLabels, anchorDifficulty: anchorDifficulty, gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
             baselines: baselines,
             outputDirectory: outputDirectory, simulatorContent: try content.locate().root)
         let simulation: FleetSimulation

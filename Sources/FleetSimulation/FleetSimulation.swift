@@ -296,10 +296,10 @@ public struct FleetSimulation: Sendable {
         return bodies
     }
 
-    /// The anchor set for `policy`: ordinary driving at moderate difficulty, the states it visits labelled with its own actions.
+    /// The anchor set for `policy`: ordinary driving (at the configured difficulty), the states it visits labelled with its own actions or the teacher's.
     static func anchor(for policy: MoEPolicy, library: ScenarioLibrary, settings: FleetSimulationConfiguration) async throws -> TrainingSet {
         guard settings.anchorEpisodes > 0 else { return TrainingSet(width: policy.architecture.inputs) }
-        return try await OrdinaryDriving(episodesPerFamily: settings.anchorEpisodes, difficulty: 0.5).anchor(policy: policy, library: library, labels: settings.anchorLabels)
+        return try await OrdinaryDriving(episodesPerFamily: settings.anchorEpisodes, difficulty: settings.anchorDifficulty).anchor(policy: policy, library: library, labels: settings.anchorLabels)
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

@@ -55,6 +55,10 @@ public struct FleetSimulationConfiguration: Sendable {
     public var anchorEpisodes: Int
     /// Who labels the anchor's states: the teacher (the replay teaches too) or the model itself (it only holds).
     public var anchorLabels: OrdinaryDriving.AnchorLabels
+    /// Difficulty of the anchor's episodes (0 easy … 1 hard); nil: each
+    /// family's own, the one its gold episodes are drawn at — so the replay
+    /// holds what the model learned in the hard scenes too.
+    public var anchorDifficulty: Double?
     /// Gold episodes per family the gate drives (nil: the full suite).
     public var gateEpisodesPerFamily: Int?
     /// Also run the baselines on the same captures: local-only twins (one
@@ -73,7 +77,7 @@ public struct FleetSimulationConfiguration: Sendable {
         transport: Transport = .tls, aggregation: AggregationConfiguration = AggregationConfiguration(),
         serverOptimizer: ServerOptimizer.Kind = .fedAvg, gate: RegressionGate.Configuration = .init(),
         compression: Double = 0.2, asynchronous: Bool = false, participation: Double = 1, poisonedShare: Double = 0,
-        episodesPerRound: Int = 2, variations: Int = 24, variationSource: VariationSynthesizer.Source = .episode, maxCaptures: Int = 1, lesson: LessonSettings = LessonSettings(), captureLead: Double = 2, anchorEpisodes: Int = 10, anchorLabels: OrdinaryDriving.AnchorLabels = .policy,
+        episodesPerRound: Int = 2, variations: Int = 24, variationSource: VariationSynthesizer.Source = .episode, maxCaptures: Int = 1, lesson: LessonSettings = LessonSettings(), captureLead: Double = 2, anchorEpisodes: Int = 10, anchorLabels: OrdinaryDriving.AnchorLabels = .policy, anchorDifficulty: Double? = 0.5,
         gateEpisodesPerFamily: Int? = 4, baselines: Bool = false, comparisonEpisodesPerFamily: Int? = nil,
         outputDirectory: URL, simulatorContent: URL
     ) {
@@ -96,6 +100,7 @@ public struct FleetSimulationConfiguration: Sendable {
         self.lesson = lesson
         self.anchorEpisodes = anchorEpisodes
         self.anchorLabels = anchorLabels
+        self.anchorDifficulty = anchorDifficulty
         self.captureLead = captureLead
         self.gateEpisodesPerFamily = gateEpisodesPerFamily
         self.baselines = baselines
@@ -130,6 +135,7 @@ public struct FleetSimulationConfiguration: Sendable {
         guard (0..<1).contains(lesson.replay) else { throw fail("lesson-replay", "must be in [0, 1)") }
         guard captureLead >= 0, captureLead <= 5 else { throw fail("capture-lead", "must be in [0, 5] seconds") }
         guard anchorEpisodes >= 0 else { throw fail("anchor-episodes", "must not be negative") }
+        if let anchorDifficulty, !(0...1).contains(anchorDifficulty) { throw fail("anchor-difficulty", "must be in [0, 1]") }
         if let gateEpisodesPerFamily, gateEpisodesPerFamily < 1 { throw fail("gate-episodes", "must be at least 1") }
         if let comparisonEpisodesPerFamily, comparisonEpisodesPerFamily < 1 { throw fail("comparison-episodes", "must be at least 1") }
         if let regions, regions.isEmpty { throw fail("regions", "must name at least one region") }
