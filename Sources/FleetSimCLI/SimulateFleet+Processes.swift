@@ -47,6 +47,14 @@ extension SimulateFleet {
         try Data(lines.utf8).write(to: outputDirectory.appendingPathComponent("rounds.jsonl"), options: .atomic)
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try encoder.encode(summary).write(to: outputDirectory.appendingPathComponent("summary.json"), options: .atomic)
+        let simulatorContent = try content.locate()
+        let library = try ScenarioLibrary.load(directory: simulatorContent.scenarios)
+        let regionFamilies = Dictionary(
+            try Region.loadAll(directory: simulatorContent.regions, library: library).map { ($0.name, $0.families.keys.sorted()) },
+            uniquingKeysWith: { first, _ in first }
+        ).filter { summary.regions[$0.key] != nil }
+        let report = FleetReport(SimulationSummary(processFleet: summary, regionFamilies: regionFamilies))
+        try Data(report.html().utf8).write(to: outputDirectory.appendingPathComponent("report.html"), options: .atomic)
         let published = summary.rounds.filter { $0.verdict == "promoted" }.count
         let graceful = summary.exits.filter(\.isGraceful).count
         print("fleet-sim: \(summary.rounds.count) rounds (\(published) published) by \(nodes) node processes; version \(summary.finalVersion); "

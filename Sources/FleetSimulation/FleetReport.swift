@@ -33,8 +33,13 @@ public struct FleetReport: Sendable {
         html += headline(families)
         html += "<h2>Gold suite over rounds</h2>" + goldChart().svg() + familyChart(families).svg()
         html += "<h2>Bytes on the wire</h2>" + bytesChart().svg() + bytesTable()
-        html += "<h2>Captures per region and family</h2>" + capturesHeatmap().svg()
-        html += "<h2>Expert use per region</h2><p>Share of each region's driving decisions whose top expert was each expert.</p>" + expertHeatmap().svg()
+        let captures = capturesHeatmap()
+        html += "<h2>Captures per region and family</h2>"
+            + (captures.rows.isEmpty ? "<p>Not recorded: the nodes ran as processes and keep their captures to themselves.</p>" : captures.svg())
+        let experts = expertHeatmap()
+        html += "<h2>Expert use per region</h2>"
+            + (experts.rows.isEmpty ? "<p>Not recorded: the nodes ran as processes.</p>"
+                : "<p>Share of each region's driving decisions whose top expert was each expert.</p>" + experts.svg())
         html += "<h2>Families a region never met</h2>" + transfer(families)
         html += "<h2>Versions</h2>" + versions()
         return html + "</body></html>\n"

@@ -179,10 +179,3 @@ public struct LessonSettings: Sendable, Equatable {
             widenUntil: nil, seed: seed)
     }
 }
-
-/// What went wrong in a simulation, in words that name the problem.
-public struct SimulationError: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}

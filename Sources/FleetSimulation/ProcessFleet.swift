@@ -29,7 +29,7 @@ public struct ProcessFleet: Sendable {
     /// How long the coordinator may take to load the gold suite and listen.
     static let startTimeout: Duration = .seconds(120)
 
-    public init(configuration: ProcessFleetConfiguration, executables: FleetExecutables) throws(ProcessFleetError) {
+    public init(configuration: ProcessFleetConfiguration, executables: FleetExecutables) throws(SimulationError) {
         try configuration.validate()
         self.configuration = configuration
         self.executables = executables
@@ -62,18 +62,18 @@ public struct ProcessFleet: Sendable {
     // MARK: Steps
 
     /// Node ids and regions: the regions in turn, named as the in-process simulation names them.
-    func placeNodes() throws(ProcessFleetError) -> [(id: String, region: String)] {
+    func placeNodes() throws(SimulationError) -> [(id: String, region: String)] {
         let content = SimulatorContent(root: configuration.simulatorContent)
         let known: [String]
         do {
             let library = try ScenarioLibrary.load(directory: content.scenarios)
             known = try Region.loadAll(directory: content.regions, library: library).map(\.name).sorted()
         } catch {
-            throw ProcessFleetError(.invalidConfiguration, "cannot load the regions of \(content.root.path): \(error)")
+            throw SimulationError(.invalidConfiguration, "cannot load the regions of \(content.root.path): \(error)")
         }
         let regions = configuration.regions ?? known
         for name in regions where !known.contains(name) {
-            throw ProcessFleetError(.invalidConfiguration, "no region '\(name)' (known: \(known.joined(separator: ", ")))")
+            throw SimulationError(.invalidConfiguration, "no region '\(name)' (known: \(known.joined(separator: ", ")))")
         }
         return (0..<configuration.nodes).map { index in
             let region = regions[index % regions.count]
@@ -82,13 +82,13 @@ public struct ProcessFleet: Sendable {
     }
 
     /// An empty `<output>/processes/`: a coordinator finding an old data directory would resume its rounds.
-    private func prepareDirectory() throws(ProcessFleetError) -> URL {
+    private func prepareDirectory() throws(SimulationError) -> URL {
         let directory = configuration.processesDirectory
         do {
             if FileManager.default.fileExists(atPath: directory.path) { try FileManager.default.removeItem(at: directory) }
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw ProcessFleetError(.storage, "cannot prepare \(directory.path): \(error.localizedDescription)")
+            throw SimulationError(.storage, "cannot prepare \(directory.path): \(error.localizedDescription)")
         }
         return directory
     }
@@ -129,10 +129,10 @@ public struct ProcessFleet: Sendable {
         var tracker = RoundTracker()
         var finalVersion: UInt64 = 1
         var lastProgress = ContinuousClock.now
-        var lastFailure: ProcessFleetError?
+        var lastFailure: SimulationError?
         while true {
             if let exited = processes.firstEnded() {
-                throw ProcessFleetError(
+                throw SimulationError(
                     .processFailed,
                     "\(exited.name) ended (\(Self.describe(exited.termination))) while round \(tracker.lastReported + 1) was awaited; "
                         + "the end of its log:\n\(exited.logTail())",
@@ -151,7 +151,7 @@ public struct ProcessFleet: Sendable {
             }
             if tracker.closed.count >= configuration.rounds { break }
             if ContinuousClock.now - lastProgress > configuration.patience {
-                throw ProcessFleetError(
+                throw SimulationError(
                     .timedOut,
                     "no round closed for \(configuration.patience) (awaiting round \(tracker.lastReported + 1) of \(configuration.rounds))"
                         + (lastFailure.map { "; the coordinator's API: \($0.message)" } ?? "")
@@ -169,12 +169,12 @@ public struct ProcessFleet: Sendable {
         try Task.checkCancellation()
         guard let line else {
             let why = coordinator.termination.map { "ended (\(Self.describe($0)))" } ?? "did not listen within \(Self.startTimeout)"
-            throw ProcessFleetError(
+            throw SimulationError(
                 .processFailed, "fleet-coordinator \(why); the end of its log:\n\(coordinator.logTail())",
                 context: ["log": coordinator.logFile.path])
         }
         guard let port = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }), port > 0 else {
-            throw ProcessFleetError(.processFailed, "fleet-coordinator printed no port: '\(line)'", context: ["log": coordinator.logFile.path])
+            throw SimulationError(.processFailed, "fleet-coordinator printed no port: '\(line)'", context: ["log": coordinator.logFile.path])
         }
         return port
     }

@@ -76,6 +76,29 @@ public struct SimulationSummary: Sendable, Codable {
     public var centralizedVerdicts: [String]?
     public var seconds: Double
 
+    public init(
+        nodes: Int, rounds: [RoundSummary], regions: [String: [String]], seed: UInt64, transport: String,
+        goldBefore: Double?, goldAfter: Double?, collisionBefore: [String: Double], collisionAfter: [String: Double],
+        expertUseByRegion: [String: [Int]], regionFamilies: [String: [String]], finalModelHash: String, finalVersion: UInt64,
+        gold: GoldComparison? = nil, centralizedVerdicts: [String]? = nil, seconds: Double
+    ) {
+        self.nodes = nodes
+        self.rounds = rounds
+        self.regions = regions
+        self.seed = seed
+        self.transport = transport
+        self.goldBefore = goldBefore
+        self.goldAfter = goldAfter
+        self.collisionBefore = collisionBefore
+        self.collisionAfter = collisionAfter
+        self.expertUseByRegion = expertUseByRegion
+        self.regionFamilies = regionFamilies
+        self.finalModelHash = finalModelHash
+        self.finalVersion = finalVersion
+        self.gold = gold
+        self.centralizedVerdicts = centralizedVerdicts
+        self.seconds = seconds
+    }
 }
 
 /// A model's result on the whole gold suite.

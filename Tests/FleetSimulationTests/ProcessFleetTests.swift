@@ -53,6 +53,14 @@ struct ProcessFleetTests {
         #expect(round.bytesUp.map { $0 > 0 } ?? true, "an update has bytes")
         #expect(announced.rounds == summary.rounds, "each round was announced as it closed")
         #expect(summary.regions == ["highway": ["highway-0000", "highway-0001"]])
+        #expect(Set(round.candidateCollisionRate.keys) == ["cut-in"] && Set(round.collisionBefore.keys) == ["cut-in"], "the gate's family figures")
+        #expect(round.candidateHash?.hasPrefix("sha256:") == true)
+
+        // The report of a process run: the gate's figures, and a word where the nodes kept their data.
+        let report = FleetReport(SimulationSummary(processFleet: summary, regionFamilies: ["highway": ["cut-in", "lead-brake"]])).html()
+        #expect(report.contains("<td>cut-in</td>") && report.contains("Not recorded"))
+        #expect(report.contains("class=\"\(round.verdict)\""), "the version history shows the round's verdict")
+        #expect(!report.contains("nan") && !report.contains("inf"))
 
         #expect(summary.exits.map(\.name) == ["coordinator", "highway-0000", "highway-0001"])
         for exit in summary.exits {

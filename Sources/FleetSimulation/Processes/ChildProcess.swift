@@ -21,12 +21,12 @@ final class ChildProcess: Sendable {
 
     /// Starts `executable arguments` in `directory`; standard output and error are appended to
     /// `logFile`. With `readOutput`, lines of standard output can also be awaited (``firstLine(startingWith:within:)``).
-    init(name: String, executable: URL, arguments: [String], directory: URL, logFile: URL, readOutput: Bool = false) throws(ProcessFleetError) {
+    init(name: String, executable: URL, arguments: [String], directory: URL, logFile: URL, readOutput: Bool = false) throws(SimulationError) {
         self.name = name
         self.logFile = logFile
         let descriptor = open(logFile.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw ProcessFleetError(.storage, "cannot open the log file of \(name): \(String(cString: strerror(errno)))", context: ["log": logFile.path])
+            throw SimulationError(.storage, "cannot open the log file of \(name): \(String(cString: strerror(errno)))", context: ["log": logFile.path])
         }
         // Appending, so the child's standard error and the drained standard output interleave without overwriting.
         let log = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
@@ -59,7 +59,7 @@ final class ChildProcess: Sendable {
         do {
             try process.run()
         } catch {
-            throw ProcessFleetError(
+            throw SimulationError(
                 .processFailed, "cannot start \(name) (\(executable.path)): \(error)", context: ["executable": executable.path])
         }
         self.process = process

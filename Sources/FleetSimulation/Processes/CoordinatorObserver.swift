@@ -20,7 +20,7 @@ struct CoordinatorObserver: Sendable {
     var timeout: TimeAmount = .seconds(10)
 
     /// A client presenting `certificate` and `key` (PEM files) and trusting `ca`.
-    init(port: Int, certificate: URL, key: URL, ca: URL) throws(ProcessFleetError) {
+    init(port: Int, certificate: URL, key: URL, ca: URL) throws(SimulationError) {
         self.port = port
         do {
             tls = try TLSContext(configuration: .client(
@@ -28,12 +28,12 @@ struct CoordinatorObserver: Sendable {
                 certificateChain: [try Certificate(pemFile: certificate.path)],
                 privateKey: try PrivateKey(pemFile: key.path)))
         } catch {
-            throw ProcessFleetError(.certificates, "cannot load the observer's certificate \(certificate.path): \(error)")
+            throw SimulationError(.certificates, "cannot load the observer's certificate \(certificate.path): \(error)")
         }
     }
 
     /// Status, versions and the update-bytes counter, read one after the other.
-    func observe() async throws(ProcessFleetError) -> CoordinatorObservation {
+    func observe() async throws(SimulationError) -> CoordinatorObservation {
         let status = try decode(API.Status.self, from: try await get("/v1/status"), path: "/v1/status")
         let versions = try decode(VersionList.self, from: try await get("/v1/versions"), path: "/v1/versions").versions
         let metrics = String(decoding: try await get("/metrics"), as: UTF8.self)
@@ -52,26 +52,26 @@ struct CoordinatorObserver: Sendable {
 
     private struct VersionList: Decodable { var versions: [VersionListing] }
 
-    private func decode<T: Decodable>(_ type: T.Type, from body: [UInt8], path: String) throws(ProcessFleetError) -> T {
+    private func decode<T: Decodable>(_ type: T.Type, from body: [UInt8], path: String) throws(SimulationError) -> T {
         do { return try JSONDecoder().decode(T.self, from: Data(body)) } catch {
-            throw ProcessFleetError(.coordinatorAPI, "GET \(path) answered with JSON that is not a \(T.self): \(error)")
+            throw SimulationError(.coordinatorAPI, "GET \(path) answered with JSON that is not a \(T.self): \(error)")
         }
     }
 
     // MARK: One GET
 
     /// The body of a 200 answer to `GET path`.
-    func get(_ path: String) async throws(ProcessFleetError) -> [UInt8] {
+    func get(_ path: String) async throws(SimulationError) -> [UInt8] {
         let response: CollectedResponse
         do {
             response = try await exchange(path)
-        } catch let error as ProcessFleetError {
+        } catch let error as SimulationError {
             throw error
         } catch {
-            throw ProcessFleetError(.coordinatorAPI, "GET https://127.0.0.1:\(port)\(path) failed: \(error)")
+            throw SimulationError(.coordinatorAPI, "GET https://127.0.0.1:\(port)\(path) failed: \(error)")
         }
         guard response.status == 200 else {
-            throw ProcessFleetError(
+            throw SimulationError(
                 .coordinatorAPI,
                 "GET \(path) answered \(response.status): \(String(decoding: response.body.prefix(300), as: UTF8.self))")
         }
@@ -165,7 +165,7 @@ private final class ResponseCollector: ChannelInboundHandler, RemovableChannelHa
             status = Int(head.status.code)
         case .body(var buffer):
             guard body.count + buffer.readableBytes <= Self.maxBodyBytes else {
-                response.fail(ProcessFleetError(.coordinatorAPI, "an answer was larger than \(Self.maxBodyBytes) bytes"))
+                response.fail(SimulationError(.coordinatorAPI, "an answer was larger than \(Self.maxBodyBytes) bytes"))
                 context.close(promise: nil)
                 return
             }

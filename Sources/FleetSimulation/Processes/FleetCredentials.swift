@@ -21,7 +21,7 @@ struct FleetCredentials: Sendable {
     /// Makes every file, one `certs` subcommand after the other; their output goes to `certs.log`.
     static func make(
         in directory: URL, clients: [String], coordinator executable: URL
-    ) async throws(ProcessFleetError) -> FleetCredentials {
+    ) async throws(SimulationError) -> FleetCredentials {
         let steps: [[String]] = [["create-ca", "--name", "Fleet simulation CA"], ["issue-server", "--ip", "127.0.0.1"], ["create-signing-key"]]
             + clients.map { ["issue-node", "--node", $0] }
         let log = directory.appendingPathComponent("certs.log")
@@ -30,7 +30,7 @@ struct FleetCredentials: Sendable {
                 name: "certs \(step[0])", executable: executable, arguments: ["certs"] + step, directory: directory, logFile: log)
             let ended = await command.waitForExit()
             guard let ended, ended.status == 0, !ended.bySignal else {
-                throw ProcessFleetError(
+                throw SimulationError(
                     .certificates,
                     "`fleet-coordinator certs \(step.joined(separator: " "))` failed (\(ended.map { "status \($0.status)" } ?? "no status")):\n\(command.logTail(6))",
                     context: ["log": log.path])

@@ -13,12 +13,12 @@ public struct FleetExecutables: Sendable {
     public let node: URL
 
     /// The two binaries in `directory`.
-    /// - Throws: ``ProcessFleetError/Code/missingExecutable`` naming the binary that is missing and how to build it.
-    public init(directory: URL) throws(ProcessFleetError) {
-        func find(_ name: String) throws(ProcessFleetError) -> URL {
+    /// - Throws: ``SimulationError/Code/missingExecutable`` naming the binary that is missing and how to build it.
+    public init(directory: URL) throws(SimulationError) {
+        func find(_ name: String) throws(SimulationError) -> URL {
             let candidate = directory.appendingPathComponent(name)
             guard FileManager.default.isExecutableFile(atPath: candidate.path) else {
-                throw ProcessFleetError(
+                throw SimulationError(
                     .missingExecutable,
                     "\(name) is not built in \(directory.path); build it with the same configuration as fleet-sim, "
                         + "e.g. `swift build --product \(name)` (add `-c release` for a release fleet-sim), or `swift build` for every product",
@@ -31,7 +31,7 @@ public struct FleetExecutables: Sendable {
     }
 
     /// The binaries beside the executable of this process (symbolic links resolved).
-    public static func besideRunningExecutable() throws(ProcessFleetError) -> FleetExecutables {
+    public static func besideRunningExecutable() throws(SimulationError) -> FleetExecutables {
         let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
         return try FleetExecutables(directory: executable.resolvingSymlinksInPath().deletingLastPathComponent())
     }

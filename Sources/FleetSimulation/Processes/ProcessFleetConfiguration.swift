@@ -93,9 +93,9 @@ public struct ProcessFleetConfiguration: Sendable {
     }
 
     /// Names the first value that makes no sense.
-    public func validate() throws(ProcessFleetError) {
-        func fail(_ field: String, _ requirement: String) -> ProcessFleetError {
-            ProcessFleetError(.invalidConfiguration, "\(field) \(requirement)")
+    public func validate() throws(SimulationError) {
+        func fail(_ field: String, _ requirement: String) -> SimulationError {
+            SimulationError(.invalidConfiguration, "\(field) \(requirement)")
         }
         guard nodes >= 1 else { throw fail("nodes", "must be at least 1") }
         guard rounds >= 1 else { throw fail("rounds", "must be at least 1") }

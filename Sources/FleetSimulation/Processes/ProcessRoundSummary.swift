@@ -20,6 +20,11 @@ public struct ProcessRoundSummary: Sendable, Codable, Equatable {
     public var goldScore: Double?
     /// Why the gate rejected the candidate.
     public var reasons: [String]
+    /// Gold-suite collision rate per family of the version serving before the round, and of the candidate.
+    public var collisionBefore: [String: Double] = [:]
+    public var candidateCollisionRate: [String: Double] = [:]
+    /// SHA-256 of the candidate's checkpoint.
+    public var candidateHash: String?
     /// Update bytes the coordinator received while the round collected; nil when the round's
     /// boundaries were not both seen (the counter is read between rounds only).
     public var bytesUp: Int?
@@ -53,4 +58,35 @@ public struct ProcessFleetSummary: Sendable, Codable, Equatable {
     /// Certificates, data directories and logs of the run.
     public var directory: String
     public var seconds: Double
+}
+
+extension SimulationSummary {
+    /// What a process-fleet run can show in `report.html`: the gate's numbers
+    /// round by round and the update bytes the coordinator counted. Captures
+    /// and expert use stay inside the node processes, so they are empty.
+    ///
+    /// - Parameter regionFamilies: the families each region's episodes are drawn from.
+    public init(processFleet run: ProcessFleetSummary, regionFamilies: [String: [String]]) {
+        var rounds: [RoundSummary] = []
+        var serving: (score: Double?, rates: [String: Double]) = (nil, [:])
+        for round in run.rounds {
+            if serving.score == nil, let before = round.goldBefore { serving = (before, round.collisionBefore) }
+            if round.verdict == "promoted" { serving = (round.goldScore, round.candidateCollisionRate) }
+            var summary = RoundSummary(
+                round: Int(round.round), captures: [:], capturesByRegion: [:], crashes: 0, updatesSent: round.updates,
+                updatesAccepted: round.updates, updatesRejected: 0, bytesUp: round.bytesUp ?? 0, denseBytesUp: 0, bytesDown: 0,
+                verdict: round.verdict, version: round.version, goldScore: serving.score, collisionRate: serving.rates,
+                reasons: round.reasons, candidateHash: round.candidateHash, seconds: round.seconds)
+            summary.candidateCollisionRate = round.candidateCollisionRate
+            rounds.append(summary)
+        }
+        let first = run.rounds.first { $0.goldBefore != nil }
+        self.init(
+            nodes: run.nodes, rounds: rounds, regions: run.regions, seed: run.seed, transport: "processes (mutual TLS on 127.0.0.1)",
+            goldBefore: first?.goldBefore, goldAfter: serving.score ?? first?.goldBefore,
+            collisionBefore: first?.collisionBefore ?? [:], collisionAfter: serving.score == nil ? first?.collisionBefore ?? [:] : serving.rates,
+            expertUseByRegion: [:], regionFamilies: regionFamilies,
+            finalModelHash: run.rounds.last { $0.verdict == "promoted" }?.candidateHash ?? "the seed model",
+            finalVersion: run.finalVersion, seconds: run.seconds)
+    }
 }

@@ -63,11 +63,16 @@ struct RoundTracker: Sendable {
                 version: serving, goldBefore: nil, goldScore: nil, reasons: [], bytesUp: bytes, modelBytes: nil, seconds: seconds)
         }
         let manifest = listing.manifest
-        return ProcessRoundSummary(
+        var summary = ProcessRoundSummary(
             round: number, verdict: manifest.gate?.verdict ?? listing.status,
             updates: manifest.aggregation?.updates ?? manifest.contributors.count, contributors: manifest.contributors,
             candidate: listing.version, version: serving, goldBefore: manifest.gate?.currentScore,
             goldScore: manifest.gate?.candidateScore, reasons: manifest.gate?.reasons ?? [], bytesUp: bytes,
             modelBytes: manifest.contentLength, seconds: seconds)
+        let families = manifest.gate?.families ?? []
+        summary.collisionBefore = Dictionary(families.map { ($0.family, $0.currentCollisionRate) }, uniquingKeysWith: { first, _ in first })
+        summary.candidateCollisionRate = Dictionary(families.map { ($0.family, $0.candidateCollisionRate) }, uniquingKeysWith: { first, _ in first })
+        summary.candidateHash = manifest.contentHash
+        return summary
     }
 }

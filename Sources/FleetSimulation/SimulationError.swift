@@ -1,8 +1,9 @@
-/// A process fleet could not start, ran into trouble or did not finish.
+/// What went wrong in a fleet simulation — in process or as a fleet of
+/// processes that could not start, ran into trouble or did not finish.
 ///
 /// A stable ``Code`` to match on, a message a person can act on, and context
 /// (the executable, the log file); equality is on the code only.
-public struct ProcessFleetError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct SimulationError: Error, Sendable, Equatable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let name: String
         init(_ name: String) { self.name = name }
@@ -28,13 +29,18 @@ public struct ProcessFleetError: Error, Sendable, Equatable, CustomStringConvert
     public var message: String
     public var context: [String: String]
 
+    /// A setting that makes no sense (the message names it).
+    public init(_ message: String) {
+        self.init(.invalidConfiguration, message)
+    }
+
     public init(_ code: Code, _ message: String, context: [String: String] = [:]) {
         self.code = code
         self.message = message
         self.context = context
     }
 
-    public static func == (lhs: ProcessFleetError, rhs: ProcessFleetError) -> Bool { lhs.code == rhs.code }
+    public static func == (lhs: SimulationError, rhs: SimulationError) -> Bool { lhs.code == rhs.code }
 
     public var description: String {
         let extra = context.keys.sorted().map { "\($0)=\(context[$0]!)" }.joined(separator: ", ")
