@@ -135,11 +135,19 @@ public struct FleetReport: Sendable {
     }
 
     private func versions() -> String {
-        var html = "<table><tr><th>round</th><th>updates</th><th>verdict</th><th>version serving</th><th class=\"n\">gold</th><th>why</th></tr>"
-        for round in summary.rounds {
+        let centralized = summary.centralizedRounds ?? []
+        var html = "<table><tr><th>round</th><th>updates</th><th>verdict</th><th>version serving</th><th class=\"n\">gold</th><th>why</th>"
+        html += centralized.isEmpty ? "</tr>" : "<th>centralized baseline</th></tr>"
+        for (index, round) in summary.rounds.enumerated() {
             let why = round.reasons.isEmpty ? (round.verdict == "promoted" ? "no family regressed" : "") : round.reasons.joined(separator: "; ")
             html += "<tr><td>\(round.round)</td><td>\(round.updatesAccepted)/\(round.updatesSent)</td><td class=\"\(round.verdict)\">\(round.verdict)</td>"
-            html += "<td>v\(round.version)</td><td class=\"n\">\(score(round.goldScore))</td><td>\(HTML.escape(why))</td></tr>"
+            html += "<td>v\(round.version)</td><td class=\"n\">\(score(round.goldScore))</td><td>\(HTML.escape(why))</td>"
+            if index < centralized.count {
+                let other = centralized[index]
+                let detail = other.verdict == "none" ? "" : " (\(other.captures) captures\(other.reasons.isEmpty ? "" : ": " + other.reasons.joined(separator: "; ")))"
+                html += "<td class=\"\(other.verdict)\">\(other.verdict)\(HTML.escape(detail))</td>"
+            }
+            html += "</tr>"
         }
         return html + "</table>"
     }

@@ -110,7 +110,7 @@ public struct FleetSimulation: Sendable {
             summary.gold = try await Self.compare(
                 seed: base, federated: nodes.first?.policy ?? base, baselines: baselines,
                 gate: RegressionGate.make(content: content, configuration: settings.gate, selection: .init(episodesPerFamily: settings.comparisonEpisodesPerFamily)))
-            summary.centralizedVerdicts = baselines?.centralized.verdicts
+            summary.centralizedRounds = baselines?.centralized.rounds
             summary.regions = Dictionary(grouping: placement, by: { $0.region.name }).mapValues { $0.map(\.id) }
             summary.regionFamilies = Dictionary(regions.map { ($0.name, $0.families.keys.sorted()) }, uniquingKeysWith: { first, _ in first })
             summary.seconds = Self.seconds(since: started)

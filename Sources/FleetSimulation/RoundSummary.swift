@@ -72,15 +72,15 @@ public struct SimulationSummary: Sendable, Codable {
     public var finalVersion: UInt64
     /// The seed and final models (and the baselines') on the whole gold suite.
     public var gold: GoldComparison?
-    /// The centralized baseline's gate verdict each round.
-    public var centralizedVerdicts: [String]?
+    /// The centralized baseline's rounds: its gate verdicts and why.
+    public var centralizedRounds: [CentralizedRound]?
     public var seconds: Double
 
     public init(
         nodes: Int, rounds: [RoundSummary], regions: [String: [String]], seed: UInt64, transport: String,
         goldBefore: Double?, goldAfter: Double?, collisionBefore: [String: Double], collisionAfter: [String: Double],
         expertUseByRegion: [String: [Int]], regionFamilies: [String: [String]], finalModelHash: String, finalVersion: UInt64,
-        gold: GoldComparison? = nil, centralizedVerdicts: [String]? = nil, seconds: Double
+        gold: GoldComparison? = nil, centralizedRounds: [CentralizedRound]? = nil, seconds: Double
     ) {
         self.nodes = nodes
         self.rounds = rounds
@@ -96,7 +96,7 @@ public struct SimulationSummary: Sendable, Codable {
         self.finalModelHash = finalModelHash
         self.finalVersion = finalVersion
         self.gold = gold
-        self.centralizedVerdicts = centralizedVerdicts
+        self.centralizedRounds = centralizedRounds
         self.seconds = seconds
     }
 }

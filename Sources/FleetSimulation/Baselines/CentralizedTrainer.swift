@@ -18,7 +18,7 @@ struct CentralizedTrainer: Sendable {
     var report: EvaluationReport
     let gate: RegressionGate
     /// The gate's verdict each round ("none" when there was nothing to learn).
-    var verdicts: [String] = []
+    var rounds: [CentralizedRound] = []
 
     init(base: MoEPolicy, gate: RegressionGate) async throws {
         policy = base
@@ -29,7 +29,7 @@ struct CentralizedTrainer: Sendable {
     /// Learns from `captures` (the round's pooled lessons) and gates the result.
     mutating func learn(captures: [Capture], settings: FleetSimulationConfiguration, library: ScenarioLibrary, round: Int) async throws {
         guard !captures.isEmpty else {
-            verdicts.append("none")
+            rounds.append(CentralizedRound(verdict: "none", captures: 0))
             return
         }
         var configuration = settings.lessonLearner(node: -1, round: round)
@@ -39,10 +39,23 @@ struct CentralizedTrainer: Sendable {
         let anchor = try await FleetSimulation.anchor(for: policy, library: library, settings: settings)
         let adaptation = try await learner.adapt(captures: captures, base: policy, anchor: anchor)
         let (verdict, candidateReport) = try await gate.judge(candidate: adaptation.local, current: report)
-        verdicts.append(verdict.verdict)
+        rounds.append(CentralizedRound(
+            verdict: verdict.verdict, captures: captures.count, candidateScore: verdict.candidateScore, reasons: verdict.reasons))
         if verdict.verdict == "promoted" {
             policy = adaptation.local
             report = candidateReport
         }
     }
+}
+
+/// What the centralized trainer's round did.
+public struct CentralizedRound: Sendable, Codable, Equatable {
+    /// The gate's verdict on its candidate, or none (no captures this round).
+    public var verdict: String
+    /// Captures pooled into its lesson.
+    public var captures: Int
+    /// The candidate's gate score (collision-free %).
+    public var candidateScore: Double?
+    /// Why the gate rejected it.
+    public var reasons: [String] = []
 }
