@@ -9,8 +9,9 @@ import PolicyNetwork
 /// pooled in one place: the centralized baseline.
 ///
 /// Each round it learns one lesson from all of them — the same synthesis,
-/// teacher and settings as a node's lesson, but every expert may train and
-/// nothing is compressed, since nothing crosses a wire — and its candidate
+/// teacher and settings as a node's lesson, as many optimizer steps as one
+/// node's lesson, but every expert may train and nothing is compressed,
+/// since nothing crosses a wire — and its candidate
 /// faces the same gate as the fleet's: promoted only if no family regresses.
 struct CentralizedTrainer: Sendable {
     var policy: MoEPolicy
@@ -34,6 +35,11 @@ struct CentralizedTrainer: Sendable {
         }
         var configuration = settings.lessonLearner(node: -1, round: round)
         configuration.adaptation.maxExperts = policy.architecture.experts
+        // As many optimizer steps as one node's lesson, spread over the pooled
+        // states: with every pass of every node's lesson over the pool, the
+        // trainer overfits the round's scenes and breaks the fragile families.
+        let epochs = configuration.adaptation.fitting.epochs
+        configuration.adaptation.fitting.epochs = max(1, (epochs + captures.count - 1) / captures.count)
         configuration.labelling.concurrency = 2
         let learner = EdgeLearner(configuration: configuration, scenarios: library)
         let anchor = try await FleetSimulation.anchor(for: policy, library: library, settings: settings)
