@@ -19,18 +19,20 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Seed of everything random; the same seed gives the same final model.") var seed: UInt64 = 1
     @Option(help: "How the coordinator combines updates: weighted-mean, trimmed-mean or median.") var aggregator = "weighted-mean"
     @Option(help: "FedAvg's server learning rate.") var serverLearningRate: Float = 1
-    @Option(help: "Points of gold-suite collision-free rate a family may lose before the gate rejects a candidate.") var gateTolerance = 2.0
-    @Option(help: "Rise in guardrail interventions per episode the gate tolerates.") var interventionTolerance = 0.05
+    @Option(help: "Points of gold-suite collision-free rate a family may lose before the gate rejects a candidate.") var gateTolerance = 8.4
+    @Option(help: "Rise in guardrail interventions per episode the gate tolerates.") var interventionTolerance = 0.5
+    @Option(help: "Points of collision-free rate the whole gold suite must gain for a candidate to ship (negative: no such rule).")
+    var gateMinimumGain = 0.0
     @Option(help: "Captures in one lesson, at most.") var maxCaptures = 1
-    @Option(help: "Passes over a lesson's labelled states per DAgger iteration.") var lessonEpochs = 4
-    @Option(help: "Adam step size of a lesson.") var lessonLearningRate: Float = 1e-3
-    @Option(help: "Most experts a lesson trains.") var lessonExperts = 2
-    @Option(help: "Share of every lesson batch replayed from ordinary driving, in [0, 1).") var lessonReplay = 0.5
-    @Option(help: "DAgger iterations of a lesson.") var lessonIterations = 2
+    @Option(help: "Passes over a lesson's labelled states per DAgger iteration.") var lessonEpochs = 16
+    @Option(help: "Adam step size of a lesson.") var lessonLearningRate: Float = 2e-3
+    @Option(help: "Most experts a lesson trains.") var lessonExperts = 8
+    @Option(help: "Share of every lesson batch replayed from ordinary driving, in [0, 1).") var lessonReplay = 0.25
+    @Option(help: "DAgger iterations of a lesson.") var lessonIterations = 3
     @Option(help: "Seconds before a trigger that a capture's scene is taken (0–5).") var captureLead = 2.0
     @Option(help: "Share of each delta's values a node sends (top-k), in (0, 1].") var compression = 0.2
     @Flag(name: .customLong("async"), help: "Asynchronous (buffered) rounds instead of synchronous ones.") var asynchronous = false
-    @Option(help: "Share of the nodes invited to each round, in (0, 1].") var participation = 1.0
+    @Option(help: "Share of the nodes invited to each round, in (0, 1].") var participation = 0.25
     @Option(help: "Share of nodes that send poisoned updates (×100, sign-flipped).") var poisoned = 0.0
     @Option(help: "Transport: tls (mutual TLS on 127.0.0.1 through the coordinator's HTTPS server) or in-memory (calls in this process, for very large fleets).")
     var transport = "tls"
@@ -43,7 +45,7 @@ struct SimulateFleet: AsyncParsableCommand {
     var anchorLabels = "policy"
     @Option(help: "Difficulty of the anchor's episodes, 0–1, or 'scenario' for each family's own (the gold suite's).")
     var anchorDifficulty = "0.5"
-    @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 4
+    @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 0
     @Flag(help: "Also run the baselines on the same captures: local-only twins (one per region) and a centralized trainer.")
     var baselines = false
     @Option(help: "Output directory (report.html, summary.json, rounds.jsonl, the final model).") var output = "fleet-sim-output"
@@ -78,7 +80,9 @@ struct SimulateFleet: AsyncParsableCommand {
             nodes: nodes, rounds: rounds, regions: regions.map { $0.split(separator: ",").map(String.init) }, seed: seed,
             transport: transport, aggregation: AggregationConfiguration(rule: rule),
             serverOptimizer: .fedAvg(learningRate: serverLearningRate),
-            gate: .init(tolerance: gateTolerance, interventionTolerance: interventionTolerance), compression: compression,
+            gate: .init(
+                tolerance: gateTolerance, interventionTolerance: interventionTolerance,
+                minimumGain: gateMinimumGain < 0 ? nil : gateMinimumGain), compression: compression,
             asynchronous: asynchronous, participation: participation, poisonedShare: poisoned, episodesPerRound: episodesPerRound, variations: variations, variationSource: variationSource, maxCaptures: maxCaptures,
             lesson: LessonSettings(
                 epochs: lessonEpochs, learningRate: lessonLearningRate, experts: lessonExperts, replay: lessonReplay,

@@ -60,4 +60,28 @@ struct RegressionGateTests {
         )
         #expect(approval.decide(current: report(fogCrashes: 1), candidate: report(fogCrashes: 0)).verdict == "awaiting_approval")
     }
+
+    @Test("with a minimum gain, a candidate within every family's tolerance but no better overall is rejected")
+    func minimumGain() throws {
+        let gate = try Self.gate()
+        func report(crashes: [String: Int]) -> EvaluationReport {
+            let episodes = ["fog", "ice"].flatMap { family in
+                (0..<4).map { index in
+                    EpisodeOutcome(
+                        id: "\(family)-\(index)", family: family, collided: index < crashes[family, default: 0], offRoad: false,
+                        collisionWith: nil, nearMiss: false, interventions: 0, meanSpeed: 20, rmsJerk: 1, minTimeToCollision: nil, time: 10)
+                }
+            }
+            return EvaluationReport(driver: "x", episodes: episodes)
+        }
+        let loose = RegressionGate(
+            configuration: .init(tolerance: 30, minimumGain: 0), suite: gate.suite, suiteName: gate.suiteName,
+            library: gate.library, guardrail: gate.guardrail)
+        let current = report(crashes: ["fog": 2])
+        let traded = loose.decide(current: current, candidate: report(crashes: ["fog": 1, "ice": 1]))
+        #expect(traded.verdict == "rejected", "one episode won in fog and one lost in ice is no gain")
+        #expect(traded.reasons == ["the whole suite's collision-free rate went from 75.0 to 75.0 (it must gain more than 0.0 points)"])
+        #expect(loose.decide(current: current, candidate: report(crashes: ["ice": 1])).verdict == "promoted", "a net gain within the tolerance ships")
+        #expect(loose.decide(current: current, candidate: report(crashes: ["fog": 2, "ice": 1])).reasons.count == 1, "a net loss does not")
+    }
 }

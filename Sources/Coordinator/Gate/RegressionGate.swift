@@ -19,11 +19,17 @@ public struct RegressionGate: Sendable {
         public var interventionTolerance: Double
         /// Whether a passing candidate waits for an operator's approval.
         public var requiresApproval: Bool
+        /// Collision-free points the whole suite must gain, if set: with a
+        /// per-family tolerance wide enough for the knife-edge episodes any
+        /// change of weights flips, this keeps a candidate that is worse
+        /// overall from shipping on the tolerance alone.
+        public var minimumGain: Double?
 
-        public init(tolerance: Double = 2, interventionTolerance: Double = 0.05, requiresApproval: Bool = false) {
+        public init(tolerance: Double = 2, interventionTolerance: Double = 0.05, requiresApproval: Bool = false, minimumGain: Double? = nil) {
             self.tolerance = tolerance
             self.interventionTolerance = interventionTolerance
             self.requiresApproval = requiresApproval
+            self.minimumGain = minimumGain
         }
     }
 
@@ -57,6 +63,7 @@ public struct RegressionGate: Sendable {
         let candidateByFamily = Dictionary(uniqueKeysWithValues: candidate.families.map { ($0.family, $0) })
         var families: [GateSummary.Family] = []
         var reasons: [String] = []
+        let minimumGain = configuration.minimumGain
         for before in current.families {
             guard let after = candidateByFamily[before.family] else {
                 reasons.append("\(before.family): the candidate was not evaluated on this family")
@@ -74,6 +81,12 @@ public struct RegressionGate: Sendable {
             let extra = after.interventionsPerEpisode - before.interventionsPerEpisode
             if extra > configuration.interventionTolerance {
                 reasons.append("\(before.family): guardrail interventions rose from \(rate(before.interventionsPerEpisode)) to \(rate(after.interventionsPerEpisode)) per episode")
+            }
+        }
+        if let minimumGain {
+            let gain = candidate.overall.collisionFreePercent - current.overall.collisionFreePercent
+            if !(gain > minimumGain) {
+                reasons.append("the whole suite's collision-free rate went from \(percent(current.overall.collisionFreePercent)) to \(percent(candidate.overall.collisionFreePercent)) (it must gain more than \(percent(minimumGain)) points)")
             }
         }
         let verdict = !reasons.isEmpty ? "rejected" : configuration.requiresApproval ? "awaiting_approval" : "promoted"
