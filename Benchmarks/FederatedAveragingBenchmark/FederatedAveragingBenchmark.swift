@@ -1,3 +1,4 @@
+import Aggregation
 import ArgumentParser
 import DrivingSimulator
 import EdgeLearning
@@ -26,6 +27,10 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
     @Option(help: "Repetitions of the R rounds (the median is reported).") var repetitions = 3
     @Option(help: "Clients trained at once (the peer gets as many CPUs, one per client).") var workers = 2
     @Option(help: "Top-k share of each changed tensor a delta keeps.") var fraction = 0.2
+    @Option(help: "Top-k share of each changed tensor the server's downlink delta keeps (int8, error feedback).")
+    var downlinkFraction = StepCompressor.Configuration().fraction
+    @Flag(help: "Send the whole checkpoint every round (the step applied exactly), as before downlink deltas.")
+    var fullDownloads = false
     @Option(help: "The Python that runs the Flower peer (needs flwr[simulation] and torch).") var peer = "python3"
     @Option(help: "The Flower peer script.") var peerScript = Self.defaultPeerScript
     @Flag(help: "Do not run the Flower peer.") var noPeer = false
@@ -35,7 +40,9 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
     }
 
     var workload: Workload {
-        Workload(clients: clients, rounds: rounds, localSteps: localSteps, batch: batch, workers: workers, fraction: fraction)
+        Workload(
+            clients: clients, rounds: rounds, localSteps: localSteps, batch: batch, workers: workers, fraction: fraction,
+            downlink: fullDownloads ? nil : StepCompressor.Configuration(fraction: downlinkFraction))
     }
 
     func run() async throws {
@@ -49,6 +56,10 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
         let parameters = ModelLayout(policy: base).parameterCount
         print("Federated averaging: \(clients) clients × \(rounds) rounds × \(localSteps) local steps of batch \(batch)")
         print("model \(base.architecture.canonicalString) (\(parameters) parameters); \(workers) clients at a time")
+        print(fullDownloads
+              ? "downloads: the whole checkpoint every round"
+              : "downloads: the whole checkpoint in round 1, then the delta from the version each client holds "
+                + "(top \(format(downlinkFraction * 100, 1)) % of each changed tensor, int8, error feedback on the server)")
 
         let clock = ContinuousClock()
         let setupStart = clock.now
@@ -168,6 +179,14 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
         print()
         printTable(["", "ours", "Flower", "ratio"], rows)
         let clientShare = figures.reduce(0) { $0 + $1.clientSeconds }, serverShare = figures.reduce(0) { $0 + $1.serverSeconds }
+        let deltaRounds = figures.filter { !$0.downloadWasCheckpoint }
+        if !deltaRounds.isEmpty {
+            let checkpointRounds = figures.filter(\.downloadWasCheckpoint)
+            print("\nours, bytes down per round: \(checkpointRounds.count) round(s) of whole checkpoints "
+                  + "\(bytes(mean(checkpointRounds.map { Double($0.bytesDown) }))), \(deltaRounds.count) rounds of deltas "
+                  + "\(bytes(mean(deltaRounds.map { Double($0.bytesDown) }))) "
+                  + "(\(bytes(mean(deltaRounds.map { Double($0.bytesDown) }) / Double(clients))) per client; the table's mean counts both)")
+        }
         print("\nours, last repetition: clients \(format(clientShare, 2)) s, server \(format(serverShare, 2)) s; "
               + "per client and round \(bytes(ours.bytesUp / Double(clients))) up, \(bytes(ours.bytesDown / Double(clients))) down")
         let clientRounds = Double(clients * rounds)
@@ -186,11 +205,13 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
             "workload": [
                 "clients": clients, "rounds": rounds, "local_steps": localSteps, "batch": batch, "parameters": parameters,
                 "workers": workers, "fraction": fraction,
+                "downlink_fraction": fullDownloads ? 1.0 : downlinkFraction, "downlink": fullDownloads ? "checkpoint" : "delta",
             ],
             "ours": [
                 "seconds_median": ours.seconds, "seconds": ours.runs, "bytes_up_per_round": ours.bytesUp,
                 "bytes_down_per_round": ours.bytesDown, "bytes_per_round": ours.bytesTotal,
-                "bytes_up_by_round": figures.map(\.bytesUp), "loss_by_round": figures.map(\.loss),
+                "bytes_up_by_round": figures.map(\.bytesUp), "bytes_down_by_round": figures.map(\.bytesDown),
+                "loss_by_round": figures.map(\.loss),
                 "client_ms_per_round": Dictionary(uniqueKeysWithValues: ClientPhase.allCases.map { phase in
                     ("\(phase)", figures.reduce(0) { $0 + $1.phaseSeconds[phase.rawValue] } / Double(clients * rounds) * 1e3)
                 }),
