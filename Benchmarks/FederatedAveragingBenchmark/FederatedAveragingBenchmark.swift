@@ -166,7 +166,7 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
         func ratio(_ peer: Double?, _ own: Double, _ word: String) -> String {
             peer.map { format($0 / own, 1) + "× " + word } ?? ""
         }
-        let rows: [[String]] = [
+        var rows: [[String]] = [
             ["wall time of \(rounds) rounds (median of \(repetitions))", format(ours.seconds, 2) + " s",
              peerSide.map { format($0.seconds, 2) + " s" } ?? "n/a", ratio(peerSide?.seconds, ours.seconds, "faster")],
             ["bytes up per round", bytes(ours.bytesUp), peerSide.map { bytes($0.bytesUp) } ?? "n/a",
@@ -176,16 +176,27 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
             ["bytes per round, total", bytes(ours.bytesTotal), peerSide.map { bytes($0.bytesTotal) } ?? "n/a",
              ratio(peerSide?.bytesTotal, ours.bytesTotal, "fewer")],
         ]
+        // Once every client holds a version, each round's download is the delta from it.
+        let deltaRounds = figures.filter { !$0.downloadWasCheckpoint }
+        let steadyDown = mean(deltaRounds.map { Double($0.bytesDown) }), steadyUp = mean(deltaRounds.map { Double($0.bytesUp) })
+        if !deltaRounds.isEmpty {
+            let first = figures.firstIndex { !$0.downloadWasCheckpoint }! + 1
+            rows += [
+                ["bytes down per round, rounds \(first)–\(rounds) (deltas)", bytes(steadyDown), peerSide.map { bytes($0.bytesDown) } ?? "n/a",
+                 ratio(peerSide?.bytesDown, steadyDown, "fewer")],
+                ["bytes per round, total, rounds \(first)–\(rounds)", bytes(steadyUp + steadyDown),
+                 peerSide.map { bytes($0.bytesTotal) } ?? "n/a", ratio(peerSide?.bytesTotal, steadyUp + steadyDown, "fewer")],
+            ]
+        }
         print()
         printTable(["", "ours", "Flower", "ratio"], rows)
         let clientShare = figures.reduce(0) { $0 + $1.clientSeconds }, serverShare = figures.reduce(0) { $0 + $1.serverSeconds }
-        let deltaRounds = figures.filter { !$0.downloadWasCheckpoint }
         if !deltaRounds.isEmpty {
             let checkpointRounds = figures.filter(\.downloadWasCheckpoint)
-            print("\nours, bytes down per round: \(checkpointRounds.count) round(s) of whole checkpoints "
-                  + "\(bytes(mean(checkpointRounds.map { Double($0.bytesDown) }))), \(deltaRounds.count) rounds of deltas "
-                  + "\(bytes(mean(deltaRounds.map { Double($0.bytesDown) }))) "
-                  + "(\(bytes(mean(deltaRounds.map { Double($0.bytesDown) }) / Double(clients))) per client; the table's mean counts both)")
+            print("\nours, downloads: \(checkpointRounds.count) round(s) of whole checkpoints "
+                  + "(\(bytes(mean(checkpointRounds.map { Double($0.bytesDown) }) / Double(clients))) per client), "
+                  + "\(deltaRounds.count) rounds of deltas (\(bytes(steadyDown / Double(clients))) per client); "
+                  + "the per-round means above count both")
         }
         print("\nours, last repetition: clients \(format(clientShare, 2)) s, server \(format(serverShare, 2)) s; "
               + "per client and round \(bytes(ours.bytesUp / Double(clients))) up, \(bytes(ours.bytesDown / Double(clients))) down")
@@ -210,6 +221,7 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
             "ours": [
                 "seconds_median": ours.seconds, "seconds": ours.runs, "bytes_up_per_round": ours.bytesUp,
                 "bytes_down_per_round": ours.bytesDown, "bytes_per_round": ours.bytesTotal,
+                "bytes_down_per_delta_round": deltaRounds.isEmpty ? 0 : steadyDown,
                 "bytes_up_by_round": figures.map(\.bytesUp), "bytes_down_by_round": figures.map(\.bytesDown),
                 "loss_by_round": figures.map(\.loss),
                 "client_ms_per_round": Dictionary(uniqueKeysWithValues: ClientPhase.allCases.map { phase in

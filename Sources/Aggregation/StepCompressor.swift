@@ -26,7 +26,10 @@ public struct StepCompressor: Sendable {
         /// Whether values are int8 with per-row scales (else float32).
         public var quantize: Bool
 
-        public init(fraction: Double = 0.05, quantize: Bool = true) {
+        /// The default, 10 %, was chosen with `fedavg-benchmark`: the delta is about 5 % of
+        /// the checkpoint, and the clients' loss reaches the same level as with the step
+        /// applied whole (a little later in the first rounds, lower in the last).
+        public init(fraction: Double = 0.1, quantize: Bool = true) {
             self.fraction = fraction
             self.quantize = quantize
         }

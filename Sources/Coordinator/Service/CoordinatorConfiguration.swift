@@ -74,9 +74,8 @@ public struct CoordinatorConfiguration: Sendable {
         self.operators = operators
     }
 
-    /// The downlink every coordinator uses unless told otherwise (chosen with
-    /// `fedavg-benchmark`: see BENCHMARKS.md, "Federated averaging vs Flower").
-    public static let defaultDownlink = StepCompressor.Configuration(fraction: 0.05, quantize: true)
+    /// The downlink every coordinator uses unless told otherwise (see ``StepCompressor/Configuration``).
+    public static let defaultDownlink = StepCompressor.Configuration()
 
     /// Checks the values make sense together, naming the field that does not.
     public func validate() throws(CoordinatorError) {
