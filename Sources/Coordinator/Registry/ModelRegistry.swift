@@ -20,9 +20,11 @@ public struct PublishedVersion: Sendable, Equatable {
 ///
 /// Publishing writes the delta blob (the change from the parent, which nodes
 /// holding the parent download instead of the checkpoint) and the checkpoint
-/// blob first (durable, content-addressed), then the manifest naming its hash, signed with the coordinator's Ed25519
-/// key, in one database row. A crash between the two leaves an unreferenced
-/// blob and no version, never a version without its checkpoint. Rejected
+/// blob first (durable, content-addressed), then the manifest naming the
+/// checkpoint's hash, signed with the coordinator's Ed25519 key, in one
+/// database row with the delta's hash. A crash before the row leaves
+/// unreferenced blobs and no version, never a version without its checkpoint
+/// or its delta. Rejected
 /// candidates are kept too (unsigned), so the audit trail can show what was
 /// refused and why.
 public struct ModelRegistry: Sendable {

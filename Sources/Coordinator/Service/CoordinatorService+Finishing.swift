@@ -79,7 +79,8 @@ extension CoordinatorService {
         let now = clock.now()
         do {
             let version = try registry.record(
-                candidate, delta: built.compressedDelta, status: status, parent: parent, round: round.number, createdAt: Self.iso8601(now), at: now,
+                candidate, delta: built.compressedDelta, status: status, parent: parent, round: round.number,
+                createdAt: Self.iso8601(now), at: now,
                 contributors: aggregate.contributors, families: aggregate.families,
                 samplesPerExpert: aggregate.samplesPerExpert,
                 aggregation: AggregationSummary(
