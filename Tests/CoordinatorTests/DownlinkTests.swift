@@ -184,7 +184,7 @@ struct DownlinkTests {
             body: (try? [UInt8](Data(contentsOf: bodyFile))) ?? [])
     }
 
-    @Test("GET /v1/model with If-None-Match of the parent answers the delta; /v1/models/{v}/delta serves it to curl; bad versions get JSON errors")
+    @Test("GET /v1/model with If-None-Match of the parent (accepting deltas) answers the delta; /v1/models/{v}/delta serves it to curl; bad versions get JSON errors")
     func httpRoutes() async throws {
         guard let curl = ExternalTool.find("curl") else {
             print("skipped: the curl binary is not installed"); return
@@ -203,7 +203,8 @@ struct DownlinkTests {
             func get(_ path: String, _ headers: [String] = []) async throws -> Reply {
                 try await Self.get(curl, base + path, headers: headers, directory: directory)
             }
-            let delta = try await get("/v1/model", ["If-None-Match: \"v1\""])
+            let accept = "Accept: application/vnd.fleet.model-delta, application/octet-stream"
+            let delta = try await get("/v1/model", ["If-None-Match: \"v1\"", accept])
             #expect(delta.status == 200, "\(delta.text)")
             #expect(delta.headers.contains("content-type: application/vnd.fleet.model-delta"))
             #expect(delta.headers.contains("content-encoding: zstd"))
@@ -215,8 +216,9 @@ struct DownlinkTests {
             let byVersion = try await get("/v1/models/2/delta")
             #expect(byVersion.status == 200 && byVersion.body == served.compressedDelta)
 
-            // Not the parent, not a version tag, or nothing: the checkpoint. The current version: 304.
-            for headers in [["If-None-Match: \"v7\""], ["If-None-Match: \"latest\""], []] {
+            // Not the parent, not a version tag, nothing, or a client that does not accept deltas:
+            // the checkpoint. The current version: 304.
+            for headers in [["If-None-Match: \"v7\"", accept], ["If-None-Match: \"latest\"", accept], [accept], ["If-None-Match: \"v1\""]] {
                 let full = try await get("/v1/model", headers)
                 #expect(full.status == 200 && full.headers.contains("content-type: application/octet-stream"), "\(headers)")
                 #expect(full.body == checkpoint, "\(headers)")

@@ -67,8 +67,11 @@ enum CoordinatorRoutes {
             switch await service.modelAnswer(forNodeHolding: heldVersion(ifNoneMatch: tags)) {
             case .notModified(let etag):
                 return Response(status: .notModified, headers: [.eTag: etag, .cacheControl: "no-cache"])
-            case .delta(let delta):
+            case .delta(let delta) where acceptsDelta(request):
                 return deltaResponse(delta)
+            case .delta:
+                // A client that does not say it reads deltas (an older node, plain curl) gets the checkpoint.
+                return modelResponse(await service.currentModel(), ifNoneMatch: tags)
             case .checkpoint(let model):
                 return modelResponse(model, ifNoneMatch: tags)
             }
@@ -166,6 +169,11 @@ enum CoordinatorRoutes {
             if let version = UInt64(bare.dropFirst(2).dropLast()), version >= 1 { return version }
         }
         return nil
+    }
+
+    /// Whether the request's `Accept` names the model-delta media type.
+    static func acceptsDelta(_ request: Request) -> Bool {
+        request.headers[values: .accept].contains { $0.lowercased().contains(ServedDelta.contentType) }
     }
 
     /// A version as the change from its parent: the delta container with the version's manifest and signature headers.

@@ -71,7 +71,11 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
         switch request {
         case .current(let known):
             path = "/v1/model"
-            if let known { headers.append(("If-None-Match", "\"v\(known)\"")) }
+            if let known {
+                // Naming the version held and accepting a delta: the change from it is enough.
+                headers.append(("If-None-Match", "\"v\(known)\""))
+                headers.append(("Accept", "\(Self.deltaContentType), application/octet-stream, application/json"))
+            }
         case .version(let version):
             path = "/v1/models/\(version)"
         }
@@ -110,7 +114,7 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
         head.headers.add(name: "Host", value: configuration.hostHeader)
         head.headers.add(name: "User-Agent", value: "fleet-node")
-        head.headers.add(name: "Accept", value: "application/json")
+        if !headers.contains(where: { $0.0 == "Accept" }) { head.headers.add(name: "Accept", value: "application/json") }
         for (name, value) in headers { head.headers.add(name: name, value: value) }
         if let contentType { head.headers.add(name: "Content-Type", value: contentType) }
         head.headers.add(name: "Content-Length", value: String(body?.count ?? 0))

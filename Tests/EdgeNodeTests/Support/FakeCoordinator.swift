@@ -162,7 +162,8 @@ enum FakeCoordinator {
             await state.saw(node: context.node, port: context.clientPort)
             let version = await state.currentVersion
             if request.headers[.ifNoneMatch] == "\"v\(version)\"" { return Response(status: .notModified) }
-            if let delta = await state.deltas[version], request.headers[.ifNoneMatch] == "\"v\(delta.parent)\"" {
+            if let delta = await state.deltas[version], request.headers[.ifNoneMatch] == "\"v\(delta.parent)\"",
+               request.headers[values: .accept].contains(where: { $0.contains("application/vnd.fleet.model-delta") }) {
                 return deltaResponse(delta)
             }
             guard let model = await state.models[version] else { return json(.notFound, #"{"error":"no_model","message":"none"}"#) }
