@@ -1,3 +1,4 @@
+import Aggregation
 import ArgumentParser
 import DrivingSimulator
 import EdgeLearning
@@ -26,6 +27,10 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
     @Option(help: "Repetitions of the R rounds (the median is reported).") var repetitions = 3
     @Option(help: "Clients trained at once (the peer gets as many CPUs, one per client).") var workers = 2
     @Option(help: "Top-k share of each changed tensor a delta keeps.") var fraction = 0.2
+    @Option(help: "Top-k share of each changed tensor the server's downlink delta keeps (int8, error feedback).")
+    var downlinkFraction = StepCompressor.Configuration().fraction
+    @Flag(help: "Send the whole checkpoint every round (the step applied exactly), as before downlink deltas.")
+    var fullDownloads = false
     @Option(help: "The Python that runs the Flower peer (needs flwr[simulation] and torch).") var peer = "python3"
     @Option(help: "The Flower peer script.") var peerScript = Self.defaultPeerScript
     @Flag(help: "Do not run the Flower peer.") var noPeer = false
@@ -35,7 +40,9 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
     }
 
     var workload: Workload {
-        Workload(clients: clients, rounds: rounds, localSteps: localSteps, batch: batch, workers: workers, fraction: fraction)
+        Workload(
+            clients: clients, rounds: rounds, localSteps: localSteps, batch: batch, workers: workers, fraction: fraction,
+            downlink: fullDownloads ? nil : StepCompressor.Configuration(fraction: downlinkFraction))
     }
 
     func run() async throws {
@@ -49,6 +56,10 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
         let parameters = ModelLayout(policy: base).parameterCount
         print("Federated averaging: \(clients) clients × \(rounds) rounds × \(localSteps) local steps of batch \(batch)")
         print("model \(base.architecture.canonicalString) (\(parameters) parameters); \(workers) clients at a time")
+        print(fullDownloads
+              ? "downloads: the whole checkpoint every round"
+              : "downloads: the whole checkpoint in round 1, then the delta from the version each client holds "
+                + "(top \(format(downlinkFraction * 100, 1)) % of each changed tensor, int8, error feedback on the server)")
 
         let clock = ContinuousClock()
         let setupStart = clock.now
@@ -155,7 +166,7 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
         func ratio(_ peer: Double?, _ own: Double, _ word: String) -> String {
             peer.map { format($0 / own, 1) + "× " + word } ?? ""
         }
-        let rows: [[String]] = [
+        var rows: [[String]] = [
             ["wall time of \(rounds) rounds (median of \(repetitions))", format(ours.seconds, 2) + " s",
              peerSide.map { format($0.seconds, 2) + " s" } ?? "n/a", ratio(peerSide?.seconds, ours.seconds, "faster")],
             ["bytes up per round", bytes(ours.bytesUp), peerSide.map { bytes($0.bytesUp) } ?? "n/a",
@@ -165,9 +176,28 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
             ["bytes per round, total", bytes(ours.bytesTotal), peerSide.map { bytes($0.bytesTotal) } ?? "n/a",
              ratio(peerSide?.bytesTotal, ours.bytesTotal, "fewer")],
         ]
+        // Once every client holds a version, each round's download is the delta from it.
+        let deltaRounds = figures.filter { !$0.downloadWasCheckpoint }
+        let steadyDown = mean(deltaRounds.map { Double($0.bytesDown) }), steadyUp = mean(deltaRounds.map { Double($0.bytesUp) })
+        if !deltaRounds.isEmpty {
+            let first = figures.firstIndex { !$0.downloadWasCheckpoint }! + 1
+            rows += [
+                ["bytes down per round, rounds \(first)–\(rounds) (deltas)", bytes(steadyDown), peerSide.map { bytes($0.bytesDown) } ?? "n/a",
+                 ratio(peerSide?.bytesDown, steadyDown, "fewer")],
+                ["bytes per round, total, rounds \(first)–\(rounds)", bytes(steadyUp + steadyDown),
+                 peerSide.map { bytes($0.bytesTotal) } ?? "n/a", ratio(peerSide?.bytesTotal, steadyUp + steadyDown, "fewer")],
+            ]
+        }
         print()
         printTable(["", "ours", "Flower", "ratio"], rows)
         let clientShare = figures.reduce(0) { $0 + $1.clientSeconds }, serverShare = figures.reduce(0) { $0 + $1.serverSeconds }
+        if !deltaRounds.isEmpty {
+            let checkpointRounds = figures.filter(\.downloadWasCheckpoint)
+            print("\nours, downloads: \(checkpointRounds.count) round(s) of whole checkpoints "
+                  + "(\(bytes(mean(checkpointRounds.map { Double($0.bytesDown) }) / Double(clients))) per client), "
+                  + "\(deltaRounds.count) rounds of deltas (\(bytes(steadyDown / Double(clients))) per client); "
+                  + "the per-round means above count both")
+        }
         print("\nours, last repetition: clients \(format(clientShare, 2)) s, server \(format(serverShare, 2)) s; "
               + "per client and round \(bytes(ours.bytesUp / Double(clients))) up, \(bytes(ours.bytesDown / Double(clients))) down")
         let clientRounds = Double(clients * rounds)
@@ -186,11 +216,14 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
             "workload": [
                 "clients": clients, "rounds": rounds, "local_steps": localSteps, "batch": batch, "parameters": parameters,
                 "workers": workers, "fraction": fraction,
+                "downlink_fraction": fullDownloads ? 1.0 : downlinkFraction, "downlink": fullDownloads ? "checkpoint" : "delta",
             ],
             "ours": [
                 "seconds_median": ours.seconds, "seconds": ours.runs, "bytes_up_per_round": ours.bytesUp,
                 "bytes_down_per_round": ours.bytesDown, "bytes_per_round": ours.bytesTotal,
-                "bytes_up_by_round": figures.map(\.bytesUp), "loss_by_round": figures.map(\.loss),
+                "bytes_down_per_delta_round": deltaRounds.isEmpty ? 0 : steadyDown,
+                "bytes_up_by_round": figures.map(\.bytesUp), "bytes_down_by_round": figures.map(\.bytesDown),
+                "loss_by_round": figures.map(\.loss),
                 "client_ms_per_round": Dictionary(uniqueKeysWithValues: ClientPhase.allCases.map { phase in
                     ("\(phase)", figures.reduce(0) { $0 + $1.phaseSeconds[phase.rawValue] } / Double(clients * rounds) * 1e3)
                 }),

@@ -16,6 +16,9 @@ struct Workload: Sendable {
     var workers: Int
     /// The top-k share a node keeps of each tensor it changes.
     var fraction: Double
+    /// How the server compresses its step into the delta nodes download;
+    /// nil: every round's download is the whole checkpoint and the step is applied exactly.
+    var downlink: StepCompressor.Configuration? = StepCompressor.Configuration()
 
     /// Rows of each client's training set: every local step sees fresh rows.
     var rowsPerClient: Int { localSteps * batch }
@@ -32,11 +35,15 @@ struct Client: Sendable {
 struct RoundFigures: Sendable {
     /// Sum of the delta bodies the clients uploaded (FleetWire container, zstd).
     var bytesUp = 0
-    /// Sum of what every client downloaded (the zstd safetensors checkpoint, once each).
+    /// Sum of what every client downloaded, once each: the delta from the version
+    /// it holds, or the zstd safetensors checkpoint (first round, or without a downlink delta).
     var bytesDown = 0
+    /// Whether this round's download was the whole checkpoint.
+    var downloadWasCheckpoint = true
     /// Wall time of the clients' work (download decode, adaptation, delta, encode).
     var clientSeconds = 0.0
-    /// Wall time of the server's work (scan + fold every upload, finalize, step, checkpoint + zstd).
+    /// Wall time of the server's work (scan + fold every upload, finalize, step, compress it into the
+    /// downlink delta, encode it and apply it — or the checkpoint + zstd without a downlink delta).
     var serverSeconds = 0.0
     /// Mean training loss of the clients' last epoch.
     var loss = 0.0
@@ -50,7 +57,7 @@ enum ClientPhase: Int, CaseIterable {
 
     var label: String {
         switch self {
-        case .decode: "decode the download"
+        case .decode: "apply the download"
         case .select: "pick the routed experts"
         case .adapt: "adapt them (local steps)"
         case .delta: "build, compress and encode the delta"
@@ -102,15 +109,19 @@ func makeClients(_ workload: Workload, base: MoEPolicy, library: ScenarioLibrary
 
 /// Our federated averaging, run in one process the way the fleet runs it across machines.
 ///
-/// A round: every client decodes the version the coordinator serves (the
-/// zstd-compressed safetensors checkpoint `GET /v1/model` returns), picks the
+/// A round: every client rebuilds the version the coordinator serves from
+/// what `GET /v1/model` returns it — the zstd delta container from the version
+/// it holds, applied with ``DeltaPatch`` (the first round: the zstd safetensors
+/// checkpoint) — picks the
 /// experts its rows route to (``ExpertAdapter/select(_:data:)``), adapts only
 /// those for `localSteps` Adam steps of `batch` rows (``ExpertAdapter/adapt``,
 /// which keeps the change within the delta's top-k share as a node does),
 /// builds its delta (``DeltaBuilder``, top-k int8 with error feedback) and
 /// encodes the zstd container it would upload. The server scans and folds
 /// every upload (``RoundAggregator``, FedAvg weighted per expert by routed
-/// samples), takes the FedAvg step and encodes the next version for download.
+/// samples), takes the FedAvg step, compresses it into the downlink delta
+/// (``StepCompressor``, top-k int8 with error feedback) and applies exactly
+/// that delta, as the coordinator does, so the next version is parent + delta.
 /// The coordinator's regression gate and signature are not part of the
 /// workload (Flower's side has neither).
 struct FederatedAveraging {
@@ -131,16 +142,18 @@ struct FederatedAveraging {
     func run() async throws -> [RoundFigures] {
         var model = initial
         var version: UInt64 = 1
-        var served = try Zstd.compress(model.checkpoint())
+        var download = Download.checkpoint(try Zstd.compress(model.checkpoint()))
+        var downlink = try workload.downlink.map { configuration throws(AggregationError) in try StepCompressor(configuration: configuration) }
         var compressors = Array(repeating: DeltaCompressor(configuration: .init(fraction: workload.fraction)), count: clients.count)
         var figures: [RoundFigures] = []
         let clock = ContinuousClock()
         for round in 1...workload.rounds {
             var figure = RoundFigures()
-            figure.bytesDown = served.count * clients.count
+            figure.bytesDown = download.body.count * clients.count
+            figure.downloadWasCheckpoint = download.isCheckpoint
 
             let clientStart = clock.now
-            let uploads = try await trainClients(download: served, version: version, round: UInt64(round), compressors: &compressors)
+            let uploads = try await trainClients(download: download, version: version, round: UInt64(round), compressors: &compressors)
             figure.clientSeconds = seconds(clock.now - clientStart)
             figure.bytesUp = uploads.reduce(0) { $0 + $1.body.count }
             figure.loss = uploads.reduce(0) { $0 + $1.loss } / Double(max(1, uploads.count))
@@ -152,13 +165,52 @@ struct FederatedAveraging {
             var aggregator = try RoundAggregator(layout: ModelLayout(policy: model), currentVersion: version, round: UInt64(round))
             for upload in uploads { try aggregator.add(try DeltaCodec.scanCompressed(upload.body)) }
             var optimizer = ServerOptimizer(kind: .fedAvg)
-            model = try applying(optimizer.step(try aggregator.finalize().meanDelta), to: model)
+            let step = optimizer.step(try aggregator.finalize().meanDelta)
+            if downlink != nil {
+                let delta = PolicyDelta(
+                    architecture: model.architecture.hash, baseVersion: version, round: UInt64(round), nodeID: "coordinator",
+                    tensors: downlink!.compress(step, layout: ModelLayout(policy: model)), routingCounts: [], metadata: DeltaMetadata())
+                let body = try DeltaCodec.encodeCompressed(delta)
+                // The server applies the delta as decoded from its bytes, exactly what every client applies.
+                download = .delta(body, parent: model)
+                model = try download.policy()
+            } else {
+                model = try applying(step, to: model)
+                download = .checkpoint(try Zstd.compress(model.checkpoint()))
+            }
             version += 1
-            served = try Zstd.compress(model.checkpoint())
             figure.serverSeconds = seconds(clock.now - serverStart)
             figures.append(figure)
         }
         return figures
+    }
+
+    /// What a client downloads at the start of a round.
+    enum Download: Sendable {
+        /// The zstd safetensors checkpoint.
+        case checkpoint([UInt8])
+        /// The zstd delta container from `parent`, the version every client holds.
+        case delta([UInt8], parent: MoEPolicy)
+
+        var body: [UInt8] {
+            switch self {
+            case .checkpoint(let body), .delta(let body, _): body
+            }
+        }
+
+        var isCheckpoint: Bool {
+            if case .checkpoint = self { true } else { false }
+        }
+
+        /// The version the download makes: the checkpoint decoded, or the parent with the delta applied.
+        func policy() throws -> MoEPolicy {
+            switch self {
+            case .checkpoint(let body):
+                try MoEPolicy(checkpoint: try Zstd.decompress(body, limit: 64 << 20))
+            case .delta(let body, let parent):
+                try DeltaPatch.apply(try DeltaCodec.decodeCompressed(body), to: parent)
+            }
+        }
     }
 
     struct Upload: Sendable {
@@ -171,7 +223,7 @@ struct FederatedAveraging {
 
     /// Every client's round, `workers` clients at a time.
     private func trainClients(
-        download: [UInt8], version: UInt64, round: UInt64, compressors: inout [DeltaCompressor]
+        download: Download, version: UInt64, round: UInt64, compressors: inout [DeltaCompressor]
     ) async throws -> [Upload] {
         let adapter = self.adapter, clients = self.clients, workers = max(1, workload.workers), current = compressors
         let uploads = try await withThrowingTaskGroup(of: [Upload].self) { group in
@@ -194,9 +246,9 @@ struct FederatedAveraging {
         return uploads
     }
 
-    /// One client's round: decode the served model, adapt the routed experts, encode the delta.
+    /// One client's round: rebuild the served model, adapt the routed experts, encode the delta.
     private static func trainClient(
-        _ client: Client, index: Int, adapter: ExpertAdapter, download: [UInt8], version: UInt64, round: UInt64,
+        _ client: Client, index: Int, adapter: ExpertAdapter, download: Download, version: UInt64, round: UInt64,
         compressor: DeltaCompressor
     ) throws -> Upload {
         let clock = ContinuousClock()
@@ -206,7 +258,7 @@ struct FederatedAveraging {
             phaseSeconds.append(seconds(clock.now - mark))
             mark = clock.now
         }
-        let base = try MoEPolicy(checkpoint: try Zstd.decompress(download, limit: 64 << 20))
+        let base = try download.policy()
         lap()
         let experts = try adapter.select(base, data: client.data).experts
         lap()

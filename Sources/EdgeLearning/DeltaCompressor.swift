@@ -70,99 +70,17 @@ public struct DeltaCompressor: Sendable {
         if configuration.errorFeedback, let residual = residuals[name], residual.count == values.count {
             for index in carried.indices { carried[index] += residual[index] }
         }
-        let count = carried.count
-        let keep = min(count, max(1, Int((configuration.fraction * Double(count)).rounded(.up))))
-        let indices = keep == count ? Array(0..<UInt32(count)) : Self.largestMagnitudes(of: carried, count: keep)
-
-        let rows = shape.count <= 1 ? 1 : shape[0]
-        let columns = count / rows
-        let tensor: TensorDelta
-        var sentValues = [Float](repeating: 0, count: indices.count)
-        if configuration.quantize {
-            var scales = [Float](repeating: 0, count: rows)
-            for index in indices {
-                let row = Int(index) / columns
-                scales[row] = max(scales[row], abs(carried[Int(index)]))
-            }
-            for row in 0..<rows { scales[row] /= 127 }
-            var quantized = [Int8](repeating: 0, count: indices.count)
-            for (position, index) in indices.enumerated() {
-                let scale = scales[Int(index) / columns]
-                let q = scale > 0 ? (carried[Int(index)] / scale).rounded() : 0
-                quantized[position] = Int8(max(-127, min(127, q)))
-                sentValues[position] = Float(quantized[position]) * scale
-            }
-            tensor = keep == count
-                ? TensorDelta(name: name, shape: shape, payload: .denseInt8(scales: scales, values: quantized))
-                : TensorDelta(name: name, shape: shape, payload: .sparseInt8(scales: scales, indices: indices, values: quantized))
-        } else {
-            for (position, index) in indices.enumerated() { sentValues[position] = carried[Int(index)] }
-            tensor = keep == count
-                ? TensorDelta(name: name, shape: shape, payload: .dense(sentValues))
-                : TensorDelta(name: name, shape: shape, payload: .sparse(indices: indices, values: sentValues))
-        }
-
+        let keep = TensorCompression.keepCount(fraction: configuration.fraction, of: carried.count)
+        let encoded = TensorCompression.encode(name: name, shape: shape, values: carried, keep: keep, quantize: configuration.quantize)
         if configuration.errorFeedback {
-            for (position, index) in indices.enumerated() { carried[Int(index)] -= sentValues[position] }
+            for (position, index) in encoded.indices.enumerated() { carried[Int(index)] -= encoded.sentValues[position] }
             residuals[name] = carried
         }
-        return tensor
+        return encoded.tensor
     }
 
-    /// The flat indices of the `count` largest |values|, in increasing order.
-    ///
-    /// Quickselect on the magnitudes finds the threshold in O(n); ties at the
-    /// threshold are taken lowest index first so the result is deterministic.
+    /// The flat indices of the `count` largest |values|, in increasing order (see ``TensorCompression``).
     static func largestMagnitudes(of values: [Float], count: Int) -> [UInt32] {
-        var magnitudes = values.map { abs($0) }
-        let threshold = selectKthLargest(&magnitudes, k: count)
-        var selected: [UInt32] = []
-        selected.reserveCapacity(count)
-        var above = 0
-        for value in values where abs(value) > threshold { above += 1 }
-        var tiesAllowed = count - above
-        for (index, value) in values.enumerated() {
-            let magnitude = abs(value)
-            if magnitude > threshold {
-                selected.append(UInt32(index))
-            } else if magnitude == threshold && tiesAllowed > 0 {
-                selected.append(UInt32(index))
-                tiesAllowed -= 1
-            }
-        }
-        return selected
-    }
-
-    /// The k-th largest element (1-based), reordering `values` (Hoare partition, median of three).
-    private static func selectKthLargest(_ values: inout [Float], k: Int) -> Float {
-        let target = values.count - k  // its position in ascending order
-        var low = 0
-        var high = values.count - 1
-        while low < high {
-            let middle = low + (high - low) / 2
-            if values[middle] < values[low] { values.swapAt(middle, low) }
-            if values[high] < values[low] { values.swapAt(high, low) }
-            if values[high] < values[middle] { values.swapAt(high, middle) }
-            let pivot = values[middle]
-            var i = low
-            var j = high
-            while i <= j {
-                while values[i] < pivot { i += 1 }
-                while values[j] > pivot { j -= 1 }
-                if i <= j {
-                    values.swapAt(i, j)
-                    i += 1
-                    j -= 1
-                }
-            }
-            if target <= j {
-                high = j
-            } else if target >= i {
-                low = i
-            } else {
-                return values[target]
-            }
-        }
-        return values[target]
+        TensorCompression.largestMagnitudes(of: values, count: count)
     }
 }

@@ -63,6 +63,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most versions an update's base may lag behind (default 4).") var maxStaleness: Int?
     @Option(help: "Server optimizer: fedavg (default), fedadam or fedyogi.") var optimizer: Optimizer?
     @Option(help: "Server learning rate (default 1 for fedavg, 0.01 for fedadam/fedyogi).") var serverLearningRate: Float?
+    @Option(help: "Share of each changed tensor the model delta nodes download keeps, int8, the rest carried to the next version (0, 1] (default \(CoordinatorConfiguration.defaultDownlink.fraction)).")
+    var downlinkFraction: Double?
 
     // MARK: Gate
     @Option(help: "Most collision-free points any gold family may lose (default 2).") var gateTolerance: Double?
@@ -129,6 +131,7 @@ struct Serve: AsyncParsableCommand {
             rounds: try roundConfiguration(),
             aggregation: aggregationConfiguration(),
             serverOptimizer: optimizerKind(),
+            downlink: .init(fraction: downlinkFraction ?? CoordinatorConfiguration.defaultDownlink.fraction, quantize: true),
             gate: .init(
                 tolerance: gateTolerance ?? 2, interventionTolerance: interventionTolerance ?? 0.05,
                 requiresApproval: manualApproval

@@ -249,17 +249,33 @@ public struct FleetSimulation: Sendable {
         Int(versions.compactMap(\.manifest.round).max() ?? UInt64(number))
     }
 
-    /// Fetches the current version if it is new to the node, verifies and installs it; returns the bytes downloaded.
+    /// Fetches the current version if it is new to the node — the change from the version it holds
+    /// when the coordinator has it, else the checkpoint — verifies and installs it; returns the bytes
+    /// of every body received (a refused delta and the checkpoint fetched instead both count).
     static func pull(_ node: inout SimulatedFleetNode, verifier: ModelVerifier) async throws -> Int {
-        switch try await node.connection.fetchModel(.current(ifNoneMatch: node.version == 0 ? nil : node.version)) {
+        let answer = try await node.connection.fetchModel(.current(ifNoneMatch: node.version == 0 ? nil : node.version))
+        var received = answer.bodyBytes
+        let verified: VerifiedModel
+        switch answer {
         case .notModified:
             return 0
         case .model(let download):
-            let verified = try verifier.verify(download)
-            node.policy = verified.policy
-            node.version = verified.version
-            return download.compressedCheckpoint.count
+            verified = try verifier.verify(download)
+        case .delta(let delta):
+            do {
+                verified = try verifier.verify(delta, parentVersion: node.version, parent: node.policy)
+            } catch {
+                let fallback = try await node.connection.fetchModel(.version(delta.version))
+                received += fallback.bodyBytes
+                guard case .model(let download) = fallback else {
+                    throw ConnectionError(.invalidResponse, "GET /v1/models/\(delta.version) did not answer with a checkpoint")
+                }
+                verified = try verifier.verify(download)
+            }
         }
+        node.policy = verified.policy
+        node.version = verified.version
+        return received
     }
 
     /// Every tasked node's lesson, two nodes at a time (one per core), each seeded by node and round.

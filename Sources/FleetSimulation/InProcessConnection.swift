@@ -23,19 +23,36 @@ struct InProcessConnection: CoordinatorConnection {
         let served: ServedModel
         switch request {
         case .current(let known):
-            served = await service.currentModel()
-            if known == served.version { return .notModified }
+            switch await service.modelAnswer(forNodeHolding: known) {
+            case .notModified:
+                return .notModified
+            case .delta(let delta):
+                let (manifest, signature) = try Self.signedManifest(delta.manifestBase64, delta.signatureBase64, version: delta.version)
+                return .delta(ModelDeltaDownload(
+                    version: delta.version, parent: delta.parent, manifestBytes: manifest, signature: signature,
+                    compressedDelta: delta.compressedDelta))
+            case .checkpoint(let model):
+                served = model
+            }
         case .version(let number):
             do { served = try await service.model(version: number) } catch { throw Self.map(error) }
         }
-        guard let manifest = Data(base64Encoded: served.manifestBase64),
-              let signature = served.signatureBase64.flatMap({ Data(base64Encoded: $0) })
-        else {
-            throw ConnectionError(.invalidResponse, "version \(served.version) has no signed manifest")
-        }
+        let (manifest, signature) = try Self.signedManifest(served.manifestBase64, served.signatureBase64, version: served.version)
         return .model(ModelDownload(
-            version: served.version, manifestBytes: [UInt8](manifest), signature: [UInt8](signature),
+            version: served.version, manifestBytes: manifest, signature: signature,
             compressedCheckpoint: served.compressedCheckpoint))
+    }
+
+    /// The manifest and signature bytes of a served version, as the HTTPS client decodes its headers.
+    static func signedManifest(
+        _ manifestBase64: String, _ signatureBase64: String?, version: UInt64
+    ) throws(ConnectionError) -> (manifest: [UInt8], signature: [UInt8]) {
+        guard let manifest = Data(base64Encoded: manifestBase64),
+              let signature = signatureBase64.flatMap({ Data(base64Encoded: $0) })
+        else {
+            throw ConnectionError(.invalidResponse, "version \(version) has no signed manifest")
+        }
+        return ([UInt8](manifest), [UInt8](signature))
     }
 
     func uploadUpdate(round: UInt64, compressedDelta: [UInt8]) async throws(ConnectionError) -> UpdateReceipt {

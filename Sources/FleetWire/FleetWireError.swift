@@ -43,6 +43,9 @@ public struct FleetWireError: Error, Hashable, CustomStringConvertible, Sendable
         public static let checksumMismatch = Code("checksumMismatch")
         /// Bytes follow the end of the container.
         public static let trailingBytes = Code("trailingBytes")
+        /// A well-formed delta does not fit the model it is applied to
+        /// (another architecture, a tensor the model lacks, a wrong shape).
+        public static let modelMismatch = Code("modelMismatch")
     }
 
     public let code: Code

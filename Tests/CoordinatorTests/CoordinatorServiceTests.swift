@@ -20,7 +20,10 @@ struct CoordinatorServiceTests {
     func fullRound() async throws {
         let directory = Fixture.temporaryDirectory("round")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let service = try await Fixture.service(Fixture.configuration(directory: directory))
+        var configuration = Fixture.configuration(directory: directory)
+        // Every changed entry in the downlink delta (int8): the whole step reaches the version, within int8 precision.
+        configuration.downlink = .init(fraction: 1, quantize: true)
+        let service = try await Fixture.service(configuration)
         #expect(await service.currentVersion == 1)
         #expect(await service.task(for: "car-1") == nil)  // nobody else alive yet: no round
 

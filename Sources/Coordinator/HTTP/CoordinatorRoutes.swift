@@ -60,8 +60,24 @@ enum CoordinatorRoutes {
             return try json(try await service.submitUpdate(from: id, round: round, body: bytes), status: .accepted)
         }
         router.get("/v1/model") { request, _ in
-            let model = await service.currentModel()
-            return modelResponse(model, ifNoneMatch: request.headers[.ifNoneMatch])
+            let tags = request.headers[.ifNoneMatch]
+            if let tags, entityTags(tags).contains("*") {
+                return modelResponse(await service.currentModel(), ifNoneMatch: tags)
+            }
+            switch await service.modelAnswer(forNodeHolding: heldVersion(ifNoneMatch: tags)) {
+            case .notModified(let etag):
+                return Response(status: .notModified, headers: [.eTag: etag, .cacheControl: "no-cache"])
+            case .delta(let delta) where acceptsDelta(request):
+                return deltaResponse(delta)
+            case .delta:
+                // A client that does not say it reads deltas (an older node, plain curl) gets the checkpoint.
+                return modelResponse(await service.currentModel(), ifNoneMatch: tags)
+            case .checkpoint(let model):
+                return modelResponse(model, ifNoneMatch: tags)
+            }
+        }
+        router.get("/v1/models/:version/delta") { _, context in
+            deltaResponse(try await service.modelDelta(version: try number("version", context)))
         }
         router.get("/v1/models/:version") { request, context in
             let model = try await service.model(version: try number("version", context))
@@ -137,6 +153,41 @@ enum CoordinatorRoutes {
 
     static func jsonText(_ text: String) -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// The entity tags of an `If-None-Match` value, at most 16 (a node sends one).
+    static func entityTags(_ value: String) -> [Substring] {
+        value.split(separator: ",", maxSplits: 16).prefix(16).map { $0.trimmingCharacters(in: .whitespaces)[...] }
+    }
+
+    /// The version a node says it holds: the first `"v<version>"` tag of its `If-None-Match`.
+    static func heldVersion(ifNoneMatch value: String?) -> UInt64? {
+        guard let value else { return nil }
+        for tag in entityTags(value) {
+            let bare = tag.hasPrefix("W/") ? tag.dropFirst(2) : tag
+            guard bare.count >= 4, bare.count <= 24, bare.hasPrefix("\"v"), bare.hasSuffix("\"") else { continue }
+            if let version = UInt64(bare.dropFirst(2).dropLast()), version >= 1 { return version }
+        }
+        return nil
+    }
+
+    /// Whether the request's `Accept` names the model-delta media type.
+    static func acceptsDelta(_ request: Request) -> Bool {
+        request.headers[values: .accept].contains { $0.lowercased().contains(ServedDelta.contentType) }
+    }
+
+    /// A version as the change from its parent: the delta container with the version's manifest and signature headers.
+    static func deltaResponse(_ delta: ServedDelta) -> Response {
+        var headers: HTTPFields = [
+            .eTag: delta.etag, .cacheControl: "no-cache", .contentType: ServedDelta.contentType, .contentEncoding: "zstd",
+        ]
+        headers[HTTPField.Name("Fleet-Model-Version")!] = String(delta.version)
+        headers[HTTPField.Name("Fleet-Model-Parent")!] = String(delta.parent)
+        headers[HTTPField.Name("Fleet-Manifest")!] = delta.manifestBase64
+        if let signature = delta.signatureBase64 {
+            headers[HTTPField.Name("Fleet-Manifest-Signature")!] = signature
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: delta.compressedDelta)))
     }
 
     /// A checkpoint with its manifest and signature headers, or 304 when the node has it.

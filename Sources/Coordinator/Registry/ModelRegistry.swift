@@ -12,14 +12,19 @@ public struct PublishedVersion: Sendable, Equatable {
     public let manifestBytes: [UInt8]
     /// Ed25519 over ``manifestBytes``; nil until published.
     public let signature: [UInt8]?
+    /// The blob of the delta from the parent (zstd container, `Protocols/delta-format.md`); nil for the seed model.
+    public let deltaHash: String?
 }
 
 /// Stores, signs and looks up model versions — the lineage of the fleet's model.
 ///
-/// Publishing writes the checkpoint blob first (durable, content-addressed),
-/// then the manifest naming its hash, signed with the coordinator's Ed25519
-/// key, in one database row. A crash between the two leaves an unreferenced
-/// blob and no version, never a version without its checkpoint. Rejected
+/// Publishing writes the delta blob (the change from the parent, which nodes
+/// holding the parent download instead of the checkpoint) and the checkpoint
+/// blob first (durable, content-addressed), then the manifest naming the
+/// checkpoint's hash, signed with the coordinator's Ed25519 key, in one
+/// database row with the delta's hash. A crash before the row leaves
+/// unreferenced blobs and no version, never a version without its checkpoint
+/// or its delta. Rejected
 /// candidates are kept too (unsigned), so the audit trail can show what was
 /// refused and why.
 public struct ModelRegistry: Sendable {
@@ -41,8 +46,10 @@ public struct ModelRegistry: Sendable {
     ///
     /// - Parameters:
     ///   - status: `published` for the seed model or a promoted candidate.
+    ///   - delta: The zstd delta container that turns the parent into `policy` exactly; nil for the seed model.
     public func record(
         _ policy: MoEPolicy,
+        delta: [UInt8]? = nil,
         status: CoordinatorStore.Version.Status,
         parent: UInt64?,
         round: UInt64?,
@@ -55,6 +62,7 @@ public struct ModelRegistry: Sendable {
         gate: GateSummary? = nil,
         notes: String? = nil
     ) throws(CoordinatorError) -> PublishedVersion {
+        let deltaHash = try delta.map { bytes throws(CoordinatorError) in try blobs.put(bytes) }
         let checkpoint = policy.checkpoint()
         let hash = try blobs.put(checkpoint)
         let number = try store.highestVersionNumber() + 1
@@ -73,9 +81,10 @@ public struct ModelRegistry: Sendable {
         let signature = status == .published ? try sign(bytes) : nil
         try store.insert(.init(
             version: number, parent: parent, status: status, contentHash: hash,
-            manifest: bytes, signature: signature, createdAt: time
+            manifest: bytes, signature: signature, createdAt: time, deltaHash: deltaHash
         ))
-        return PublishedVersion(number: number, status: status, manifest: manifest, manifestBytes: bytes, signature: signature)
+        return PublishedVersion(
+            number: number, status: status, manifest: manifest, manifestBytes: bytes, signature: signature, deltaHash: deltaHash)
     }
 
     /// An operator approves a candidate that passed the gate: it is signed and published.
@@ -111,6 +120,11 @@ public struct ModelRegistry: Sendable {
         try blobs.get(version.manifest.contentHash)
     }
 
+    /// The delta from a version's parent (zstd container, checked against its hash); nil when none is stored.
+    public func delta(of version: PublishedVersion) throws(CoordinatorError) -> [UInt8]? {
+        try version.deltaHash.map { hash throws(CoordinatorError) in try blobs.get(hash) }
+    }
+
     /// The policy of a version.
     public func policy(of version: PublishedVersion) throws(CoordinatorError) -> MoEPolicy {
         let bytes = try checkpoint(of: version)
@@ -139,7 +153,7 @@ public struct ModelRegistry: Sendable {
         }
         return PublishedVersion(
             number: UInt64(record.version), status: record.status, manifest: manifest,
-            manifestBytes: bytes, signature: record.signature.map { [UInt8]($0) }
+            manifestBytes: bytes, signature: record.signature.map { [UInt8]($0) }, deltaHash: record.deltaHash
         )
     }
 }

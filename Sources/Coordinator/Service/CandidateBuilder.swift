@@ -2,74 +2,52 @@ import Aggregation
 import FleetWire
 import PolicyNetwork
 
-/// Builds a round's candidate model: the current model plus the server
-/// optimizer's step, plus the winning added expert, if any.
+/// A round's candidate and the delta that makes it from the current version.
+struct Candidate {
+    /// The current model plus the delta, exactly.
+    var policy: MoEPolicy
+    /// The delta container, zstd compressed: what nodes holding the parent download.
+    var compressedDelta: [UInt8]
+}
+
+/// Builds a round's candidate: the current model plus the server optimizer's
+/// step as the fleet will download it (sparse, int8, see ``StepCompressor``),
+/// plus the winning added expert, if any.
 ///
-/// Tensors the step does not name stay exactly as they are (an expert no node
-/// touched keeps its weights). An added expert arrives whole as tensors
+/// The step is compressed, packed into a delta container (`Protocols/delta-format.md`)
+/// and decoded again, and the decoded delta is applied with ``DeltaPatch`` — the
+/// function a node runs on the same bytes — so the candidate the gate judges
+/// and a node's rebuilt model are the same bits. Tensors the delta does not name
+/// stay exactly as they are. An added expert travels whole as tensors
 /// `experts.<E>.*` plus its router row `experts.<E>.router.weight` /
 /// `experts.<E>.router.bias`, and is appended after the current experts.
 enum CandidateBuilder {
+    /// Who the coordinator is in the delta's header (the `node id` field).
+    static let senderID = "coordinator"
+
     static func build(
-        base: MoEPolicy, step: [String: [Float]], additions: [TensorDelta]
-    ) throws(CoordinatorError) -> MoEPolicy {
-        var policy = base
-        let baseExperts = base.experts.count
-        let inputs = base.architecture.inputs
-        let addedExperts = Set(additions.compactMap { MoEPolicy.expertIndex(ofParameter: $0.name) })
-        guard addedExperts.isEmpty || addedExperts == Set(baseExperts..<(baseExperts + addedExperts.count)) else {
-            throw CoordinatorError(.invalidUpdate, "added experts \(addedExperts.sorted()) do not follow the model's \(baseExperts) experts")
-        }
-        for _ in 0..<addedExperts.count { policy.addExpert(seed: 0) }
-        var parameters = policy.parameterSet()
-        var routerWeight = parameters["router.weight"]!.scalars
-        var routerBias = parameters["router.bias"]!.scalars
-
-        for (name, values) in step {
-            if name == "router.weight" || name == "router.bias" {
-                for index in values.indices {
-                    if name == "router.weight" { routerWeight[index] += values[index] } else { routerBias[index] += values[index] }
-                }
-                continue
-            }
-            guard let current = parameters[name], current.count == values.count else {
-                throw CoordinatorError(.invalidUpdate, "the aggregate names tensor '\(name)' the model does not have")
-            }
-            var scalars = current.scalars
-            for index in scalars.indices { scalars[index] += values[index] }
-            try replace(&parameters, name, shape: current.shape, scalars)
-        }
-        for tensor in additions {
-            guard let expert = MoEPolicy.expertIndex(ofParameter: tensor.name) else { continue }
-            let values = tensor.denseValues()
-            if tensor.name == MoEPolicy.expertPrefix(expert) + "router.weight", values.count == inputs {
-                routerWeight.replaceSubrange((expert * inputs)..<((expert + 1) * inputs), with: values)
-            } else if tensor.name == MoEPolicy.expertPrefix(expert) + "router.bias", values.count == 1 {
-                routerBias[expert] = values[0]
-            } else if let current = parameters[tensor.name], current.shape == tensor.shape {
-                try replace(&parameters, tensor.name, shape: current.shape, values)
-            } else {
-                throw CoordinatorError(.invalidUpdate, "added tensor '\(tensor.name)' does not fit a new expert")
-            }
-        }
-        try replace(&parameters, "router.weight", shape: [policy.experts.count, inputs], routerWeight)
-        try replace(&parameters, "router.bias", shape: [policy.experts.count], routerBias)
-        for tensor in parameters where !tensor.tensor.scalars.allSatisfy(\.isFinite) {
-            throw CoordinatorError(.invalidUpdate, "the candidate's tensor '\(tensor.name)' is not finite")
+        base: MoEPolicy, baseVersion: UInt64, round: UInt64, step: [String: [Float]], aggregate: AggregateResult,
+        downlink: inout StepCompressor, limits: DeltaLimits
+    ) throws(CoordinatorError) -> Candidate {
+        let differences = downlink.compress(step, layout: ModelLayout(policy: base))
+        let delta = PolicyDelta(
+            architecture: base.architecture.hash, baseVersion: baseVersion, round: round, nodeID: senderID,
+            tensors: differences + aggregate.additions, routingCounts: aggregate.samplesPerExpert,
+            metadata: DeltaMetadata(
+                families: aggregate.families.keys.sorted(), samples: Int(clamping: aggregate.samplesPerExpert.reduce(0, &+)),
+                captures: 0, metrics: ["updates": Double(aggregate.updateCount)]))
+        let body: [UInt8]
+        let decoded: PolicyDelta
+        do {
+            body = try DeltaCodec.encodeCompressed(delta)
+            decoded = try DeltaCodec.decodeCompressed(body, limits: limits)
+        } catch {
+            throw CoordinatorError(.invalidUpdate, "the round's delta cannot be encoded within the delta limits: \(error.message)")
         }
         do {
-            try policy.load(parameters)
+            return Candidate(policy: try DeltaPatch.apply(decoded, to: base), compressedDelta: body)
         } catch {
-            throw CoordinatorError(.invalidUpdate, "the candidate's parameters do not load: \(error.message)")
-        }
-        return policy
-    }
-
-    private static func replace(_ parameters: inout ParameterSet, _ name: String, shape: [Int], _ scalars: [Float]) throws(CoordinatorError) {
-        do {
-            try parameters.replace(name, with: Tensor(shape: shape, scalars: scalars))
-        } catch {
-            throw CoordinatorError(.invalidUpdate, "tensor '\(name)' cannot be rebuilt: \(error.message)")
+            throw CoordinatorError(.invalidUpdate, "the round's delta does not apply to the current model: \(error.message)")
         }
     }
 }

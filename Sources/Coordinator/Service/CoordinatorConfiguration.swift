@@ -29,6 +29,10 @@ public struct CoordinatorConfiguration: Sendable {
     public var rounds: RoundConfiguration
     public var aggregation: AggregationConfiguration
     public var serverOptimizer: ServerOptimizer.Kind
+    /// How much of each round's step the published delta keeps (the rest is
+    /// carried into the next round's step); the published version is exactly
+    /// its parent plus that delta.
+    public var downlink: StepCompressor.Configuration
     public var gate: RegressionGate.Configuration
     public var gateSuite: GateSuite
     /// Bounds on every uploaded delta (compressed and decompressed size, tensors).
@@ -47,6 +51,7 @@ public struct CoordinatorConfiguration: Sendable {
         rounds: RoundConfiguration = RoundConfiguration(),
         aggregation: AggregationConfiguration = AggregationConfiguration(),
         serverOptimizer: ServerOptimizer.Kind = .fedAvg,
+        downlink: StepCompressor.Configuration = CoordinatorConfiguration.defaultDownlink,
         gate: RegressionGate.Configuration = RegressionGate.Configuration(),
         gateSuite: GateSuite = GateSuite(),
         deltaLimits: DeltaLimits = .default,
@@ -59,6 +64,7 @@ public struct CoordinatorConfiguration: Sendable {
         self.rounds = rounds
         self.aggregation = aggregation
         self.serverOptimizer = serverOptimizer
+        self.downlink = downlink
         self.gate = gate
         self.gateSuite = gateSuite
         self.deltaLimits = deltaLimits
@@ -68,6 +74,9 @@ public struct CoordinatorConfiguration: Sendable {
         self.operators = operators
     }
 
+    /// The downlink every coordinator uses unless told otherwise (see ``StepCompressor/Configuration``).
+    public static let defaultDownlink = StepCompressor.Configuration()
+
     /// Checks the values make sense together, naming the field that does not.
     public func validate() throws(CoordinatorError) {
         try rounds.validate()
@@ -75,6 +84,11 @@ public struct CoordinatorConfiguration: Sendable {
             try aggregation.validate()
         } catch {
             throw CoordinatorError(.invalidConfiguration, "aggregation.\(error.message)")
+        }
+        do {
+            try downlink.validate()
+        } catch {
+            throw CoordinatorError(.invalidConfiguration, error.message)
         }
         func fail(_ field: String, _ requirement: String) -> CoordinatorError {
             CoordinatorError(.invalidConfiguration, "\(field) \(requirement)")

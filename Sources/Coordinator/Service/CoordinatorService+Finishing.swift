@@ -21,9 +21,10 @@ extension CoordinatorService {
     func finish(_ round: RoundStateMachine.Round) async {
         let started = ContinuousClock.now
         var aggregate: AggregateResult
-        let candidate: MoEPolicy
-        // The server optimizer's moments move only if the candidate is published.
+        let built: Candidate
+        // The server optimizer's moments and the downlink's residuals move only if the candidate is published.
         var trialOptimizer = optimizer
+        var trialDownlink = downlink
         let parent = state.currentVersion
         do throws(CoordinatorError) {
             guard let aggregator = aggregators.removeValue(forKey: round.number) else {
@@ -37,11 +38,14 @@ extension CoordinatorService {
             // The aggregator keeps no per-node list; the store has them, in arrival order.
             aggregate.contributors = try store.contributors(of: round.number)
             let step = trialOptimizer.step(aggregate.meanDelta)
-            candidate = try CandidateBuilder.build(base: currentPolicy, step: step, additions: aggregate.additions)
+            built = try CandidateBuilder.build(
+                base: currentPolicy, baseVersion: parent, round: round.number, step: step, aggregate: aggregate,
+                downlink: &trialDownlink, limits: configuration.deltaLimits)
         } catch {
             perform(state.aggregationFailed(round: round.number, reason: error.message), at: clock.now())
             return
         }
+        let candidate = built.policy
         metrics.aggregationSeconds.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
         _ = state.aggregationFinished(round: round.number)
         mark(round, .gating)
@@ -75,7 +79,8 @@ extension CoordinatorService {
         let now = clock.now()
         do {
             let version = try registry.record(
-                candidate, status: status, parent: parent, round: round.number, createdAt: Self.iso8601(now), at: now,
+                candidate, delta: built.compressedDelta, status: status, parent: parent, round: round.number,
+                createdAt: Self.iso8601(now), at: now,
                 contributors: aggregate.contributors, families: aggregate.families,
                 samplesPerExpert: aggregate.samplesPerExpert,
                 aggregation: AggregationSummary(
@@ -89,6 +94,7 @@ extension CoordinatorService {
                 try adopt(version)
                 currentReport = (version.number, candidateReport)
                 optimizer = trialOptimizer
+                downlink = trialDownlink
             }
             _ = state.gateFinished(round: round.number, promotedVersion: status == .published ? version.number : nil)
             let roundStatus: CoordinatorStore.Round.Status = switch status {

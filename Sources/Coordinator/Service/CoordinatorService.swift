@@ -44,6 +44,10 @@ public actor CoordinatorService: Service {
     var state: RoundStateMachine
     var currentPolicy: MoEPolicy
     var served: ServedModel
+    /// The current version's delta from its parent, when one is stored.
+    var servedDelta: ServedDelta?
+    /// Compresses each candidate's step into the delta nodes download; its residuals carry what was left out.
+    var downlink: StepCompressor
     var aggregators: [UInt64: RoundAggregator] = [:]
     var optimizer: ServerOptimizer
     /// The current version's gold-suite report, reused for every candidate.
@@ -86,6 +90,11 @@ public actor CoordinatorService: Service {
         blobs = try BlobStore(directory: directory.appendingPathComponent("blobs"))
         registry = ModelRegistry(store: store, blobs: blobs, signingKey: signingKey)
         optimizer = ServerOptimizer(kind: configuration.serverOptimizer)
+        do {
+            downlink = try StepCompressor(configuration: configuration.downlink)
+        } catch {
+            throw CoordinatorError(.invalidConfiguration, error.message)
+        }
 
         let now = clock.now()
         var latest = try registry.latest()
@@ -103,6 +112,7 @@ public actor CoordinatorService: Service {
         let current = latest!
         currentPolicy = try registry.policy(of: current)
         served = try ServedModel(version: current, checkpoint: try registry.checkpoint(of: current))
+        servedDelta = Self.storedDelta(of: current, registry: registry, logger: logger)
         state = try RoundStateMachine(
             configuration: configuration.rounds, ledger: ledger, currentVersion: current.number,
             nextRoundNumber: try store.highestRoundNumber() + 1
@@ -171,6 +181,30 @@ public actor CoordinatorService: Service {
     /// The current version, ready to serve.
     public func currentModel() -> ServedModel { served }
 
+    /// What a node holding version `known` (nil: none) downloads to run the current version:
+    /// nothing, the delta from the parent it holds, or the whole checkpoint.
+    public func modelAnswer(forNodeHolding known: UInt64?) -> ModelAnswer {
+        if known == served.version { return .notModified(etag: served.etag) }
+        if let delta = servedDelta, let known, delta.parent == known { return .delta(delta) }
+        return .checkpoint(served)
+    }
+
+    /// Version `number`'s delta from its parent (any status), ready to serve.
+    ///
+    /// - Throws: ``CoordinatorError/Code/notFound`` for an unknown version or one
+    ///   stored without a delta (the seed model, versions from before deltas were kept).
+    public func modelDelta(version number: UInt64) throws(CoordinatorError) -> ServedDelta {
+        if let delta = servedDelta, delta.version == number { return delta }
+        guard let version = try registry.version(number) else {
+            throw CoordinatorError(.notFound, "there is no version \(number)")
+        }
+        guard let parent = version.manifest.parent, let bytes = try registry.delta(of: version) else {
+            throw CoordinatorError(
+                .notFound, "version \(number) has no stored delta from a parent; GET /v1/models/\(number) for its checkpoint")
+        }
+        return ServedDelta(version: version, parent: parent, compressedDelta: bytes)
+    }
+
     /// Version `number` (any status), ready to serve.
     public func model(version number: UInt64) throws(CoordinatorError) -> ServedModel {
         if number == served.version { return served }
@@ -215,6 +249,7 @@ public actor CoordinatorService: Service {
         guard version.status == .published, version.number > served.version else { return }
         currentPolicy = try registry.policy(of: version)
         served = try ServedModel(version: version, checkpoint: try registry.checkpoint(of: version))
+        servedDelta = Self.storedDelta(of: version, registry: registry, logger: logger)
         state.versionPublished(version.number)
         metrics.currentVersion.record(Int64(version.number))
         logger.info("serving version", metadata: ["version": "\(version.number)"])
@@ -288,6 +323,20 @@ public actor CoordinatorService: Service {
     }
 
     // MARK: Helpers
+
+    /// A version's stored delta, ready to serve; nil when it has none or the blob
+    /// cannot be read (nodes then get the checkpoint, which is always there).
+    static func storedDelta(of version: PublishedVersion, registry: ModelRegistry, logger: Logger) -> ServedDelta? {
+        guard let parent = version.manifest.parent else { return nil }
+        do {
+            return try registry.delta(of: version).map { ServedDelta(version: version, parent: parent, compressedDelta: $0) }
+        } catch {
+            logger.error("cannot read the stored delta; nodes get the checkpoint", metadata: [
+                "version": "\(version.number)", "error": "\(error.message)",
+            ])
+            return nil
+        }
+    }
 
     static func iso8601(_ time: Double) -> String {
         let formatter = ISO8601DateFormatter()

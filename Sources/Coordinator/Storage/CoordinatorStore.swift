@@ -100,6 +100,11 @@ public final class CoordinatorStore: Sendable {
                 UPDATE round SET participants = '[]';
                 """)
         }
+        // A published version keeps the delta from its parent beside its
+        // checkpoint, so nodes that hold the parent download only the change.
+        migrator.registerMigration("v3: version delta") { db in
+            try db.alter(table: "version") { t in t.add(column: "deltaHash", .text) }
+        }
         return migrator
     }
 
@@ -223,8 +228,14 @@ public final class CoordinatorStore: Sendable {
         public var manifest: Data
         public var signature: Data?
         public var createdAt: Double
+        /// The blob of the zstd delta container from ``parent`` to this version; nil for the seed model.
+        public var deltaHash: String?
 
-        public init(version: UInt64, parent: UInt64?, status: Status, contentHash: String, manifest: [UInt8], signature: [UInt8]?, createdAt: Double) {
+        public init(
+            version: UInt64, parent: UInt64?, status: Status, contentHash: String, manifest: [UInt8], signature: [UInt8]?,
+            createdAt: Double, deltaHash: String? = nil
+        ) {
+            self.deltaHash = deltaHash
             self.version = Int64(version)
             self.parent = parent.map(Int64.init)
             self.status = status
@@ -242,18 +253,19 @@ public final class CoordinatorStore: Sendable {
             manifest = row["manifest"]
             signature = row["signature"]
             createdAt = row["createdAt"]
+            deltaHash = row["deltaHash"]
         }
 
         var arguments: StatementArguments {
-            [version, parent, status.rawValue, contentHash, manifest, signature, createdAt]
+            [version, parent, status.rawValue, contentHash, manifest, signature, createdAt, deltaHash]
         }
     }
 
-    /// Stores a version record (its checkpoint blob must already be durable).
+    /// Stores a version record (its checkpoint and delta blobs must already be durable).
     public func insert(_ version: Version) throws(CoordinatorError) {
         try write("store version \(version.version)") { db in
             try db.execute(
-                sql: "INSERT INTO version (version, parent, status, contentHash, manifest, signature, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                sql: "INSERT INTO version (version, parent, status, contentHash, manifest, signature, createdAt, deltaHash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: version.arguments
             )
         }
@@ -502,7 +514,7 @@ public final class CoordinatorStore: Sendable {
     /// Every blob hash a row refers to (versions and acknowledged updates).
     public func referencedBlobs() throws(CoordinatorError) -> Set<String> {
         try read("list referenced blobs") { db in
-            Set(try String.fetchAll(db, sql: "SELECT contentHash FROM version UNION SELECT blobHash FROM acceptedUpdate"))
+            Set(try String.fetchAll(db, sql: "SELECT contentHash FROM version UNION SELECT deltaHash FROM version WHERE deltaHash IS NOT NULL UNION SELECT blobHash FROM acceptedUpdate"))
         }
     }
 

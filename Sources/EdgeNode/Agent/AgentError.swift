@@ -12,6 +12,10 @@ public struct AgentError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let invalidConfiguration = Code("invalidConfiguration")
         /// A downloaded model failed verification: signature, hash, size, version or architecture.
         public static let modelRejected = Code("modelRejected")
+        /// A downloaded model delta did not rebuild the signed checkpoint from the
+        /// version the node holds (or did not apply to it); the node downloads the
+        /// whole checkpoint instead.
+        public static let deltaRejected = Code("deltaRejected")
         /// The data directory or a file in it could not be read or written.
         public static let storage = Code("storage")
         /// A line of the observation feed is not a valid frame.

@@ -30,10 +30,13 @@ public struct ModelVerifier: Sendable {
     public let signingKey: PublicKey
     /// The largest checkpoint accepted, whatever a manifest claims.
     public var maxCheckpointBytes: Int
+    /// Bounds on a downloaded delta (compressed and decompressed size, tensors), checked before it is decoded.
+    public var deltaLimits: DeltaLimits
 
-    public init(signingKey: PublicKey, maxCheckpointBytes: Int = 512 << 20) {
+    public init(signingKey: PublicKey, maxCheckpointBytes: Int = 512 << 20, deltaLimits: DeltaLimits = .default) {
         self.signingKey = signingKey
         self.maxCheckpointBytes = maxCheckpointBytes
+        self.deltaLimits = deltaLimits
     }
 
     /// Checks a download and parses its policy.
@@ -53,6 +56,55 @@ public struct ModelVerifier: Sendable {
             throw rejected("the checkpoint does not decompress within its declared \(manifest.contentLength) bytes: \(error.message)", manifest)
         }
         return try verify(manifest: manifest, manifestBytes: download.manifestBytes, signature: download.signature, checkpoint: checkpoint)
+    }
+
+    /// Rebuilds a version from the delta and the parent the node holds, and checks it as if its checkpoint had been downloaded.
+    ///
+    /// Why this is as safe as a checkpoint download: the delta itself is not
+    /// signed, but the manifest is, and it pins the checkpoint's SHA-256. The
+    /// parent plus the delta must reproduce exactly those bytes (the
+    /// coordinator built the version with the same ``DeltaPatch``), so a
+    /// delta that was altered, damaged or meant for another parent gives
+    /// another hash and is refused.
+    ///
+    /// - Parameters:
+    ///   - delta: the answer to `GET /v1/model` with `If-None-Match` naming the parent.
+    ///   - parentVersion: the version the node holds; `parent` is its policy.
+    /// - Throws: ``AgentError/Code/deltaRejected`` naming the failed check; the
+    ///   caller then downloads the checkpoint (`GET /v1/models/{version}`).
+    public func verify(_ delta: ModelDeltaDownload, parentVersion: UInt64, parent: MoEPolicy) throws(AgentError) -> VerifiedModel {
+        func refused(_ message: String) -> AgentError {
+            AgentError(.deltaRejected, "the delta to model version \(delta.version) from \(parentVersion) was refused: " + message,
+                       context: ["version": "\(delta.version)", "parent": "\(parentVersion)"])
+        }
+        let manifest: ModelManifest
+        do { manifest = try verifiedManifest(bytes: delta.manifestBytes, signature: delta.signature) } catch {
+            throw refused(error.message)
+        }
+        guard manifest.version == delta.version, manifest.parent == parentVersion, delta.parent == parentVersion else {
+            throw refused("the signed manifest makes version \(manifest.version) from \(manifest.parent.map(String.init) ?? "no parent"); "
+                          + "the answer says \(delta.version) from \(delta.parent)")
+        }
+        guard manifest.contentLength <= maxCheckpointBytes else {
+            throw refused("the checkpoint is \(manifest.contentLength) bytes, more than the node's limit of \(maxCheckpointBytes)")
+        }
+        let decoded: PolicyDelta
+        do { decoded = try DeltaCodec.decodeCompressed(delta.compressedDelta, limits: deltaLimits) } catch {
+            throw refused("the delta is not a valid container: \(error.message)")
+        }
+        guard decoded.baseVersion == parentVersion else {
+            throw refused("the container is relative to version \(decoded.baseVersion)")
+        }
+        let policy: MoEPolicy
+        do { policy = try DeltaPatch.apply(decoded, to: parent) } catch {
+            throw refused("it does not apply to the held model: \(error.message)")
+        }
+        do {
+            return try verify(
+                manifest: manifest, manifestBytes: delta.manifestBytes, signature: delta.signature, checkpoint: policy.checkpoint())
+        } catch {
+            throw refused(error.message)
+        }
     }
 
     /// Checks a stored model (manifest, signature, uncompressed checkpoint) as if it had just been downloaded.

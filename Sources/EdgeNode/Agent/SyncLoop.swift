@@ -98,41 +98,75 @@ struct SyncLoop {
     }
 
     private mutating func fetch(_ version: UInt64) async -> SyncStateMachine.Action {
-        let installed = agent.live.version
+        let held = agent.live.snapshot.flatMap { $0.version > 0 ? $0 : nil }
         // A task names its base exactly (it may be older than the current version);
-        // otherwise ask for the current one, which costs a 304 if nothing changed.
+        // otherwise ask for the current one, which costs a 304 if nothing changed
+        // and only the change when the node holds its parent.
         var forTask = false
         if case .fetchingModel(_, let task) = machine.state { forTask = task != nil }
         let request: ModelRequest = forTask || version != coordinatorVersion
-            ? .version(version) : .current(ifNoneMatch: installed.flatMap { $0 > 0 ? $0 : nil })
-        let download: ModelDownload
+            ? .version(version) : .current(ifNoneMatch: held?.version)
+        let model: VerifiedModel
         do {
             switch try await agent.connection.fetchModel(request) {
             case .notModified:
-                return machine.modelInstalled(version: installed ?? 0)
-            case .model(let model):
-                download = model
+                return machine.modelInstalled(version: agent.live.version ?? 0)
+            case .model(let download):
+                model = try verified(download)
+            case .delta(let delta):
+                model = try await verified(delta, held: held)
             }
-        } catch {
+        } catch let error as ConnectionError {
             return transportFailed(error)
+        } catch {
+            return machine.modelRejected(now: now)
         }
         do {
-            let model = try agent.verifier.verify(download)
             try agent.store.save(model)
-            agent.live.install(version: model.version, policy: model.policy)
-            agent.metrics.modelsInstalled.increment()
-            agent.metrics.modelVersion.record(Int64(model.version))
-            agent.logger.notice("model installed", metadata: [
-                "version": "\(model.version)", "round": "\(model.manifest.round.map(String.init) ?? "none")",
-            ])
-            agent.emit(.modelInstalled(version: model.version))
-            return machine.modelInstalled(version: model.version)
+        } catch {
+            agent.metrics.modelsRejected.increment()
+            agent.logger.error("model rejected", metadata: ["version": "\(model.version)", "error": "\(error.message)"])
+            agent.emit(.modelRejected(version: model.version, message: error.message))
+            return machine.modelRejected(now: now)
+        }
+        agent.live.install(version: model.version, policy: model.policy)
+        agent.metrics.modelsInstalled.increment()
+        agent.metrics.modelVersion.record(Int64(model.version))
+        agent.logger.notice("model installed", metadata: [
+            "version": "\(model.version)", "round": "\(model.manifest.round.map(String.init) ?? "none")",
+        ])
+        agent.emit(.modelInstalled(version: model.version))
+        return machine.modelInstalled(version: model.version)
+    }
+
+    /// A downloaded checkpoint, verified; a refusal is logged, counted and thrown.
+    private func verified(_ download: ModelDownload) throws(AgentError) -> VerifiedModel {
+        do {
+            return try agent.verifier.verify(download)
         } catch {
             agent.metrics.modelsRejected.increment()
             agent.logger.error("model rejected", metadata: ["version": "\(download.version)", "error": "\(error.message)"])
             agent.emit(.modelRejected(version: download.version, message: error.message))
-            return machine.modelRejected(now: now)
+            throw error
         }
+    }
+
+    /// The version a delta rebuilds from the held model, verified; when the delta
+    /// is refused, the version's whole checkpoint is downloaded and verified instead.
+    private func verified(_ delta: ModelDeltaDownload, held: LivePolicy.Snapshot?) async throws -> VerifiedModel {
+        if let held {
+            do {
+                return try agent.verifier.verify(delta, parentVersion: held.version, parent: held.policy)
+            } catch {
+                agent.logger.warning("model delta refused; downloading the checkpoint", metadata: [
+                    "version": "\(delta.version)", "error": "\(error.message)",
+                ])
+            }
+        }
+        guard case .model(let download) = try await agent.connection.fetchModel(.version(delta.version)) else {
+            throw ConnectionError(.invalidResponse, "GET /v1/models/\(delta.version) did not answer with a checkpoint")
+        }
+        return try verified(download)
     }
 
     private mutating func adapt(_ task: SyncStateMachine.Task) async -> SyncStateMachine.Action {

@@ -28,9 +28,47 @@ public struct ModelDownload: Sendable, Equatable {
     }
 }
 
+/// A version as the change from the version the node holds, not yet trusted.
+///
+/// The node applies the delta to its parent and uses the result only if
+/// ``ModelVerifier`` finds the signed manifest's content hash over the rebuilt
+/// checkpoint; otherwise it downloads the checkpoint itself.
+public struct ModelDeltaDownload: Sendable, Equatable {
+    /// `Fleet-Model-Version`.
+    public var version: UInt64
+    /// `Fleet-Model-Parent`: the version the delta applies to.
+    public var parent: UInt64
+    /// The manifest's canonical bytes (decoded from `Fleet-Manifest`).
+    public var manifestBytes: [UInt8]
+    /// The Ed25519 signature over them (decoded from `Fleet-Manifest-Signature`).
+    public var signature: [UInt8]
+    /// The delta container (`Protocols/delta-format.md`), zstd-compressed as sent.
+    public var compressedDelta: [UInt8]
+
+    public init(version: UInt64, parent: UInt64, manifestBytes: [UInt8], signature: [UInt8], compressedDelta: [UInt8]) {
+        self.version = version
+        self.parent = parent
+        self.manifestBytes = manifestBytes
+        self.signature = signature
+        self.compressedDelta = compressedDelta
+    }
+}
+
 /// The outcome of asking for a model.
 public enum ModelFetch: Sendable, Equatable {
     /// 304: the node already has the current version.
     case notModified
+    /// The whole checkpoint.
     case model(ModelDownload)
+    /// The change from the version the node said it holds (`If-None-Match`).
+    case delta(ModelDeltaDownload)
+
+    /// The bytes of the body as received (0 for a 304).
+    public var bodyBytes: Int {
+        switch self {
+        case .notModified: 0
+        case .model(let download): download.compressedCheckpoint.count
+        case .delta(let delta): delta.compressedDelta.count
+        }
+    }
 }

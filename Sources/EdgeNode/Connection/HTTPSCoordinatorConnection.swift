@@ -71,13 +71,20 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
         switch request {
         case .current(let known):
             path = "/v1/model"
-            if let known { headers.append(("If-None-Match", "\"v\(known)\"")) }
+            if let known {
+                // Naming the version held and accepting a delta: the change from it is enough.
+                headers.append(("If-None-Match", "\"v\(known)\""))
+                headers.append(("Accept", "\(Self.deltaContentType), application/octet-stream, application/json"))
+            }
         case .version(let version):
             path = "/v1/models/\(version)"
         }
         let response = try await exchange(.GET, path, headers: headers, maxResponseBytes: configuration.maxModelResponseBytes)
         if response.status == 304 { return .notModified }
         try Self.expect(response, status: 200)
+        if response.head.headers.first(name: "Content-Type")?.lowercased().hasPrefix(Self.deltaContentType) == true {
+            return .delta(try Self.deltaDownload(from: response))
+        }
         return .model(try Self.modelDownload(from: response))
     }
 
@@ -107,7 +114,7 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
         head.headers.add(name: "Host", value: configuration.hostHeader)
         head.headers.add(name: "User-Agent", value: "fleet-node")
-        head.headers.add(name: "Accept", value: "application/json")
+        if !headers.contains(where: { $0.0 == "Accept" }) { head.headers.add(name: "Accept", value: "application/json") }
         for (name, value) in headers { head.headers.add(name: name, value: value) }
         if let contentType { head.headers.add(name: "Content-Type", value: contentType) }
         head.headers.add(name: "Content-Length", value: String(body?.count ?? 0))
@@ -266,32 +273,60 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
         }
     }
 
+    /// The media type of a version sent as the change from its parent.
+    static let deltaContentType = "application/vnd.fleet.model-delta"
+
     /// Reads the model headers; the bytes are checked later by ``ModelVerifier``.
     static func modelDownload(from response: HTTPResponse) throws(ConnectionError) -> ModelDownload {
-        let headers = response.head.headers
-        func header(_ name: String) throws(ConnectionError) -> String {
-            guard let value = headers.first(name: name) else {
+        let headers = ModelHeaders(response: response)
+        try headers.requireZstd("the checkpoint")
+        return ModelDownload(
+            version: try headers.number("Fleet-Model-Version"), manifestBytes: try headers.base64("Fleet-Manifest"),
+            signature: try headers.base64("Fleet-Manifest-Signature"), compressedCheckpoint: response.bytes)
+    }
+
+    /// Reads the headers of a delta answer; the delta is applied and checked later by ``ModelVerifier``.
+    static func deltaDownload(from response: HTTPResponse) throws(ConnectionError) -> ModelDeltaDownload {
+        let headers = ModelHeaders(response: response)
+        try headers.requireZstd("the model delta")
+        return ModelDeltaDownload(
+            version: try headers.number("Fleet-Model-Version"), parent: try headers.number("Fleet-Model-Parent"),
+            manifestBytes: try headers.base64("Fleet-Manifest"), signature: try headers.base64("Fleet-Manifest-Signature"),
+            compressedDelta: response.bytes)
+    }
+
+    /// The headers a model answer carries beside its body, read strictly.
+    private struct ModelHeaders {
+        let response: HTTPResponse
+
+        func text(_ name: String) throws(ConnectionError) -> String {
+            guard let value = response.head.headers.first(name: name) else {
                 throw ConnectionError(.invalidResponse, "the model answer lacks the \(name) header", status: response.status)
             }
             return value
         }
+
         func base64(_ name: String) throws(ConnectionError) -> [UInt8] {
-            guard let data = Data(base64Encoded: try header(name)) else {
+            guard let data = Data(base64Encoded: try text(name)) else {
                 throw ConnectionError(.invalidResponse, "the \(name) header is not base64", status: response.status)
             }
             return Array(data)
         }
-        guard let version = UInt64(try header("Fleet-Model-Version")) else {
-            throw ConnectionError(.invalidResponse, "Fleet-Model-Version is not a version number", status: response.status)
+
+        func number(_ name: String) throws(ConnectionError) -> UInt64 {
+            guard let value = UInt64(try text(name)) else {
+                throw ConnectionError(.invalidResponse, "\(name) is not a version number", status: response.status)
+            }
+            return value
         }
-        let encoding = headers.first(name: "Content-Encoding")?.lowercased()
-        guard encoding == "zstd" else {
-            throw ConnectionError(
-                .invalidResponse, "the checkpoint must be sent with Content-Encoding: zstd, not \(encoding ?? "none")",
-                status: response.status)
+
+        func requireZstd(_ what: String) throws(ConnectionError) {
+            let encoding = response.head.headers.first(name: "Content-Encoding")?.lowercased()
+            guard encoding == "zstd" else {
+                throw ConnectionError(
+                    .invalidResponse, "\(what) must be sent with Content-Encoding: zstd, not \(encoding ?? "none")",
+                    status: response.status)
+            }
         }
-        return ModelDownload(
-            version: version, manifestBytes: try base64("Fleet-Manifest"), signature: try base64("Fleet-Manifest-Signature"),
-            compressedCheckpoint: response.bytes)
     }
 }

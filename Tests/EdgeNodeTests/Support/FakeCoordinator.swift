@@ -26,6 +26,10 @@ struct FakeContext: RequestContext {
 actor FakeState {
     var currentVersion: UInt64 = 0
     var models: [UInt64: PublishedModel] = [:]
+    /// Deltas served to a node whose If-None-Match names the version's parent, by version.
+    var deltas: [UInt64: ModelDeltaDownload] = [:]
+    /// The versions asked for by number (`GET /v1/models/{version}`), in order.
+    var versionRequests: [UInt64] = []
     var task: TaskAssignment?
     /// The round that takes updates; uploads for another get 409.
     var openRound: UInt64?
@@ -43,10 +47,17 @@ actor FakeState {
         currentVersion = max(currentVersion, model.version)
     }
 
+    func publish(_ model: PublishedModel, delta: ModelDeltaDownload) {
+        publish(model)
+        deltas[model.version] = delta
+    }
+
     func setTask(_ task: TaskAssignment?) {
         self.task = task
         openRound = task?.round ?? openRound
     }
+
+    func recordVersionRequest(_ version: UInt64) { versionRequests.append(version) }
 
     func setUploadStatus(_ status: Int?) { uploadStatus = status }
     func setPollDelay(_ seconds: Double) { pollDelay = seconds }
@@ -151,11 +162,16 @@ enum FakeCoordinator {
             await state.saw(node: context.node, port: context.clientPort)
             let version = await state.currentVersion
             if request.headers[.ifNoneMatch] == "\"v\(version)\"" { return Response(status: .notModified) }
+            if let delta = await state.deltas[version], request.headers[.ifNoneMatch] == "\"v\(delta.parent)\"",
+               request.headers[values: .accept].contains(where: { $0.contains("application/vnd.fleet.model-delta") }) {
+                return deltaResponse(delta)
+            }
             guard let model = await state.models[version] else { return json(.notFound, #"{"error":"no_model","message":"none"}"#) }
             return modelResponse(model)
         }
         router.get("v1/models/:version") { _, context -> Response in
             await state.saw(node: context.node, port: context.clientPort)
+            if let version = context.parameters.get("version", as: UInt64.self) { await state.recordVersionRequest(version) }
             guard let version = context.parameters.get("version", as: UInt64.self), let model = await state.models[version] else {
                 return json(.notFound, #"{"error":"unknown_version","message":"no such version"}"#)
             }
@@ -171,6 +187,17 @@ enum FakeCoordinator {
             let (status, text) = await state.receiveUpload(round: round, body: Array(body.readableBytesView))
             return json(HTTPResponse.Status(code: status), text)
         }
+    }
+
+    private static func deltaResponse(_ delta: ModelDeltaDownload) -> Response {
+        var headers: HTTPFields = [
+            .contentType: "application/vnd.fleet.model-delta", .contentEncoding: "zstd", .eTag: "\"v\(delta.version)\"",
+        ]
+        headers[HTTPField.Name("Fleet-Model-Version")!] = String(delta.version)
+        headers[HTTPField.Name("Fleet-Model-Parent")!] = String(delta.parent)
+        headers[HTTPField.Name("Fleet-Manifest")!] = Data(delta.manifestBytes).base64EncodedString()
+        headers[HTTPField.Name("Fleet-Manifest-Signature")!] = Data(delta.signature).base64EncodedString()
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: delta.compressedDelta)))
     }
 
     private static func modelResponse(_ model: PublishedModel) -> Response {

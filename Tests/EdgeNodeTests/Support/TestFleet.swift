@@ -89,6 +89,46 @@ final class TestFleet: Sendable {
             compressed: try Zstd.compress(checkpoint), checkpoint: checkpoint)
     }
 
+    /// Version `version`, made from `parent` (the version before it) by a delta as the
+    /// coordinator publishes it: a sparse int8 change to one expert, applied with
+    /// ``DeltaPatch``; returns the child as served whole and as the delta a node
+    /// holding the parent downloads.
+    func publishDelta(version: UInt64, parent: MoEPolicy) throws -> (model: PublishedModel, delta: ModelDeltaDownload, container: PolicyDelta) {
+        let name = "experts.1.fc1.weight"
+        let shape = parent.parameterSet().shape(of: name)!
+        let count = shape.reduce(1, *)
+        var change = [Float](repeating: 0, count: count)
+        for index in stride(from: 0, to: count, by: 7) { change[index] = Float(index % 5 + 1) * 1e-3 }
+        let encoded = TensorCompression.encode(
+            name: name, shape: shape, values: change, keep: change.filter { $0 != 0 }.count, quantize: true)
+        let container = PolicyDelta(
+            architecture: parent.architecture.hash, baseVersion: version - 1, round: version - 1, nodeID: "coordinator",
+            tensors: [encoded.tensor], routingCounts: [], metadata: DeltaMetadata())
+        let compressed = try DeltaCodec.encodeCompressed(container)
+        let child = try DeltaPatch.apply(try DeltaCodec.decodeCompressed(compressed), to: parent)
+        let model = try sign(child, version: version)
+        let delta = ModelDeltaDownload(
+            version: version, parent: version - 1, manifestBytes: model.manifestBytes, signature: model.signature,
+            compressedDelta: compressed)
+        return (model, delta, container)
+    }
+
+    /// `policy` as signed version `version` (parent `version − 1`).
+    func sign(_ policy: MoEPolicy, version: UInt64) throws -> PublishedModel {
+        let checkpoint = policy.checkpoint()
+        let digest = SHA256Digest()
+        digest.update(checkpoint)
+        let manifest = ModelManifest(
+            version: version, parent: version > 1 ? version - 1 : nil, contentHash: "sha256:" + digest.finalizeHex(),
+            contentLength: checkpoint.count, architecture: policy.architecture, round: version > 1 ? version - 1 : nil,
+            createdAt: "2026-01-01T00:00:00Z")
+        let manifestBytes = try manifest.canonicalBytes()
+        let signature = try ModelSignature.sign(manifestBytes, with: signingKey)
+        return PublishedModel(
+            version: version, manifestBytes: manifestBytes, signature: signature,
+            compressed: try Zstd.compress(checkpoint), checkpoint: checkpoint)
+    }
+
     /// A small learning configuration: two variations per capture, one DAgger pass, no shrinking.
     static var tinyLearner: EdgeLearner.Configuration {
         var learner = EdgeLearner.Configuration()
