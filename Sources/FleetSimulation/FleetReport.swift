@@ -108,7 +108,7 @@ public struct FleetReport: Sendable {
             + "<tr><td>policy deltas (sparse, int8, zstd)</td><td class=\"n\">\(up)</td></tr>"
             + "<tr><td>the same updates as dense float32 models</td><td class=\"n\">\(dense)</td></tr>"
             + "<tr><td>smaller by</td><td class=\"n\">\(ratio)</td></tr>"
-            + "<tr><td>model downloads (zstd checkpoints)</td><td class=\"n\">\(down)</td></tr></table>"
+            + "<tr><td>model downloads (version deltas; whole checkpoints for nodes further behind)</td><td class=\"n\">\(down)</td></tr></table>"
     }
 
     private func transfer(_ families: [String]) -> String {

@@ -17,7 +17,7 @@ public struct RoundSummary: Sendable, Codable, Equatable {
     public var bytesUp: Int
     /// The same updates as dense float32 models would be (what a plain FedAvg client sends).
     public var denseBytesUp: Int
-    /// Model downloads (zstd checkpoints) after the round.
+    /// Model downloads after the round: version deltas, or whole zstd checkpoints for nodes further behind.
     public var bytesDown: Int
     /// promoted, rejected, awaiting_approval, abandoned, or none (no update).
     public var verdict: String
