@@ -219,9 +219,10 @@ extension MoEPolicy {
                 }
             }
             guard trainExpert, n > 0 else {
-                gradients.experts[e].zero()
+                gradients.zeroExpert(e)
                 continue
             }
+            gradients.willWriteExpert(e)
             let dY = gradExpertOutput + r0 * actions, dH = gradHidden + r0 * hidden
             experts[e].fc2.weight.withUnsafeBufferPointer { w2 in
                 gradients.experts[e].fc2.weight.withUnsafeMutableBufferPointer { gw2 in
@@ -250,9 +251,10 @@ extension MoEPolicy {
         }
 
         guard trainRouter else {
-            gradients.router.zero()
+            gradients.zeroRouter()
             return
         }
+        gradients.willWriteRouter()
         let probabilities = ws.probabilities.pointer, gates = ws.gates.pointer, chosen = ws.chosenExperts.pointer
         let normalizer = ws.gateNormalizer.pointer
         let gradProbabilities = ws.gradProbabilities.pointer, gradLogits = ws.gradLogits.pointer
