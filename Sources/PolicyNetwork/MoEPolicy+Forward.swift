@@ -114,15 +114,13 @@ extension MoEPolicy {
         let expertCount = experts.count, k = architecture.topK
         let logits = ws.logits.pointer, probabilities = ws.probabilities.pointer
 
+        router.bias.withUnsafeBufferPointer { bias in
+            Kernels.fillRows(logits, with: bias.baseAddress!, rows: batch, columns: expertCount)
+        }
         router.weight.withUnsafeBufferPointer { w in
             BLAS.gemm(
                 transposeA: false, transposeB: true, m: batch, n: expertCount, k: inputs,
-                a: x, lda: inputs, b: w.baseAddress!, ldb: inputs, beta: 0, c: logits, ldc: expertCount)
-        }
-        router.bias.withUnsafeBufferPointer { bias in
-            for b in 0..<batch {
-                for e in 0..<expertCount { logits[b * expertCount + e] += bias[e] }
-            }
+                a: x, lda: inputs, b: w.baseAddress!, ldb: inputs, beta: 1, c: logits, ldc: expertCount)
         }
         Softmax.rows(logits, probabilities, rows: batch, columns: expertCount)
 
