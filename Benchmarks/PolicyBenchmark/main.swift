@@ -25,6 +25,8 @@ struct PolicyBenchmark: ParsableCommand {
     @Option(help: "Trials (the median is reported).") var trials = 7
     @Option(help: "Timed batch-1 inference calls.") var latencyCalls = 50_000
     @Option(help: "Thread counts to measure.") var threads: [Int] = [1, 2]
+    @Option(help: "Train only the first N experts, router frozen, as a node adapts (default: every parameter).")
+    var trainableExperts: Int?
     @Option(help: "The PyTorch peer script.") var peerScript = Self.defaultPeerScript
     @Flag(help: "Do not run the PyTorch peer.") var noPeer = false
 
@@ -50,6 +52,7 @@ struct PolicyBenchmark: ParsableCommand {
         let architecture = try PolicyArchitecture(
             inputs: inputs, experts: experts, hidden: hidden, topK: topK, actions: actions, activation: activationKind)
         print("Policy benchmark: \(architecture.canonicalString), batch \(batch), Adam, cross-entropy + 0.01·aux")
+        if let trainableExperts { print("training experts 0..<\(trainableExperts) only, router frozen (ours; the peer trains everything)") }
         print("median of \(trials) trials × \(steps) steps; latency: median of \(latencyCalls) single-observation calls\n")
 
         var rows: [(threads: Int, ours: Figures, peer: PeerFigures?, peerNote: String?)] = []
@@ -90,6 +93,9 @@ struct PolicyBenchmark: ParsableCommand {
 
     func measureOurs(_ architecture: PolicyArchitecture) throws -> Figures {
         var policy = try MoEPolicy(architecture: architecture, seed: 1)
+        if let trainableExperts {
+            try policy.trainOnly(experts: Set(0..<min(trainableExperts, architecture.experts)), router: false)
+        }
         let trainer = MoETrainer(optimizer: Adam(learningRate: 1e-3), auxiliaryLossWeight: 0.01)
         var generator = SeededGenerator(seed: 2)
         var batches: [(Tensor, [Int])] = []

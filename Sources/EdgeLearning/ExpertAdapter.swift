@@ -88,9 +88,11 @@ public struct ExpertAdapter: Sendable {
         return picked
     }
 
-    /// Routes `data` through `policy` and picks the experts to train.
+    /// Routes `data` through `policy`'s router and picks the experts to train.
+    ///
+    /// Only the router runs: the routing counts are all the choice needs.
     public func select(_ policy: MoEPolicy, data: TrainingSet) throws(LearningError) -> (experts: [Int], routing: RoutingStatistics) {
-        let routing = try PolicyFitting.evaluate(policy, data: data).routing
+        let routing = try PolicyFitting.routing(policy, data: data)
         let experts = Self.selectExperts(
             samplesPerExpert: routing.samplesPerExpert, maxExperts: configuration.maxExperts, coverage: configuration.coverage)
         return (experts, routing)

@@ -375,6 +375,33 @@ public struct PolicyFitting: Sendable {
         return (allLogits, result)
     }
 
+    /// Where `policy`'s router sends the rows of `data`, without running any expert.
+    ///
+    /// Equal to the routing ``evaluate(_:data:batchSize:)`` reports (the same
+    /// batches, accumulated the same way) at the cost of the router alone.
+    public static func routing(_ policy: MoEPolicy, data: TrainingSet, batchSize: Int = 512) throws(LearningError) -> RoutingStatistics {
+        guard !data.isEmpty else { throw LearningError(.nothingToLearn, "No labelled rows to route.") }
+        guard data.width == policy.architecture.inputs else {
+            throw LearningError(.incompatiblePolicy, "Rows have \(data.width) features; the policy reads \(policy.architecture.inputs).")
+        }
+        let workspace = MoEWorkspace()
+        let width = data.width
+        var routing = RoutingStatistics(experts: policy.experts.count)
+        var start = 0
+        while start < data.count {
+            let rows = min(max(1, batchSize), data.count - start)
+            let batchRouting: RoutingStatistics
+            do {
+                batchRouting = try data.observations.withUnsafeBufferPointer { (all) throws(PolicyNetworkError) -> RoutingStatistics in
+                    try policy.routing(of: UnsafeBufferPointer(rebasing: all[(start * width)..<((start + rows) * width)]), workspace: workspace)
+                }
+            } catch { throw LearningError(.incompatiblePolicy, "\(error)") }
+            try? routing.accumulate(batchRouting)
+            start += rows
+        }
+        return routing
+    }
+
     /// Mean cross-entropy of `policy` on `data` (nats), and where the rows are routed.
     ///
     /// How the node decides whether its experts handle a family: a loss that

@@ -65,7 +65,7 @@ public struct Adam: Optimizer {
             let vi = b2 * FastMath.load(v, i) + (1 - b2) * gi * gi
             FastMath.store(mi, m, i)
             FastMath.store(vi, v, i)
-            let step = stepSize * mi / (vi.squareRoot() * inverseRootCorrection2 + eps)
+            let step = stepSize * mi / (FastMath.squareRootOfNonNegative(vi) * inverseRootCorrection2 + eps)
             FastMath.store(FastMath.load(p, i) - step, p, i)
             i += 8
         }

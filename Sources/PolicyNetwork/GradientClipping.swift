@@ -19,8 +19,9 @@ public enum GradientClipping {
         let norm = Float(squared.squareRoot())
         guard norm > maxNorm, norm > 0 else { return norm }
         let scale = maxNorm / norm
-        gradients.router.scale(by: scale)
-        for e in gradients.experts.indices {
+        // Frozen parts hold zeros, which scaling would leave as they are.
+        if policy.isRouterTrainable { gradients.router.scale(by: scale) }
+        for e in gradients.experts.indices where policy.expertIsTrainable[e] {
             gradients.experts[e].fc1.scale(by: scale)
             gradients.experts[e].fc2.scale(by: scale)
         }

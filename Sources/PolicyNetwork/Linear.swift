@@ -132,6 +132,12 @@ enum Kernels {
         }
     }
 
+    /// Every row of `m` (`[rows, columns]`) set to `row`: a bias to accumulate a product onto.
+    @inline(__always)
+    static func fillRows(_ m: UnsafeMutablePointer<Float>, with row: UnsafePointer<Float>, rows: Int, columns: Int) {
+        for r in 0..<rows { (m + r * columns).update(from: row, count: columns) }
+    }
+
     /// a[i] *= b[i].
     @inline(__always)
     static func multiply(_ a: UnsafeMutablePointer<Float>, by b: UnsafePointer<Float>, count: Int) {

@@ -129,6 +129,17 @@ extension FastMath {
         return (x * cdf, cdf + x * (0.398_942_28 * gaussian))
     }
 
+    /// √x lane by lane for x ≥ +0 (the sign bit is ignored), correctly rounded as `Float.squareRoot()` is.
+    ///
+    /// `SIMD8.squareRoot()` goes through the C library's `sqrtf`, which may set
+    /// errno for a negative argument, so the compiler emits eight scalar
+    /// roots, each behind a branch. With the sign bit cleared the argument
+    /// cannot be negative, and the roots become two vector instructions.
+    @inline(__always)
+    static func squareRootOfNonNegative(_ x: Vector) -> Vector {
+        unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Vector.self).squareRoot()
+    }
+
     /// GELU alone (same lanes as ``geluWithDerivative(_:)``).
     @inline(__always)
     static func gelu(_ x: Vector) -> Vector {

@@ -8,11 +8,40 @@ public struct MoEGradients: Sendable, Equatable {
     public internal(set) var router: Linear
     /// Gradients of each expert's layers.
     public internal(set) var experts: [ExpertMLP]
+    /// Which parts are known to hold only zeros, so a step that freezes them
+    /// does not clear them again (most of a node's experts are frozen).
+    private var routerIsZero = true
+    private var expertIsZero: [Bool]
 
     /// Zero gradients shaped like `architecture`.
     init(architecture: PolicyArchitecture) {
         router = Linear(inputs: architecture.inputs, outputs: architecture.experts)
         experts = Array(repeating: ExpertMLP(architecture: architecture), count: architecture.experts)
+        expertIsZero = Array(repeating: true, count: architecture.experts)
+    }
+
+    /// Sets the router's gradient to zero (a no-op when it already is).
+    mutating func zeroRouter() {
+        guard !routerIsZero else { return }
+        router.zero()
+        routerIsZero = true
+    }
+
+    /// Sets expert `e`'s gradient to zero (a no-op when it already is).
+    mutating func zeroExpert(_ e: Int) {
+        guard !expertIsZero[e] else { return }
+        experts[e].zero()
+        expertIsZero[e] = true
+    }
+
+    /// Notes that the router's gradient is about to be written.
+    mutating func willWriteRouter() { routerIsZero = false }
+
+    /// Notes that expert `e`'s gradient is about to be written.
+    mutating func willWriteExpert(_ e: Int) { expertIsZero[e] = false }
+
+    public static func == (lhs: MoEGradients, rhs: MoEGradients) -> Bool {
+        lhs.router == rhs.router && lhs.experts == rhs.experts
     }
 
     /// True when this buffer can hold the gradient of `policy`.

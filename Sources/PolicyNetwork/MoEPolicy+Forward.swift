@@ -15,30 +15,118 @@
 ///   probability, so d aux / d p_{b,e} = α·E·f_e / B.
 /// - softmax backward to the logits, then dW_r = dZᵀ X, db_r = Σ dZ.
 extension MoEPolicy {
+    /// What a forward pass is for, and so what it keeps.
+    enum ForwardPurpose {
+        /// A backward pass follows: the activation derivatives of the
+        /// trainable experts are kept for it.
+        case training
+        /// Only the outputs are wanted: no derivative is computed.
+        case inference
+    }
+
     /// Runs `batch` rows of `x` (`[batch, inputs]`) through the policy; the
     /// outputs land in `workspace.output`.
-    func forward(_ x: UnsafePointer<Float>, batch: Int, workspace ws: MoEWorkspace) -> RoutingStatistics {
+    func forward(
+        _ x: UnsafePointer<Float>, batch: Int, workspace ws: MoEWorkspace, purpose: ForwardPurpose = .training
+    ) -> RoutingStatistics {
         ws.prepare(for: architecture, batch: batch)
+        routeRows(x, batch: batch, workspace: ws)
         let inputs = architecture.inputs, hidden = architecture.hidden, actions = architecture.actions
+        let expertCount = experts.count, k = architecture.topK
+        let chosen = ws.chosenExperts.pointer, gates = ws.gates.pointer
+        let offset = ws.expertOffset.pointer, cursor = ws.cursor.pointer
+        for e in 0..<expertCount { cursor[e] = offset[e] }
+        let rowSample = ws.rowSample.pointer, rowSlot = ws.rowSlot.pointer, rowGate = ws.rowGate.pointer
+        let gathered = ws.gathered.pointer
+        for b in 0..<batch {
+            for slot in 0..<k {
+                let e = Int(chosen[b * k + slot])
+                let r = cursor[e]
+                cursor[e] = r + 1
+                rowSample[r] = Int32(b)
+                rowSlot[r] = Int32(b * k + slot)
+                rowGate[r] = gates[b * k + slot]
+                (gathered + r * inputs).update(from: x + b * inputs, count: inputs)
+            }
+        }
+
+        // Experts. Each product starts from its bias rows (beta = 1), which is
+        // the same sum as adding the bias afterwards and saves a pass over the rows.
+        let output = ws.output.pointer
+        output.update(repeating: 0, count: batch * actions)
+        let pre = ws.preActivation.pointer, act = ws.activation.pointer, expertOutput = ws.expertOutput.pointer
+        let derivative = ws.activationDerivative.pointer
+        for e in 0..<expertCount {
+            let r0 = offset[e], n = offset[e + 1] - r0
+            guard n > 0 else { continue }
+            let expert = experts[e]
+            expert.fc1.bias.withUnsafeBufferPointer { b1 in
+                Kernels.fillRows(pre + r0 * hidden, with: b1.baseAddress!, rows: n, columns: hidden)
+            }
+            expert.fc1.weight.withUnsafeBufferPointer { w1 in
+                BLAS.gemm(
+                    transposeA: false, transposeB: true, m: n, n: hidden, k: inputs,
+                    a: gathered + r0 * inputs, lda: inputs, b: w1.baseAddress!, ldb: inputs,
+                    beta: 1, c: pre + r0 * hidden, ldc: hidden)
+            }
+            if purpose == .training && expertIsTrainable[e] {
+                architecture.activation.applyWithDerivative(
+                    pre + r0 * hidden, act + r0 * hidden, derivative + r0 * hidden, count: n * hidden)
+            } else {
+                architecture.activation.apply(pre + r0 * hidden, act + r0 * hidden, count: n * hidden)
+            }
+            expert.fc2.bias.withUnsafeBufferPointer { b2 in
+                Kernels.fillRows(expertOutput + r0 * actions, with: b2.baseAddress!, rows: n, columns: actions)
+            }
+            expert.fc2.weight.withUnsafeBufferPointer { w2 in
+                BLAS.gemm(
+                    transposeA: false, transposeB: true, m: n, n: actions, k: hidden,
+                    a: act + r0 * hidden, lda: hidden, b: w2.baseAddress!, ldb: hidden,
+                    beta: 1, c: expertOutput + r0 * actions, ldc: actions)
+            }
+            for r in r0..<(r0 + n) {
+                let y = expertOutput + r * actions
+                let out = output + Int(rowSample[r]) * actions
+                let g = rowGate[r]
+                for j in 0..<actions { out[j] += g * y[j] }
+            }
+        }
+        return routingStatistics(workspace: ws)
+    }
+
+    /// Routes `batch` rows of `x` without running any expert: router logits,
+    /// probabilities, the top-k choice and its gates, and the rows per expert.
+    ///
+    /// Which experts a node trains depends only on this, and it costs a
+    /// fraction of a full forward pass (one `[batch, inputs] × [inputs, E]`
+    /// product instead of k expert MLPs per row).
+    func route(_ x: UnsafePointer<Float>, batch: Int, workspace ws: MoEWorkspace) -> RoutingStatistics {
+        ws.prepareRouting(for: architecture, batch: batch)
+        routeRows(x, batch: batch, workspace: ws)
+        return routingStatistics(workspace: ws)
+    }
+
+    /// The router half of a forward pass, shared by ``forward(_:batch:workspace:purpose:)``
+    /// and ``route(_:batch:workspace:)`` so both route bit-identically.
+    /// Leaves `expertOffset[e] ..< expertOffset[e+1]` as expert e's rows.
+    private func routeRows(_ x: UnsafePointer<Float>, batch: Int, workspace ws: MoEWorkspace) {
+        let inputs = architecture.inputs
         let expertCount = experts.count, k = architecture.topK
         let logits = ws.logits.pointer, probabilities = ws.probabilities.pointer
 
-        // Router.
+        router.bias.withUnsafeBufferPointer { bias in
+            Kernels.fillRows(logits, with: bias.baseAddress!, rows: batch, columns: expertCount)
+        }
         router.weight.withUnsafeBufferPointer { w in
             BLAS.gemm(
                 transposeA: false, transposeB: true, m: batch, n: expertCount, k: inputs,
-                a: x, lda: inputs, b: w.baseAddress!, ldb: inputs, beta: 0, c: logits, ldc: expertCount)
-        }
-        router.bias.withUnsafeBufferPointer { bias in
-            for b in 0..<batch {
-                for e in 0..<expertCount { logits[b * expertCount + e] += bias[e] }
-            }
+                a: x, lda: inputs, b: w.baseAddress!, ldb: inputs, beta: 1, c: logits, ldc: expertCount)
         }
         Softmax.rows(logits, probabilities, rows: batch, columns: expertCount)
 
-        // Top-k and the counting sort by expert.
+        // Top-k and the counts of the counting sort by expert.
         let chosen = ws.chosenExperts.pointer, gates = ws.gates.pointer, normalizer = ws.gateNormalizer.pointer
-        let offset = ws.expertOffset.pointer, cursor = ws.cursor.pointer
+        let offset = ws.expertOffset.pointer
         offset.update(repeating: 0, count: expertCount + 1)
         for b in 0..<batch {
             let p = probabilities + b * expertCount
@@ -68,67 +156,7 @@ extension MoEPolicy {
                 gates[b * k + slot] = k == 1 ? probability : probability / sum
             }
         }
-        for e in 0..<expertCount {
-            offset[e + 1] += offset[e]
-            cursor[e] = offset[e]
-        }
-        let rowSample = ws.rowSample.pointer, rowSlot = ws.rowSlot.pointer, rowGate = ws.rowGate.pointer
-        let gathered = ws.gathered.pointer
-        for b in 0..<batch {
-            for slot in 0..<k {
-                let e = Int(chosen[b * k + slot])
-                let r = cursor[e]
-                cursor[e] = r + 1
-                rowSample[r] = Int32(b)
-                rowSlot[r] = Int32(b * k + slot)
-                rowGate[r] = gates[b * k + slot]
-                (gathered + r * inputs).update(from: x + b * inputs, count: inputs)
-            }
-        }
-
-        // Experts.
-        let output = ws.output.pointer
-        output.update(repeating: 0, count: batch * actions)
-        let pre = ws.preActivation.pointer, act = ws.activation.pointer, expertOutput = ws.expertOutput.pointer
-        let derivative = ws.activationDerivative.pointer
-        for e in 0..<expertCount {
-            let r0 = offset[e], n = offset[e + 1] - r0
-            guard n > 0 else { continue }
-            let expert = experts[e]
-            expert.fc1.weight.withUnsafeBufferPointer { w1 in
-                BLAS.gemm(
-                    transposeA: false, transposeB: true, m: n, n: hidden, k: inputs,
-                    a: gathered + r0 * inputs, lda: inputs, b: w1.baseAddress!, ldb: inputs,
-                    beta: 0, c: pre + r0 * hidden, ldc: hidden)
-            }
-            expert.fc1.bias.withUnsafeBufferPointer { b1 in
-                for r in r0..<(r0 + n) {
-                    let row = pre + r * hidden
-                    for j in 0..<hidden { row[j] += b1[j] }
-                }
-            }
-            architecture.activation.applyWithDerivative(
-                pre + r0 * hidden, act + r0 * hidden, derivative + r0 * hidden, count: n * hidden)
-            expert.fc2.weight.withUnsafeBufferPointer { w2 in
-                BLAS.gemm(
-                    transposeA: false, transposeB: true, m: n, n: actions, k: hidden,
-                    a: act + r0 * hidden, lda: hidden, b: w2.baseAddress!, ldb: hidden,
-                    beta: 0, c: expertOutput + r0 * actions, ldc: actions)
-            }
-            expert.fc2.bias.withUnsafeBufferPointer { b2 in
-                for r in r0..<(r0 + n) {
-                    let y = expertOutput + r * actions
-                    let out = output + Int(rowSample[r]) * actions
-                    let g = rowGate[r]
-                    for j in 0..<actions {
-                        let value = y[j] + b2[j]
-                        y[j] = value
-                        out[j] += g * value
-                    }
-                }
-            }
-        }
-        return routingStatistics(workspace: ws)
+        for e in 0..<expertCount { offset[e + 1] += offset[e] }
     }
 
     /// Counts and mean probabilities of the last forward pass.
@@ -189,9 +217,10 @@ extension MoEPolicy {
                 }
             }
             guard trainExpert, n > 0 else {
-                gradients.experts[e].zero()
+                gradients.zeroExpert(e)
                 continue
             }
+            gradients.willWriteExpert(e)
             let dY = gradExpertOutput + r0 * actions, dH = gradHidden + r0 * hidden
             experts[e].fc2.weight.withUnsafeBufferPointer { w2 in
                 gradients.experts[e].fc2.weight.withUnsafeMutableBufferPointer { gw2 in
@@ -220,9 +249,10 @@ extension MoEPolicy {
         }
 
         guard trainRouter else {
-            gradients.router.zero()
+            gradients.zeroRouter()
             return
         }
+        gradients.willWriteRouter()
         let probabilities = ws.probabilities.pointer, gates = ws.gates.pointer, chosen = ws.chosenExperts.pointer
         let normalizer = ws.gateNormalizer.pointer
         let gradProbabilities = ws.gradProbabilities.pointer, gradLogits = ws.gradLogits.pointer

@@ -129,8 +129,9 @@ public final class MoETrainer {
 extension MoEPolicy {
     /// The output logits and routing of a batch, `[batch, inputs]` → `[batch, actions]`.
     ///
-    /// For evaluation; reuse one workspace across calls. The single-observation
-    /// hot path is ``infer(_:workspace:)``.
+    /// For evaluation; reuse one workspace across calls. Nothing a backward
+    /// pass would need is computed. The single-observation hot path is
+    /// ``infer(_:workspace:)``.
     public func predict(
         _ inputs: Tensor, workspace: MoEWorkspace
     ) throws(PolicyNetworkError) -> (logits: Tensor, routing: RoutingStatistics) {
@@ -139,8 +140,26 @@ extension MoEPolicy {
                 .shapeMismatch, "Inputs must be [batch ≥ 1, \(architecture.inputs)], got \(inputs.shape).")
         }
         let routing = inputs.withUnsafeBufferPointer { x in
-            forward(x.baseAddress!, batch: inputs.shape[0], workspace: workspace)
+            forward(x.baseAddress!, batch: inputs.shape[0], workspace: workspace, purpose: .inference)
         }
         return (workspace.outputTensor(), routing)
+    }
+
+    /// Where the router sends each row of `rows` (row-major, `inputs` values per row), without running any expert.
+    ///
+    /// The same statistics as ``predict(_:workspace:)`` gives for these rows, at
+    /// the cost of the router alone: what picking the experts to train needs.
+    ///
+    /// - Throws: ``PolicyNetworkError/Code/shapeMismatch`` unless `rows` holds a
+    ///   whole, non-zero number of rows.
+    public func routing(
+        of rows: UnsafeBufferPointer<Float>, workspace: MoEWorkspace
+    ) throws(PolicyNetworkError) -> RoutingStatistics {
+        let width = architecture.inputs
+        guard let x = rows.baseAddress, rows.count > 0, rows.count % width == 0 else {
+            throw PolicyNetworkError(
+                .shapeMismatch, "Rows must be a non-zero multiple of \(width) values, got \(rows.count).")
+        }
+        return route(x, batch: rows.count / width, workspace: workspace)
     }
 }

@@ -12,7 +12,10 @@
 /// each expert runs as one contiguous matrix product.
 public final class MoEWorkspace {
     private(set) var inputs = 0, hidden = 0, actions = 0, experts = 0, topK = 0
-    private(set) var capacity = 0
+    /// Rows the per-sample (router) buffers hold.
+    private(set) var routingCapacity = 0
+    /// Rows the per-assignment (expert) buffers hold, in samples.
+    private(set) var expertCapacity = 0
     /// Rows of the batch last run through this workspace.
     private(set) var batch = 0
 
@@ -37,7 +40,7 @@ public final class MoEWorkspace {
     private(set) var gathered = Buffer<Float>()  // [B·k, inputs]
     private(set) var preActivation = Buffer<Float>()  // [B·k, hidden]
     private(set) var activation = Buffer<Float>()  // [B·k, hidden]
-    private(set) var activationDerivative = Buffer<Float>()  // [B·k, hidden]  f'(pre-activation)
+    private(set) var activationDerivative = Buffer<Float>()  // [B·k, hidden]  f'(pre-activation), trainable experts only
     private(set) var expertOutput = Buffer<Float>()  // [B·k, A]
     private(set) var gradExpertOutput = Buffer<Float>()  // [B·k, A]
     private(set) var gradHidden = Buffer<Float>()  // [B·k, hidden]
@@ -45,20 +48,43 @@ public final class MoEWorkspace {
     /// An empty workspace; it sizes itself on first use.
     public init() {}
 
-    /// Makes room for `batch` rows of `architecture`; allocates only when
-    /// something is larger than before or the shape changed.
+    /// Makes room for `batch` rows of `architecture`, router and experts; allocates
+    /// only when something is larger than before or the shape changed.
     func prepare(for architecture: PolicyArchitecture, batch: Int) {
+        prepareRouting(for: architecture, batch: batch)
+        guard batch > expertCapacity else { return }
+        expertCapacity = max(batch, 1)
+        let rows = expertCapacity * topK
+        rowSample.resize(rows)
+        rowSlot.resize(rows)
+        rowGate.resize(rows)
+        gathered.resize(rows * inputs)
+        preActivation.resize(rows * hidden)
+        activation.resize(rows * hidden)
+        activationDerivative.resize(rows * hidden)
+        expertOutput.resize(rows * actions)
+        gradExpertOutput.resize(rows * actions)
+        gradHidden.resize(rows * hidden)
+    }
+
+    /// Makes room for routing `batch` rows only (router, top-k, counts), so a
+    /// pass that needs no expert allocates no expert buffers.
+    func prepareRouting(for architecture: PolicyArchitecture, batch: Int) {
         let shapeChanged = architecture.inputs != inputs || architecture.hidden != hidden
             || architecture.actions != actions || architecture.experts != experts || architecture.topK != topK
         self.batch = batch
-        guard shapeChanged || batch > capacity else { return }
-        inputs = architecture.inputs
-        hidden = architecture.hidden
-        actions = architecture.actions
-        experts = architecture.experts
-        topK = architecture.topK
-        capacity = max(batch, 1)
-        let b = capacity, e = experts, k = topK, rows = capacity * topK
+        if shapeChanged {
+            inputs = architecture.inputs
+            hidden = architecture.hidden
+            actions = architecture.actions
+            experts = architecture.experts
+            topK = architecture.topK
+            routingCapacity = 0
+            expertCapacity = 0
+        }
+        guard batch > routingCapacity else { return }
+        routingCapacity = max(batch, 1)
+        let b = routingCapacity, e = experts, k = topK
         logits.resize(b * e)
         probabilities.resize(b * e)
         chosenExperts.resize(b * k)
@@ -71,16 +97,6 @@ public final class MoEWorkspace {
         gradLogits.resize(b * e)
         expertOffset.resize(e + 1)
         cursor.resize(e)
-        rowSample.resize(rows)
-        rowSlot.resize(rows)
-        rowGate.resize(rows)
-        gathered.resize(rows * inputs)
-        preActivation.resize(rows * hidden)
-        activation.resize(rows * hidden)
-        activationDerivative.resize(rows * hidden)
-        expertOutput.resize(rows * actions)
-        gradExpertOutput.resize(rows * actions)
-        gradHidden.resize(rows * hidden)
     }
 
     /// A copy of the last batch's output logits, `[batch, actions]`.

@@ -40,12 +40,20 @@ public enum Softmax {
             let pr = p + r * columns
             var largest = -Float.infinity
             for j in 0..<columns { largest = Swift.max(largest, zr[j]) }
-            var sum: Float = 0
-            for j in 0..<columns {
-                let e = FastMath.exp(zr[j] - largest)
-                pr[j] = e
-                sum += e
+            // The exponentials eight at a time (lane for lane the scalar
+            // arithmetic), then summed in column order as before.
+            var j = 0
+            let shift = FastMath.Vector(repeating: largest)
+            while j + 8 <= columns {
+                FastMath.store(FastMath.exp(FastMath.load(zr, j) - shift), pr, j)
+                j += 8
             }
+            while j < columns {
+                pr[j] = FastMath.exp(zr[j] - largest)
+                j += 1
+            }
+            var sum: Float = 0
+            for j in 0..<columns { sum += pr[j] }
             let inverse = 1 / sum
             for j in 0..<columns { pr[j] *= inverse }
         }

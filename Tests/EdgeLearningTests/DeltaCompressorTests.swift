@@ -29,6 +29,19 @@ struct DeltaCompressorTests {
         #expect(DeltaCompressor.largestMagnitudes(of: values, count: count) == expected)
     }
 
+    @Test("the sparse projection keeps exactly the entries top-k would send, ties included", arguments: [1, 7, 50, 333, 999])
+    func projectionMatchesTopK(keep: Int) {
+        let before = Self.values(1_000, seed: 3)
+        // Changes on a coarse grid, so many magnitudes tie (and some are zero or −0).
+        let after = zip(before, Self.values(1_000, seed: UInt64(keep))).map { base, noise in base + (noise * 8).rounded() / 8 }
+        let changes = zip(after, before).map { $0 - $1 }
+        var selection = LargestChanges()
+        let projected = selection.keepLargest(keep, of: after, from: before)
+        var expected = before
+        for index in DeltaCompressor.largestMagnitudes(of: changes, count: keep) { expected[Int(index)] = after[Int(index)] }
+        #expect(projected == expected)
+    }
+
     @Test("error feedback carries exactly what was not sent")
     func residualIsCarried() throws {
         var compressor = DeltaCompressor(configuration: .init(fraction: 0.1, quantize: true, errorFeedback: true))

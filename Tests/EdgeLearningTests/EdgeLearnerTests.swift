@@ -354,6 +354,17 @@ struct LearningPartsTests {
         #expect(widestEmphasized <= narrowestOther)
     }
 
+    @Test("picking experts routes the rows exactly as a full evaluation does, over several batches")
+    func routingAlone() async throws {
+        let base = LearningFixtures.base
+        let items = VariationSynthesizer(configuration: .init(count: 2, seconds: 2)).items(for: LearningFixtures.capture)
+        var data = TrainingSet()
+        data.append(try await DAggerLabeller().label(base, items: items, beta: 1, seed: 4).allSamples)
+        let routing = try PolicyFitting.routing(base, data: data, batchSize: 7)
+        #expect(routing == (try PolicyFitting.evaluate(base, data: data, batchSize: 7).routing))
+        #expect(routing.batchSize == data.count)
+    }
+
     @Test("the pull towards the base keeps the change smaller and leaves frozen experts alone", arguments: [false, true])
     func pullTowardsBase(byImportance: Bool) async throws {
         let base = LearningFixtures.base

@@ -189,6 +189,32 @@ struct AllocationTests {
         #expect(throws: PolicyNetworkError(.shapeMismatch, "")) { try total.accumulate(RoutingStatistics(experts: 3)) }
     }
 
+    @Test func routingAloneEqualsTheRoutingOfAFullPass() throws {
+        var policy = try MoEPolicy(architecture: Self.architecture, seed: 5)
+        try policy.trainOnly(experts: [1], router: false)
+        let x = randomTensor([50, 6], seed: 8)
+        let full = try policy.predict(x, workspace: MoEWorkspace()).routing
+        let workspace = MoEWorkspace()
+        let alone = try x.withUnsafeBufferPointer { rows in try policy.routing(of: rows, workspace: workspace) }
+        #expect(alone == full)
+        // A workspace that only routed can still run a full pass.
+        #expect(try policy.predict(x, workspace: workspace).routing == full)
+        #expect(throws: PolicyNetworkError(.shapeMismatch, "")) {
+            try [Float](repeating: 0, count: 7).withUnsafeBufferPointer { rows in try policy.routing(of: rows, workspace: workspace) }
+        }
+    }
+
+    @Test func predictingGivesTheTrainingPassLogitsBitForBit() throws {
+        let architecture = try PolicyArchitecture(inputs: 6, experts: 4, hidden: 16, topK: 2, actions: 3, activation: .gelu)
+        var policy = try MoEPolicy(architecture: architecture, seed: 6)
+        try policy.trainOnly(experts: [0, 2], router: false)
+        let x = randomTensor([40, 6], seed: 9)
+        let training = MoEWorkspace()
+        _ = x.withUnsafeBufferPointer { policy.forward($0.baseAddress!, batch: 40, workspace: training) }
+        let predicted = try policy.predict(x, workspace: MoEWorkspace()).logits
+        #expect(predicted.isBitIdentical(to: training.outputTensor()))
+    }
+
     @Test func badInputsAreRejectedWithoutChangingThePolicy() throws {
         var policy = try MoEPolicy(architecture: Self.architecture, seed: 1)
         let before = policy
