@@ -204,7 +204,8 @@ public struct EdgeLearner: Sendable {
         try configuration.validate()
         guard !captures.isEmpty else { throw LearningError(.nothingToLearn, "No captures to learn from.") }
         let synthesizer = VariationSynthesizer(configuration: configuration.synthesis, scenarios: scenarios)
-        let items = captures.flatMap { synthesizer.items(for: $0) }
+        var items: [EvaluationItem] = []
+        for capture in captures { items += try synthesizer.items(for: capture) }
         let families = Array(Set(captures.map(VariationSynthesizer.family(of:)))).sorted()
         let labeller = DAggerLabeller(configuration: configuration.labelling)
 
@@ -258,7 +259,7 @@ public struct EdgeLearner: Sendable {
         }
 
         progress("after: failure rate \(after.failureRate)")
-        let routing = try PolicyFitting.evaluate(local, data: data).routing
+        let routing = try PolicyFitting.routing(local, data: data)
         return Adaptation(
             local: local, families: families, captures: captures.count, variations: items.count, samples: data.count,
             trainedExperts: experts, grownExpert: grown, routing: routing, before: before, after: after,

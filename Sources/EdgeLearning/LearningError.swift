@@ -18,6 +18,8 @@ public struct LearningError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let incompatiblePolicy = Code("incompatiblePolicy")
         /// A delta does not fit the model it is applied to.
         public static let deltaMismatch = Code("deltaMismatch")
+        /// A capture's episode could not be replayed into variations (its scenario no longer builds).
+        public static let unreplayableCapture = Code("unreplayableCapture")
     }
 
     public var code: Code

@@ -70,11 +70,22 @@ public struct VariationSynthesizer: Sendable {
     }
 
     /// The variations of one capture as ready-to-drive worlds.
-    public func items(for capture: Capture) -> [EvaluationItem] {
+    ///
+    /// Episode variations need the capture's episode and its scenario in
+    /// ``scenarios``; a capture without them (a real vehicle's, or a family
+    /// this library does not have) gets snapshot variations instead.
+    /// - Throws: ``LearningError/Code/unreplayableCapture`` when the scenario
+    ///   is there but the capture's episode no longer builds from it.
+    public func items(for capture: Capture) throws(LearningError) -> [EvaluationItem] {
         if configuration.source == .episode, let scenarios,
-           let sampler = EpisodeVariationSampler(capture: capture, library: scenarios, spread: configuration.episodeSpread),
-           let items = try? sampler.items(count: configuration.count, offset: configuration.offset) {
-            return items
+           let sampler = EpisodeVariationSampler(capture: capture, library: scenarios, spread: configuration.episodeSpread) {
+            do {
+                return try sampler.items(count: configuration.count, offset: configuration.offset)
+            } catch {
+                throw LearningError(
+                    .unreplayableCapture, "Cannot replay the episode of a \(Self.family(of: capture)) capture (seed \(capture.seed)) into variations: \(error)",
+                    context: ["family": Self.family(of: capture)])
+            }
         }
         let sampler = VariationSampler(capture: capture)
         let family = Self.family(of: capture)

@@ -28,7 +28,7 @@ enum LearningFixtures {
 
     /// Teacher-labelled states of two far-away variants: enough rows to exercise replay.
     static func anchor() async throws -> TrainingSet {
-        let items = VariationSynthesizer(configuration: .init(count: 2, seconds: 2, offset: 5_000)).items(for: capture)
+        let items = try VariationSynthesizer(configuration: .init(count: 2, seconds: 2, offset: 5_000)).items(for: capture)
         let pass = try await DAggerLabeller().label(base, items: items, beta: 1, seed: 9)
         var set = TrainingSet()
         for samples in pass.samples { set.append(samples) }
@@ -132,7 +132,7 @@ struct EdgeLearnerTests {
         try local.trainOnly(experts: [1], router: true)
         var data = TrainingSet()
         let pass = try await DAggerLabeller().label(
-            base, items: VariationSynthesizer(configuration: .init(count: 1, seconds: 2)).items(for: LearningFixtures.capture),
+            base, items: try VariationSynthesizer(configuration: .init(count: 1, seconds: 2)).items(for: LearningFixtures.capture),
             beta: 1, seed: 1)
         data.append(pass.allSamples)
         _ = try PolicyFitting(configuration: .init(epochs: 1, batchSize: 16)).fit(&local, data: data, seed: 1)
@@ -184,7 +184,7 @@ struct EdgeLearnerTests {
     @Test("with validation worlds the kept checkpoint is one that does not regress there, and the delta says so")
     func validationGate() async throws {
         let base = LearningFixtures.base
-        let validation = VariationSynthesizer(configuration: .init(count: 2, seconds: 3, offset: 7_000)).items(for: LearningFixtures.capture)
+        let validation = try VariationSynthesizer(configuration: .init(count: 2, seconds: 3, offset: 7_000)).items(for: LearningFixtures.capture)
         var configuration = LearningFixtures.configuration()
         configuration.validationTolerance = 1  // every checkpoint is eligible: the one failing least on the variations is kept
         let adaptation = try await EdgeLearner(configuration: configuration).adapt(
@@ -230,7 +230,7 @@ struct LearningPartsTests {
 
     @Test("DAgger labels are the teacher's actions; beta decides who drives", arguments: [0.0, 1.0])
     func labelsComeFromTheTeacher(beta: Double) async throws {
-        let items = VariationSynthesizer(configuration: .init(count: 2, seconds: 2)).items(for: LearningFixtures.capture)
+        let items = try VariationSynthesizer(configuration: .init(count: 2, seconds: 2)).items(for: LearningFixtures.capture)
         let pass = try await DAggerLabeller().label(LearningFixtures.base, items: items, beta: beta, seed: 4)
         #expect(pass.samples.count == 2 && pass.scores.count == 2)
         for (item, samples) in zip(items, pass.samples) {
@@ -265,9 +265,9 @@ struct LearningPartsTests {
     }
 
     @Test("variations of a capture are reproducible and distinct")
-    func synthesis() {
+    func synthesis() throws {
         let synthesizer = VariationSynthesizer(configuration: .init(count: 3, seconds: 4))
-        let first = synthesizer.items(for: LearningFixtures.capture), second = synthesizer.items(for: LearningFixtures.capture)
+        let first = try synthesizer.items(for: LearningFixtures.capture), second = try synthesizer.items(for: LearningFixtures.capture)
         #expect(first.map(\.id) == second.map(\.id))
         #expect(first.map { $0.world.actors[0].speed } == second.map { $0.world.actors[0].speed })
         #expect(Set(first.map { $0.world.actors[0].speed }).count == 3)
@@ -322,7 +322,7 @@ struct LearningPartsTests {
 
     @Test("replaying the base's own actions labels rows with its argmax")
     func relabel() async throws {
-        let items = VariationSynthesizer(configuration: .init(count: 1, seconds: 2)).items(for: LearningFixtures.capture)
+        let items = try VariationSynthesizer(configuration: .init(count: 1, seconds: 2)).items(for: LearningFixtures.capture)
         var set = TrainingSet()
         set.append(try await DAggerLabeller().label(LearningFixtures.base, items: items, beta: 1, seed: 2).allSamples)
         let relabelled = try set.relabelled(by: LearningFixtures.base)
@@ -332,7 +332,7 @@ struct LearningPartsTests {
 
     @Test("close calls (the smallest logit margins) are replayed more often; without logits nothing changes")
     func closeCalls() async throws {
-        let items = VariationSynthesizer(configuration: .init(count: 1, seconds: 2)).items(for: LearningFixtures.capture)
+        let items = try VariationSynthesizer(configuration: .init(count: 1, seconds: 2)).items(for: LearningFixtures.capture)
         var plain = TrainingSet()
         plain.append(try await DAggerLabeller().label(LearningFixtures.base, items: items, beta: 1, seed: 2).allSamples)
         var unlabelled = plain
@@ -357,7 +357,7 @@ struct LearningPartsTests {
     @Test("picking experts routes the rows exactly as a full evaluation does, over several batches")
     func routingAlone() async throws {
         let base = LearningFixtures.base
-        let items = VariationSynthesizer(configuration: .init(count: 2, seconds: 2)).items(for: LearningFixtures.capture)
+        let items = try VariationSynthesizer(configuration: .init(count: 2, seconds: 2)).items(for: LearningFixtures.capture)
         var data = TrainingSet()
         data.append(try await DAggerLabeller().label(base, items: items, beta: 1, seed: 4).allSamples)
         let routing = try PolicyFitting.routing(base, data: data, batchSize: 7)
@@ -368,7 +368,7 @@ struct LearningPartsTests {
     @Test("the pull towards the base keeps the change smaller and leaves frozen experts alone", arguments: [false, true])
     func pullTowardsBase(byImportance: Bool) async throws {
         let base = LearningFixtures.base
-        let items = VariationSynthesizer(configuration: .init(count: 2, seconds: 2)).items(for: LearningFixtures.capture)
+        let items = try VariationSynthesizer(configuration: .init(count: 2, seconds: 2)).items(for: LearningFixtures.capture)
         var data = TrainingSet()
         data.append(try await DAggerLabeller().label(base, items: items, beta: 1, seed: 4).allSamples)
         let anchor = try (try await LearningFixtures.anchor()).relabelled(by: base)
