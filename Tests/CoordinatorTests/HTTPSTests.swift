@@ -25,6 +25,9 @@ struct HTTPSTests {
         // The test walks one round on the wall clock; on a loaded CI machine
         // (process tests beside it) that can take over a minute.
         configuration.rounds.deadline = 1_800
+        // …and car-2's heartbeat must still count when the round opens, or
+        // car-1 alone is invited and its first update closes the round.
+        configuration.rounds.heartbeatTimeout = 3_600
         let service = try await Fixture.service(
             configuration, clock: SystemCoordinatorClock(),
             metrics: CoordinatorMetrics(factory: PrometheusMetricsFactory(registry: registry))
