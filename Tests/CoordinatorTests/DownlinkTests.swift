@@ -148,18 +148,7 @@ struct DownlinkTests {
             metricsRegistry: nil, logger: logger,
             onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) }
         )
-        let services = ServiceGroup(configuration: .init(services: [application], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await services.run() }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { return }
-            do { try await body(port) } catch {
-                await services.triggerGracefulShutdown()
-                throw error
-            }
-            await services.triggerGracefulShutdown()
-            try await group.waitForAll()
-        }
+        try await serving([application], ports: ports, logger: logger, body: body)
     }
 
     /// What curl received: status, headers (lower-cased) and the body's bytes.

@@ -41,20 +41,7 @@ struct HTTPSTests {
             metricsRegistry: registry, logger: logger,
             onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) }
         )
-        // Stopped by a graceful shutdown, not by cancellation: cancelling a
-        // server with an accepted connection still queued traps in NIO.
-        let services = ServiceGroup(configuration: .init(services: [application, service], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await services.run() }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { return }
-            do { try await body(port, service, directory) } catch {
-                await services.triggerGracefulShutdown()
-                throw error
-            }
-            await services.triggerGracefulShutdown()
-            try await group.waitForAll()
-        }
+        try await serving([application, service], ports: ports, logger: logger) { port in try await body(port, service, directory) }
     }
 
     struct Reply {

@@ -75,18 +75,7 @@ final class TestFleet: Sendable {
             try parameters.replace(name, with: Tensor(shape: parameters.shape(of: name)!, scalars: scalars))
             try policy.load(parameters)
         }
-        let checkpoint = policy.checkpoint()
-        let digest = SHA256Digest()
-        digest.update(checkpoint)
-        let manifest = ModelManifest(
-            version: version, parent: version > 1 ? version - 1 : nil, contentHash: "sha256:" + digest.finalizeHex(),
-            contentLength: checkpoint.count, architecture: policy.architecture, round: version > 1 ? version - 1 : nil,
-            createdAt: "2026-01-01T00:00:00Z")
-        let manifestBytes = try manifest.canonicalBytes()
-        let signature = try ModelSignature.sign(manifestBytes, with: signingKey)
-        return PublishedModel(
-            version: version, manifestBytes: manifestBytes, signature: signature,
-            compressed: try Zstd.compress(checkpoint), checkpoint: checkpoint)
+        return try sign(policy, version: version)
     }
 
     /// Version `version`, made from `parent` (the version before it) by a delta as the
