@@ -32,14 +32,24 @@ struct CoordinatorObserver: Sendable {
         }
     }
 
-    /// Status, versions and the update-bytes counter, read one after the other.
+    /// Status and versions, with the update-bytes counter read just before and
+    /// just after the status.
+    ///
+    /// The counter only grows, so when both readings agree it held that value
+    /// at the moment the status was taken, and the two describe the same
+    /// instant. When they differ, updates arrived in between and the counter is
+    /// left out rather than paired with a status it does not match.
     func observe() async throws(SimulationError) -> CoordinatorObservation {
+        let before = try await updateBytesReceived()
         let status = try decode(API.Status.self, from: try await get("/v1/status"), path: "/v1/status")
+        let after = try await updateBytesReceived()
         let versions = try decode(VersionList.self, from: try await get("/v1/versions"), path: "/v1/versions").versions
+        return CoordinatorObservation(status: status, versions: versions, updateBytesReceived: before == after ? before : nil)
+    }
+
+    private func updateBytesReceived() async throws(SimulationError) -> Int? {
         let metrics = String(decoding: try await get("/metrics"), as: UTF8.self)
-        return CoordinatorObservation(
-            status: status, versions: versions,
-            updateBytesReceived: Self.sample("fleet_update_bytes_received_total", in: metrics).map { Int($0) })
+        return Self.sample("fleet_update_bytes_received_total", in: metrics).map { Int($0) }
     }
 
     /// The value of an unlabelled sample in Prometheus text.
@@ -127,7 +137,8 @@ struct CoordinatorObserver: Sendable {
 struct CoordinatorObservation: Sendable {
     var status: API.Status
     var versions: [VersionListing]
-    /// `fleet_update_bytes_received_total`: every update body received since the coordinator started.
+    /// `fleet_update_bytes_received_total` when `status` was taken: every update
+    /// body received since the coordinator started; nil when it moved during the look.
     var updateBytesReceived: Int?
 }
 
