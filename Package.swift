@@ -193,8 +193,8 @@ let package = Package(
         .executableTarget(
             name: "FleetSimCLI",
             dependencies: [
-                "DrivingSimulator", "FleetSimulation", "Aggregation", "Coordinator", "EdgeLearning",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "DrivingSimulator", "FleetSimulation", "Aggregation", "Coordinator", "EdgeLearning", "FleetEvaluation",
+                "PolicyNetwork", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),

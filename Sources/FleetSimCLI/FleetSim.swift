@@ -1,6 +1,8 @@
 import ArgumentParser
 import DrivingSimulator
+import FleetEvaluation
 import Foundation
+import PolicyNetwork
 
 /// `fleet-sim`: the driving simulator from the command line.
 @main
@@ -163,6 +165,7 @@ struct Evaluate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "evaluate", abstract: "Evaluate a driver on a suite directory (default: the gold suite).")
     @OptionGroup var content: ContentOptions
     @Option(help: "Driver: teacher, baseline, idle.") var driver = "teacher"
+    @Option(help: "Drive this policy checkpoint (safetensors) instead of a named driver.") var model: String?
     @Option(help: "Suite directory (default: Simulator/gold).") var suite: String?
     @Option(help: "Only these families (comma separated).") var families: String?
     @Flag(help: "Filter the driver through the guardrail rules.") var guardrail = false
@@ -194,10 +197,21 @@ struct Evaluate: AsyncParsableCommand {
             episodes = episodes.filter { wanted.contains($0.family) }
         }
         let rules = guardrail ? try Guardrail.load(contentsOf: located.guardrailRules) : nil
-        let name = driver
-        _ = try makeDriver(name)
-        let report = try await Evaluator.evaluate(episodes: episodes, library: library, driverName: name, guardrail: rules,
+        let report: EvaluationReport
+        if let model {
+            let policy: MoEPolicy
+            do { policy = try MoEPolicy(contentsOf: model) } catch {
+                throw ValidationError("cannot load the model \(model): \(error)")
+            }
+            report = try await PolicyEvaluation.evaluate(
+                policy, suite: GoldSuite(version: 0, description: "", episodes: episodes), library: library,
+                name: URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent, guardrail: rules, concurrency: jobs)
+        } else {
+            let name = driver
+            _ = try makeDriver(name)
+            report = try await Evaluator.evaluate(episodes: episodes, library: library, driverName: name, guardrail: rules,
                                                   concurrency: jobs) { DriverCatalog.make(name)! }
+        }
         print(report.table())
         if let json {
             let encoder = JSONEncoder()
