@@ -185,7 +185,7 @@ struct Evaluate: AsyncParsableCommand {
         if let perFamily {
             episodes = library.scenarios.flatMap { scenario in
                 (0..<perFamily).map {
-                    ScenarioBuilder.episode(scenario, index: $0, baseSeed: SeededGenerator.mix(scenario.seed, seed),
+                    ScenarioBuilder.episode(scenario, index: $0, baseSeed: DrivingSimulator.SeededGenerator.mix(scenario.seed, seed),
                                             difficulty: difficulty)
                 }
             }
