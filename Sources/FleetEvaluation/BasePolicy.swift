@@ -31,7 +31,13 @@ public enum BasePolicy {
     ///   absent or not a checkpoint, ``EvaluationError/Code/incompatiblePolicy``
     ///   when it cannot drive.
     public static func load(from content: SimulatorContent) throws(EvaluationError) -> MoEPolicy {
-        let path = url(in: content).path
+        try load(at: url(in: content).path)
+    }
+
+    /// Loads a policy checkpoint at `path` to start from instead of the committed one.
+    ///
+    /// - Throws: as ``load(from:)``.
+    public static func load(at path: String) throws(EvaluationError) -> MoEPolicy {
         guard FileManager.default.fileExists(atPath: path) else {
             throw EvaluationError(
                 .missingCheckpoint,

@@ -10,6 +10,7 @@ extension SimulateFleet {
     func runProcesses() async throws {
         if asynchronous { throw ValidationError("--async runs in process only; the process fleet runs synchronous rounds") }
         if poisoned > 0 { throw ValidationError("--poisoned runs in process only; fleet-node sends honest updates") }
+        if seedModel != nil { throw ValidationError("--seed-model runs in process only; fleet-coordinator starts from Simulator/models/base-policy.safetensors") }
         if transport != "tls" { throw ValidationError("--transport \(transport) runs in process only; processes talk mutual TLS on 127.0.0.1") }
         let outputDirectory = URL(fileURLWithPath: output)
         let configuration = ProcessFleetConfiguration(

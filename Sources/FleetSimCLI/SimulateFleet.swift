@@ -48,6 +48,8 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 0
     @Flag(help: "Also run the baselines on the same captures: local-only twins (one per region) and a centralized trainer.")
     var baselines = false
+    @Option(help: "Start from this policy checkpoint (safetensors) instead of Simulator/models/base-policy.safetensors.")
+    var seedModel: String?
     @Option(help: "Output directory (report.html, summary.json, rounds.jsonl, the final model).") var output = "fleet-sim-output"
     @Flag(help: "Print only the final summary line.") var quiet = false
     @Flag(help: "Print each round as a JSON line.") var json = false
@@ -76,7 +78,7 @@ struct SimulateFleet: AsyncParsableCommand {
         else if let value = Double(self.anchorDifficulty) { anchorDifficulty = value }
         else { throw ValidationError("anchor difficulty '\(self.anchorDifficulty)' is neither a number in [0, 1] nor 'scenario'") }
         let outputDirectory = URL(fileURLWithPath: output)
-        let configuration = FleetSimulationConfiguration(
+        var configuration = FleetSimulationConfiguration(
             nodes: nodes, rounds: rounds, regions: regions.map { $0.split(separator: ",").map(String.init) }, seed: seed,
             transport: transport, aggregation: AggregationConfiguration(rule: rule),
             serverOptimizer: .fedAvg(learningRate: serverLearningRate),
@@ -90,6 +92,7 @@ struct SimulateFleet: AsyncParsableCommand {
             anchorEpisodes: anchorEpisodes, anchorLabels: anchorLabels, anchorDifficulty: anchorDifficulty, gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
             baselines: baselines,
             outputDirectory: outputDirectory, simulatorContent: try content.locate().root)
+        configuration.seedModel = seedModel.map { URL(fileURLWithPath: $0) }
         let simulation: FleetSimulation
         do { simulation = try FleetSimulation(configuration: configuration) } catch { throw ValidationError(error.message) }
 

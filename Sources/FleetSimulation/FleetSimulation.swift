@@ -48,7 +48,7 @@ public struct FleetSimulation: Sendable {
             }
         } ?? allRegions.sorted { $0.name < $1.name }
         let guardrail = try Guardrail.load(contentsOf: content.guardrailRules)
-        let base = try BasePolicy.load(from: content)
+        let base = try settings.seedModel.map { try BasePolicy.load(at: $0.path) } ?? BasePolicy.load(from: content)
 
         let output = settings.outputDirectory
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)

@@ -67,6 +67,8 @@ public struct FleetSimulationConfiguration: Sendable {
     public var baselines: Bool
     /// Gold episodes per family of the comparison after the last round (nil: the whole suite).
     public var comparisonEpisodesPerFamily: Int?
+    /// The model the fleet starts from (nil: the committed base policy in `Simulator/models/`).
+    public var seedModel: URL?
     /// Where the report, the final model and the round log go.
     public var outputDirectory: URL
     /// The `Simulator/` directory.
