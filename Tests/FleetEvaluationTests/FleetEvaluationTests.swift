@@ -76,6 +76,22 @@ struct SuiteEvaluationTests {
         }
     }
 
+    @Test("a seed model at any path loads; a file that is not a checkpoint is refused by name")
+    func seedModelAtPath() throws {
+        let committed = BasePolicy.url(in: EvaluationFixtures.content).path
+        #expect(try BasePolicy.load(at: committed).parameterSet() == EvaluationFixtures.base.parameterSet())
+        let junk = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-model-\(UUID().uuidString).safetensors")
+        try Data("not a checkpoint".utf8).write(to: junk)
+        defer { try? FileManager.default.removeItem(at: junk) }
+        do {
+            _ = try BasePolicy.load(at: junk.path)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.code == .missingCheckpoint)
+            #expect(error.message.contains(junk.lastPathComponent))
+        }
+    }
+
     @Test("gold-suite evaluation scores per family and is deterministic")
     func goldEvaluation() async throws {
         let library = EvaluationFixtures.library
