@@ -44,7 +44,7 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Who labels the anchor's states: teacher (the replay teaches as well) or policy (it only holds what the model does).")
     var anchorLabels = "policy"
     @Option(help: "Difficulty of the anchor's episodes, 0–1, or 'scenario' for each family's own (the gold suite's).")
-    var anchorDifficulty = "0.5"
+    var anchorDifficulty = "0.8"
     @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 0
     @Flag(help: "Also run the baselines on the same captures: local-only twins (one per region) and a centralized trainer.")
     var baselines = false
