@@ -41,12 +41,12 @@ public enum BasePolicy {
         guard FileManager.default.fileExists(atPath: path) else {
             throw EvaluationError(
                 .missingCheckpoint,
-                "No base policy at \(path); train one with `swift run -c release edge-learning-benchmark train-base`.",
+                "No policy checkpoint at \(path); train a base policy with `swift run -c release edge-learning-benchmark train-base`.",
                 context: ["path": path])
         }
         let policy: MoEPolicy
         do { policy = try MoEPolicy(contentsOf: path) } catch {
-            throw EvaluationError(.missingCheckpoint, "The base policy at \(path) is unreadable: \(error)", context: ["path": path])
+            throw EvaluationError(.missingCheckpoint, "The policy checkpoint at \(path) is unreadable: \(error)", context: ["path": path])
         }
         try policy.architecture.validateForDriving()
         return policy

@@ -200,9 +200,7 @@ struct Evaluate: AsyncParsableCommand {
         let report: EvaluationReport
         if let model {
             let policy: MoEPolicy
-            do { policy = try MoEPolicy(contentsOf: model) } catch {
-                throw ValidationError("cannot load the model \(model): \(error)")
-            }
+            do { policy = try BasePolicy.load(at: model) } catch { throw ValidationError(error.message) }
             report = try await PolicyEvaluation.evaluate(
                 policy, suite: GoldSuite(version: 0, description: "", episodes: episodes), library: library,
                 name: URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent, guardrail: rules, concurrency: jobs)
