@@ -12,7 +12,7 @@ import PolicyNetwork
 /// flips its sign. The round is aggregated with the plain per-expert mean,
 /// with the trimmed mean and with the median (both with norm clipping at
 /// twice the median honest norm), and every result is driven on all 240
-/// episodes of `gold-v1` beside the clean round (all nodes honest, FedAvg).
+/// episodes of the gold suite beside the clean round (all nodes honest, FedAvg).
 ///
 ///     swift run -c release aggregation-benchmark --robustness [--nodes 20]
 enum RobustnessBenchmark {
@@ -52,7 +52,7 @@ enum RobustnessBenchmark {
             try await PolicyEvaluation.evaluate(model, suite: suite, library: library, name: name).overall.collisionFreePercent
         }
         print("Robustness: \(nodes) nodes, \(poisoned.count) poisoned (×100, sign-flipped), \(lessonDeltas.count) distinct lessons (\(files.joined(separator: ", ")))")
-        print("gold-v1, \(suite.episodes.count) episodes; clip norm \(String(format: "%.3f", clipNorm)) (twice the median honest norm)")
+        print("gold-v\(suite.version), \(suite.episodes.count) episodes; clip norm \(String(format: "%.3f", clipNorm)) (twice the median honest norm)")
         print()
         print("| round | aggregation | gold collision-free % | vs clean (points) |")
         print("| --- | --- | ---: | ---: |")

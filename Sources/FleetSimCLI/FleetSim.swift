@@ -222,8 +222,8 @@ struct Evaluate: AsyncParsableCommand {
 struct GenerateGold: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gold", abstract: "Regenerate the gold suite file deterministically.")
     @OptionGroup var content: ContentOptions
-    @Option(help: "Episodes per family.") var perFamily = 24
-    @Option(help: "Suite version.") var version = 1
+    @Option(help: "Episodes per family.") var perFamily = 96
+    @Option(help: "Suite version.") var version = 2
 
     func run() throws {
         let located = try content.locate()

@@ -14,7 +14,7 @@ import Aggregation
 /// sends lesson i mod L, as nodes of a region meet the same edge case. The
 /// clean run is the same round with every node honest, averaged with FedAvg.
 /// The gold score is collision-free % on a fixed stratified subset of
-/// `gold-v1` (eight episodes per family) so the test stays quick in a debug
+/// the gold suite (eight episodes per family) so the test stays quick in a debug
 /// build; `aggregation-benchmark --robustness` runs the full suite.
 @Suite("robust aggregation against poisoned updates")
 struct PoisonedRoundTests {

@@ -21,7 +21,7 @@ struct RegressionGateTests {
         }
         return RegressionGate(
             suite: GoldSuite(version: 1, description: "gate test subset", episodes: episodes),
-            suiteName: "gold-v1 (subset)", library: library,
+            suiteName: "gold (subset)", library: library,
             guardrail: try Guardrail.load(contentsOf: content.guardrailRules)
         )
     }
