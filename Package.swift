@@ -291,7 +291,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetSimulationTests",
-            dependencies: ["FleetSimulation", "DrivingSimulator"],
+            dependencies: ["FleetSimulation", "DrivingSimulator", "Coordinator", "EdgeLearning", "FleetEvaluation", "FleetWire", "PolicyNetwork"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -19,7 +19,7 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Seed of everything random; the same seed gives the same final model.") var seed: UInt64 = 1
     @Option(help: "How the coordinator combines updates: weighted-mean, trimmed-mean or median.") var aggregator = "weighted-mean"
     @Option(help: "FedAvg's server learning rate.") var serverLearningRate: Float = 1
-    @Option(help: "Points of gold-suite collision-free rate a family may lose before the gate rejects a candidate.") var gateTolerance = 8.4
+    @Option(help: "Points of gold-suite collision-free rate a family may lose before the gate rejects a candidate.") var gateTolerance = 4.2
     @Option(help: "Rise in guardrail interventions per episode the gate tolerates.") var interventionTolerance = 0.5
     @Option(help: "Points of collision-free rate the whole gold suite must gain for a candidate to ship (negative: no such rule).")
     var gateMinimumGain = 0.0
@@ -45,6 +45,8 @@ struct SimulateFleet: AsyncParsableCommand {
     var anchorLabels = "policy"
     @Option(help: "Difficulty of the anchor's episodes, 0–1, or 'scenario' for each family's own (the gold suite's).")
     var anchorDifficulty = "0.8"
+    @Option(help: "Fresh episodes per family each node drives its lesson through, judged by the gate's rules, before sending it (0: no check).")
+    var lessonCheckEpisodes = 96
     @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 0
     @Flag(help: "Also run the baselines on the same captures: local-only twins (one per region) and a centralized trainer.")
     var baselines = false
@@ -89,7 +91,8 @@ struct SimulateFleet: AsyncParsableCommand {
             lesson: LessonSettings(
                 epochs: lessonEpochs, learningRate: lessonLearningRate, experts: lessonExperts, replay: lessonReplay,
                 iterations: lessonIterations), captureLead: captureLead,
-            anchorEpisodes: anchorEpisodes, anchorLabels: anchorLabels, anchorDifficulty: anchorDifficulty, gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
+            anchorEpisodes: anchorEpisodes, anchorLabels: anchorLabels, anchorDifficulty: anchorDifficulty,
+            lessonCheckEpisodes: lessonCheckEpisodes, gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
             baselines: baselines,
             outputDirectory: outputDirectory, simulatorContent: try content.locate().root)
         configuration.seedModel = seedModel.map { URL(fileURLWithPath: $0) }

@@ -106,7 +106,7 @@ public struct FleetSimulation: Sendable {
                 : nil
             var summary = try await Self.rounds(
                 &nodes, baselines: &baselines, settings: settings, service: service, clock: clock, verifier: verifier, base: base,
-                library: library, progress: progress)
+                library: library, guardrail: guardrail, progress: progress)
             summary.gold = try await Self.compare(
                 seed: base, federated: nodes.first?.policy ?? base, baselines: baselines,
                 gate: RegressionGate.make(content: content, configuration: settings.gate, selection: .init(episodesPerFamily: settings.comparisonEpisodesPerFamily)))
@@ -121,7 +121,8 @@ public struct FleetSimulation: Sendable {
     /// Every round, in lock step.
     static func rounds(
         _ nodes: inout [SimulatedFleetNode], baselines: inout Baselines?, settings: FleetSimulationConfiguration, service: CoordinatorService,
-        clock: SimulationClock, verifier: ModelVerifier, base: MoEPolicy, library: ScenarioLibrary, progress: @escaping @Sendable (RoundSummary) -> Void
+        clock: SimulationClock, verifier: ModelVerifier, base: MoEPolicy, library: ScenarioLibrary, guardrail: Guardrail,
+        progress: @escaping @Sendable (RoundSummary) -> Void
     ) async throws -> SimulationSummary {
         var summaries: [RoundSummary] = []
         var goldBefore: Double?
@@ -130,6 +131,8 @@ public struct FleetSimulation: Sendable {
         // Ordinary driving labelled for the version the nodes run: every node
         // would label the same episodes the same way, so it is done once per version.
         var anchor: (version: UInt64, set: TrainingSet)?
+        // The nodes' own regression check, likewise made once per version.
+        var check: (version: UInt64, check: LessonCheck?)?
         var expertUse: [String: [Int]] = [:]
         for number in 1...settings.rounds {
             let roundStarted = ContinuousClock.now
@@ -161,11 +164,21 @@ public struct FleetSimulation: Sendable {
             if let version = nodes.first?.version, anchor?.version != version, let policy = nodes.first?.policy {
                 anchor = (version, try await Self.anchor(for: policy, library: library, settings: settings))
             }
+            if let version = nodes.first?.version, check?.version != version, let policy = nodes.first?.policy {
+                check = (version, try await Self.lessonCheck(for: policy, library: library, guardrail: guardrail, settings: settings))
+            }
             // The centralized baseline learns from the very captures the fleet's lessons use.
             let pooled = tasks.keys.sorted().flatMap { nodes[$0].captures.prefix(settings.maxCaptures) }
-            let bodies = try await Self.learn(
-                &nodes, tasks: tasks, anchor: anchor?.set ?? TrainingSet(width: base.architecture.inputs), library: library,
-                settings: settings, round: number)
+            let lessons = try await Self.learn(
+                &nodes, tasks: tasks, anchor: anchor?.set ?? TrainingSet(width: base.architecture.inputs), check: check?.check,
+                library: library, settings: settings, round: number)
+            var bodies: [Int: [UInt8]] = [:]
+            for (index, lesson) in lessons {
+                switch lesson {
+                case .update(let body): bodies[index] = body
+                case .withheld: summary.lessonsWithheld += 1
+                }
+            }
             let denseBytes = base.parameterCount * MemoryLayout<Float>.size
             for index in bodies.keys.sorted() {
                 guard let body = bodies[index], let task = tasks[index] else { continue }
@@ -181,7 +194,7 @@ public struct FleetSimulation: Sendable {
                 }
             }
 
-            try await baselines?.learn(pooled: pooled, settings: settings, library: library, round: number)
+            try await baselines?.learn(pooled: pooled, settings: settings, library: library, guardrail: guardrail, round: number)
 
             // 4. The round closes at its deadline, is aggregated and gated.
             clock.advance(by: Self.roundDeadline + 1)
@@ -192,6 +205,11 @@ public struct FleetSimulation: Sendable {
                 summary.verdict = gate.verdict
                 summary.reasons = gate.reasons
                 summary.candidateHash = candidate.manifest.contentHash
+                // Every round's candidate, promoted or not, for a closer look (`fleet-sim evaluate --model`).
+                let candidates = settings.outputDirectory.appendingPathComponent("candidates")
+                try FileManager.default.createDirectory(at: candidates, withIntermediateDirectories: true)
+                try Data(try service.registry.checkpoint(of: candidate))
+                    .write(to: candidates.appendingPathComponent("round-\(number).safetensors"), options: .atomic)
                 summary.candidateCollisionRate = Dictionary(uniqueKeysWithValues: gate.families.map { ($0.family, $0.candidateCollisionRate) })
                 if goldBefore == nil {
                     goldBefore = gate.currentScore
@@ -280,42 +298,52 @@ public struct FleetSimulation: Sendable {
 
     /// Every tasked node's lesson, two nodes at a time (one per core), each seeded by node and round.
     static func learn(
-        _ nodes: inout [SimulatedFleetNode], tasks: [Int: TaskAssignment], anchor: TrainingSet, library: ScenarioLibrary,
-        settings: FleetSimulationConfiguration, round: Int
-    ) async throws -> [Int: [UInt8]] {
-        var bodies: [Int: [UInt8]] = [:]
+        _ nodes: inout [SimulatedFleetNode], tasks: [Int: TaskAssignment], anchor: TrainingSet, check: LessonCheck?,
+        library: ScenarioLibrary, settings: FleetSimulationConfiguration, round: Int
+    ) async throws -> [Int: SimulatedFleetNode.Lesson] {
+        var lessons: [Int: SimulatedFleetNode.Lesson] = [:]
         let order = tasks.keys.sorted()
         var next = 0
-        try await withThrowingTaskGroup(of: (Int, SimulatedFleetNode, [UInt8]?).self) { group in
+        try await withThrowingTaskGroup(of: (Int, SimulatedFleetNode, SimulatedFleetNode.Lesson?).self) { group in
             func start(_ index: Int) {
                 var node = nodes[index]
                 let task = tasks[index]!
                 let learner = EdgeLearner(configuration: settings.lessonLearner(node: index, round: round), scenarios: library)
                 group.addTask {
-                    let body = try await node.lesson(for: task, learner: learner, anchor: anchor, maxCaptures: settings.maxCaptures)
-                    return (index, node, body)
+                    let lesson = try await node.lesson(
+                        for: task, learner: learner, anchor: anchor, check: check, maxCaptures: settings.maxCaptures)
+                    return (index, node, lesson)
                 }
             }
             while next < min(2, order.count) {
                 start(order[next])
                 next += 1
             }
-            while let (index, node, body) = try await group.next() {
+            while let (index, node, lesson) = try await group.next() {
                 nodes[index] = node
-                bodies[index] = body
+                lessons[index] = lesson
                 if next < order.count {
                     start(order[next])
                     next += 1
                 }
             }
         }
-        return bodies
+        return lessons
     }
 
     /// The anchor set for `policy`: ordinary driving (at the configured difficulty), the states it visits labelled with its own actions or the teacher's.
     static func anchor(for policy: MoEPolicy, library: ScenarioLibrary, settings: FleetSimulationConfiguration) async throws -> TrainingSet {
         guard settings.anchorEpisodes > 0 else { return TrainingSet(width: policy.architecture.inputs) }
         return try await OrdinaryDriving(episodesPerFamily: settings.anchorEpisodes, difficulty: settings.anchorDifficulty).anchor(policy: policy, library: library, labels: settings.anchorLabels)
+    }
+
+    /// The nodes' own regression check for `policy` (nil when the run checks no lessons).
+    static func lessonCheck(
+        for policy: MoEPolicy, library: ScenarioLibrary, guardrail: Guardrail, settings: FleetSimulationConfiguration
+    ) async throws -> LessonCheck? {
+        guard settings.lessonCheckEpisodes > 0 else { return nil }
+        return try await LessonCheck(
+            policy: policy, episodesPerFamily: settings.lessonCheckEpisodes, library: library, guardrail: guardrail, gate: settings.gate)
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

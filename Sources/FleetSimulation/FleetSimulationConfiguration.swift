@@ -59,6 +59,10 @@ public struct FleetSimulationConfiguration: Sendable {
     /// family's own, the one its gold episodes are drawn at — so the replay
     /// holds what the model learned in the hard scenes too.
     public var anchorDifficulty: Double?
+    /// Fresh episodes per family (at the gold suite's difficulty, never its
+    /// episodes) each node drives its lesson through before sending it,
+    /// judged by the gate's rules (see ``LessonCheck``); 0: no check.
+    public var lessonCheckEpisodes: Int
     /// Gold episodes per family the gate drives (nil: the full suite).
     public var gateEpisodesPerFamily: Int?
     /// Also run the baselines on the same captures: local-only twins (one
@@ -80,7 +84,7 @@ public struct FleetSimulationConfiguration: Sendable {
         serverOptimizer: ServerOptimizer.Kind = .fedAvg, gate: RegressionGate.Configuration = .init(),
         compression: Double = 0.2, asynchronous: Bool = false, participation: Double = 1, poisonedShare: Double = 0,
         episodesPerRound: Int = 2, variations: Int = 24, variationSource: VariationSynthesizer.Source = .episode, maxCaptures: Int = 1, lesson: LessonSettings = LessonSettings(), captureLead: Double = 2, anchorEpisodes: Int = 10, anchorLabels: OrdinaryDriving.AnchorLabels = .policy, anchorDifficulty: Double? = 0.5,
-        gateEpisodesPerFamily: Int? = 4, baselines: Bool = false, comparisonEpisodesPerFamily: Int? = nil,
+        lessonCheckEpisodes: Int = 0, gateEpisodesPerFamily: Int? = 4, baselines: Bool = false, comparisonEpisodesPerFamily: Int? = nil,
         outputDirectory: URL, simulatorContent: URL
     ) {
         self.nodes = nodes
@@ -104,6 +108,7 @@ public struct FleetSimulationConfiguration: Sendable {
         self.anchorLabels = anchorLabels
         self.anchorDifficulty = anchorDifficulty
         self.captureLead = captureLead
+        self.lessonCheckEpisodes = lessonCheckEpisodes
         self.gateEpisodesPerFamily = gateEpisodesPerFamily
         self.baselines = baselines
         self.comparisonEpisodesPerFamily = comparisonEpisodesPerFamily
@@ -136,6 +141,7 @@ public struct FleetSimulationConfiguration: Sendable {
         guard lesson.experts >= 1 else { throw fail("lesson-experts", "must be at least 1") }
         guard (0..<1).contains(lesson.replay) else { throw fail("lesson-replay", "must be in [0, 1)") }
         guard captureLead >= 0, captureLead <= 5 else { throw fail("capture-lead", "must be in [0, 5] seconds") }
+        guard lessonCheckEpisodes >= 0 else { throw fail("lesson-check-episodes", "must not be negative") }
         guard anchorEpisodes >= 0 else { throw fail("anchor-episodes", "must not be negative") }
         if let anchorDifficulty, !(0...1).contains(anchorDifficulty) { throw fail("anchor-difficulty", "must be in [0, 1]") }
         if let gateEpisodesPerFamily, gateEpisodesPerFamily < 1 { throw fail("gate-episodes", "must be at least 1") }

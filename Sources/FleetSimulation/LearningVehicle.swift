@@ -46,16 +46,30 @@ extension LearningVehicle {
     }
 
     /// The lesson of the oldest `maxCaptures` captures, as the delta it
-    /// would send against the model it drives with (compressed by `compressor`).
+    /// would send against the model it drives with (compressed by `compressor`);
+    /// with a `check`, the longest step of it that passes the node's own
+    /// regression check, or nil when none does (the lesson is withheld).
     func lessonDelta(
-        learner: EdgeLearner, anchor: TrainingSet, maxCaptures: Int, header: DeltaHeader, compressor: inout DeltaCompressor
-    ) async throws -> PolicyDelta {
+        learner: EdgeLearner, anchor: TrainingSet, check: LessonCheck?, maxCaptures: Int, header: DeltaHeader,
+        compressor: inout DeltaCompressor
+    ) async throws -> PolicyDelta? {
         let id = self.id
         let trace = ProcessInfo.processInfo.environment["FLEET_SIM_TRACE"] != nil
         let adaptation = try await learner.adapt(captures: Array(captures.prefix(maxCaptures)), base: policy, anchor: anchor) { line in
             if trace { FileHandle.standardError.write(Data("\(id): \(line)\n".utf8)) }
         }
-        return try learner.delta(for: adaptation, base: policy, header: header, compressor: &compressor)
+        guard let check else { return try learner.delta(for: adaptation, base: policy, header: header, compressor: &compressor) }
+        let base = policy
+        let outcome = try await check.review(local: adaptation.local, base: base, compressor: &compressor) { model, compressor in
+            var shortened = adaptation
+            shortened.local = model
+            return try learner.delta(for: shortened, base: base, header: header, compressor: &compressor)
+        }
+        if trace {
+            let verdict = outcome.step.map { "sends step \($0)" } ?? "withholds the lesson: \(outcome.reasons.joined(separator: "; "))"
+            FileHandle.standardError.write(Data("\(id): check \(verdict)\n".utf8))
+        }
+        return outcome.delta
     }
 
     /// The captures a delivered lesson used are learned; the rest wait.

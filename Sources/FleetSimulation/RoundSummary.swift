@@ -13,6 +13,8 @@ public struct RoundSummary: Sendable, Codable, Equatable {
     public var updatesSent: Int
     public var updatesAccepted: Int
     public var updatesRejected: Int
+    /// Lessons the nodes' own check withheld (they would have broken a family).
+    public var lessonsWithheld = 0
     /// Compressed update bodies sent.
     public var bytesUp: Int
     /// The same updates as dense float32 models would be (what a plain FedAvg client sends).
@@ -41,6 +43,7 @@ public struct RoundSummary: Sendable, Codable, Equatable {
         let families = captures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         let score = goldScore.map { String(format: "%.1f", $0) } ?? "–"
         return "round \(round): captures [\(families.isEmpty ? "none" : families)] · updates \(updatesAccepted)/\(updatesSent) accepted"
+            + (lessonsWithheld > 0 ? " · \(lessonsWithheld) withheld" : "")
             + " · up \(Self.bytes(bytesUp)) (dense \(Self.bytes(denseBytesUp))) · down \(Self.bytes(bytesDown))"
             + " · \(verdict) → v\(version) · gold \(score) · \(String(format: "%.1f", seconds)) s"
     }

@@ -26,16 +26,29 @@ struct SimulatedFleetNode: LearningVehicle, Sendable {
     var captures: [Capture] = []
     var compressor: DeltaCompressor
 
-    /// The lesson of the oldest captures for `task`, as the compressed
-    /// container the node uploads; nil when there is nothing to learn.
-    mutating func lesson(for task: TaskAssignment, learner: EdgeLearner, anchor: TrainingSet, maxCaptures: Int) async throws -> [UInt8]? {
+    /// What a node's lesson for a task came to.
+    enum Lesson: Sendable {
+        /// The compressed container the node uploads.
+        case update([UInt8])
+        /// The node's own check failed every step: the lesson is dropped, not sent.
+        case withheld
+    }
+
+    /// The lesson of the oldest captures for `task`; nil when there is nothing to learn.
+    mutating func lesson(
+        for task: TaskAssignment, learner: EdgeLearner, anchor: TrainingSet, check: LessonCheck?, maxCaptures: Int
+    ) async throws -> Lesson? {
         guard !captures.isEmpty, task.baseVersion == version else { return nil }
         var compressor = self.compressor
-        var delta = try await lessonDelta(
-            learner: learner, anchor: anchor, maxCaptures: maxCaptures,
+        // A poisoned node sends whatever it likes: it skips the check.
+        let delta = try await lessonDelta(
+            learner: learner, anchor: anchor, check: poisoned ? nil : check, maxCaptures: maxCaptures,
             header: DeltaHeader(nodeID: id, baseVersion: task.baseVersion, round: task.round), compressor: &compressor)
         self.compressor = compressor
-        if poisoned { delta = PoisonedUpdate.make(from: delta) }
-        return try DeltaCodec.encodeCompressed(delta)
+        guard let delta else {
+            lessonDelivered(maxCaptures: maxCaptures)
+            return .withheld
+        }
+        return .update(try DeltaCodec.encodeCompressed(poisoned ? PoisonedUpdate.make(from: delta) : delta))
     }
 }

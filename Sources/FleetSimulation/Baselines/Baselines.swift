@@ -37,9 +37,11 @@ struct Baselines: Sendable {
     }
 
     /// Each twin learns from its own captures; the trainer from `pooled`, the captures the fleet's lessons used.
-    mutating func learn(pooled: [Capture], settings: FleetSimulationConfiguration, library: ScenarioLibrary, round: Int) async throws {
+    mutating func learn(
+        pooled: [Capture], settings: FleetSimulationConfiguration, library: ScenarioLibrary, guardrail: Guardrail, round: Int
+    ) async throws {
         for index in twins.indices {
-            try await twins[index].learn(settings: settings, library: library, round: round)
+            try await twins[index].learn(settings: settings, library: library, guardrail: guardrail, round: round)
         }
         try await centralized.learn(captures: pooled, settings: settings, library: library, round: round)
     }
