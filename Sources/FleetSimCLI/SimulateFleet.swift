@@ -40,6 +40,7 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Variations of each capture a node learns from.") var variations = 24
     @Option(help: "Where a variation starts: episode (the capture's whole episode, replayed) or snapshot (its last seconds).")
     var variationSource = "episode"
+    @Option(help: "How far an episode variation moves each scenario parameter, as a share of its range.") var variationSpread = 0.15
     @Option(help: "Ordinary-driving episodes per family a lesson replays (0: none).") var anchorEpisodes = 10
     @Option(help: "Who labels the anchor's states: teacher (the replay teaches as well) or policy (it only holds what the model does).")
     var anchorLabels = "policy"
@@ -47,6 +48,8 @@ struct SimulateFleet: AsyncParsableCommand {
     var anchorDifficulty = "0.8"
     @Option(help: "Fresh episodes per family each node drives its lesson through, judged by the gate's rules, before sending it (0: no check).")
     var lessonCheckEpisodes = 96
+    @Option(help: "Collision-free points a family may lose in a node's check (default: the gate's tolerance).")
+    var lessonCheckTolerance: Double?
     @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 0
     @Flag(help: "Also run the baselines on the same captures: local-only twins (one per region) and a centralized trainer.")
     var baselines = false
@@ -95,6 +98,8 @@ struct SimulateFleet: AsyncParsableCommand {
             lessonCheckEpisodes: lessonCheckEpisodes, gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
             baselines: baselines,
             outputDirectory: outputDirectory, simulatorContent: try content.locate().root)
+        configuration.variationSpread = variationSpread
+        configuration.lessonCheckTolerance = lessonCheckTolerance
         configuration.seedModel = seedModel.map { URL(fileURLWithPath: $0) }
         let simulation: FleetSimulation
         do { simulation = try FleetSimulation(configuration: configuration) } catch { throw ValidationError(error.message) }

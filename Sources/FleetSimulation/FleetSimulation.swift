@@ -200,7 +200,9 @@ public struct FleetSimulation: Sendable {
             clock.advance(by: Self.roundDeadline + 1)
             await service.tick()
             let versions = try service.versions()
-            if let candidate = versions.first(where: { $0.manifest.round.map { Int($0) == Self.roundNumber(number, in: versions) } ?? false }),
+            // A round every lesson of which was withheld (or none sent) built no candidate: the newest
+            // version then belongs to an earlier round.
+            if summary.updatesAccepted > 0, let candidate = versions.first(where: { $0.manifest.round.map { Int($0) == Self.roundNumber(number, in: versions) } ?? false }),
                let gate = candidate.manifest.gate {
                 summary.verdict = gate.verdict
                 summary.reasons = gate.reasons
@@ -343,7 +345,8 @@ public struct FleetSimulation: Sendable {
     ) async throws -> LessonCheck? {
         guard settings.lessonCheckEpisodes > 0 else { return nil }
         return try await LessonCheck(
-            policy: policy, episodesPerFamily: settings.lessonCheckEpisodes, library: library, guardrail: guardrail, gate: settings.gate)
+            policy: policy, episodesPerFamily: settings.lessonCheckEpisodes, library: library, guardrail: guardrail,
+            gate: settings.lessonCheckGate)
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

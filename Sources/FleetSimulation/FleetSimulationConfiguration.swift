@@ -44,6 +44,8 @@ public struct FleetSimulationConfiguration: Sendable {
     public var variations: Int
     /// Where a variation starts: the capture's snapshot, or the start of its episode.
     public var variationSource: VariationSynthesizer.Source
+    /// How far an episode variation moves each scenario parameter, as a share of its range.
+    public var variationSpread: Double = 0.15
     /// Captures in one lesson, at most.
     public var maxCaptures: Int
     /// How a lesson trains: passes over its labelled states, step size, experts.
@@ -63,6 +65,15 @@ public struct FleetSimulationConfiguration: Sendable {
     /// episodes) each node drives its lesson through before sending it,
     /// judged by the gate's rules (see ``LessonCheck``); 0: no check.
     public var lessonCheckEpisodes: Int
+    /// Collision-free points a family may lose in a node's check (nil: the gate's tolerance).
+    /// Several lessons land in one aggregate, so a node may hold its own lesson to less.
+    public var lessonCheckTolerance: Double?
+    /// The gate's rules as a node's check applies them.
+    var lessonCheckGate: RegressionGate.Configuration {
+        var rules = gate
+        if let lessonCheckTolerance { rules.tolerance = lessonCheckTolerance }
+        return rules
+    }
     /// Gold episodes per family the gate drives (nil: the full suite).
     public var gateEpisodesPerFamily: Int?
     /// Also run the baselines on the same captures: local-only twins (one
@@ -119,7 +130,7 @@ public struct FleetSimulationConfiguration: Sendable {
     /// The learner of node `node`'s lesson in round `round` (seeded by both).
     func lessonLearner(node: Int, round: Int) -> EdgeLearner.Configuration {
         lesson.learner(
-            variations: variations, source: variationSource, compression: compression,
+            variations: variations, source: variationSource, spread: variationSpread, compression: compression,
             seed: DrivingSimulator.SeededGenerator.mix(seed, DrivingSimulator.SeededGenerator.mix(UInt64(bitPattern: Int64(node)), UInt64(round))))
     }
 
@@ -135,6 +146,7 @@ public struct FleetSimulationConfiguration: Sendable {
         guard poisonedShare >= 0, poisonedShare < 1 else { throw fail("poisoned", "must be in [0, 1)") }
         guard episodesPerRound >= 1 else { throw fail("episodes-per-round", "must be at least 1") }
         guard variations >= 1 else { throw fail("variations", "must be at least 1") }
+        guard variationSpread > 0, variationSpread <= 1 else { throw fail("variation-spread", "must be in (0, 1]") }
         guard maxCaptures >= 1 else { throw fail("max-captures", "must be at least 1") }
         guard lesson.epochs >= 1 else { throw fail("lesson-epochs", "must be at least 1") }
         guard lesson.learningRate > 0, lesson.learningRate.isFinite else { throw fail("lesson-learning-rate", "must be positive") }
@@ -142,6 +154,7 @@ public struct FleetSimulationConfiguration: Sendable {
         guard (0..<1).contains(lesson.replay) else { throw fail("lesson-replay", "must be in [0, 1)") }
         guard captureLead >= 0, captureLead <= 5 else { throw fail("capture-lead", "must be in [0, 5] seconds") }
         guard lessonCheckEpisodes >= 0 else { throw fail("lesson-check-episodes", "must not be negative") }
+        if let lessonCheckTolerance, !(lessonCheckTolerance >= 0) { throw fail("lesson-check-tolerance", "must not be negative") }
         guard anchorEpisodes >= 0 else { throw fail("anchor-episodes", "must not be negative") }
         if let anchorDifficulty, !(0...1).contains(anchorDifficulty) { throw fail("anchor-difficulty", "must be in [0, 1]") }
         if let gateEpisodesPerFamily, gateEpisodesPerFamily < 1 { throw fail("gate-episodes", "must be at least 1") }
@@ -174,7 +187,7 @@ public struct LessonSettings: Sendable, Equatable {
 
     /// The edge learner's configuration for a lesson with these settings.
     public func learner(
-        variations: Int, source: VariationSynthesizer.Source, compression: Double, seed: UInt64
+        variations: Int, source: VariationSynthesizer.Source, spread: Double, compression: Double, seed: UInt64
     ) -> EdgeLearner.Configuration {
         var adaptation = ExpertAdapter.Configuration(maxExperts: experts)
         adaptation.fitting.epochs = epochs
@@ -182,7 +195,7 @@ public struct LessonSettings: Sendable, Equatable {
         adaptation.fitting.replayRatio = replay
         adaptation.fitting.pullTowardsReference = 0
         return EdgeLearner.Configuration(
-            synthesis: .init(count: variations, source: source), labelling: .init(iterations: iterations, concurrency: 1),
+            synthesis: .init(count: variations, source: source, episodeSpread: spread), labelling: .init(iterations: iterations, concurrency: 1),
             adaptation: adaptation, compression: .init(fraction: compression), shrinkFactors: [], shortestStepKeeping: nil,
             widenUntil: nil, seed: seed)
     }

@@ -55,18 +55,39 @@ struct LessonCheck: Sendable {
         local: MoEPolicy, base: MoEPolicy, compressor: inout DeltaCompressor,
         delta: (MoEPolicy, inout DeltaCompressor) throws -> PolicyDelta
     ) async throws -> Outcome {
+        let start = compressor
+        let (passed, reasons) = try await longestPassingStep(towards: local, from: base) { model in
+            var trial = start
+            let sent = try delta(model, &trial)
+            return ((sent, trial), try DeltaApplier.apply(sent, to: base))
+        }
+        guard let passed else { return Outcome(delta: nil, step: nil, reasons: reasons) }
+        compressor = passed.candidate.1
+        return Outcome(delta: passed.candidate.0, step: passed.step, reasons: [])
+    }
+
+    /// The longest step towards `local` that passes as it is — for a trainer
+    /// whose model crosses no wire (the centralized baseline); nil when none does.
+    func review(local: MoEPolicy, base: MoEPolicy) async throws -> (model: MoEPolicy, step: Float)? {
+        let (passed, _) = try await longestPassingStep(towards: local, from: base) { ($0, $0) }
+        return passed.map { ($0.candidate, $0.step) }
+    }
+
+    /// Tries base + α · (local − base) for each of ``steps``, longest first:
+    /// `make` turns a model into what would be shipped and the model it
+    /// amounts to, which is judged. Returns the first that passes, or the
+    /// reasons the last one failed.
+    private func longestPassingStep<Candidate>(
+        towards local: MoEPolicy, from base: MoEPolicy, make: (MoEPolicy) throws -> (Candidate, MoEPolicy)
+    ) async throws -> (passed: (candidate: Candidate, step: Float)?, reasons: [String]) {
         var reasons: [String] = []
         for step in Self.steps {
             let model = step < 1 ? try DeltaShrinking.interpolate(base: base, local: local, fraction: step) : local
-            var trial = compressor
-            let sent = try delta(model, &trial)
-            let (verdict, _) = try await gate.judge(candidate: try DeltaApplier.apply(sent, to: base), current: baseline)
-            if verdict.verdict != "rejected" {
-                compressor = trial
-                return Outcome(delta: sent, step: step, reasons: [])
-            }
+            let (candidate, judged) = try make(model)
+            let (verdict, _) = try await gate.judge(candidate: judged, current: baseline)
+            if verdict.verdict != "rejected" { return ((candidate, step), []) }
             reasons = verdict.reasons
         }
-        return Outcome(delta: nil, step: nil, reasons: reasons)
+        return (nil, reasons)
     }
 }

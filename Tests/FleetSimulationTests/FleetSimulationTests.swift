@@ -1,3 +1,4 @@
+import Coordinator
 import DrivingSimulator
 import Foundation
 import Testing
@@ -61,6 +62,23 @@ struct FleetSimulationTests {
         let report = FleetReport(summary).html()
         #expect(report.contains("<th class=\"n\">centralized</th>") && report.contains("local-only where unmet"))
         #expect(report.contains("its local-only twin"), "the transfer table shows what the region would have alone")
+    }
+
+    @Test("when every node's check fails its lesson, nothing is sent and the round reports no candidate")
+    func withheldLessons() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-sim-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = try Self.configuration(seed: 7, output: directory)
+        configuration.lessonCheckEpisodes = 1
+        configuration.gate.minimumGain = 100  // no lesson can pass: it would have to gain more than 100 points
+        let summary = try await FleetSimulation(configuration: configuration).run()
+        let round = try #require(summary.rounds.first)
+        #expect(round.lessonsWithheld > 0, "the nodes with captures learned and held their lessons back")
+        #expect(round.updatesSent == 0)
+        #expect(round.verdict == "none")
+        #expect(round.candidateHash == nil)
+        #expect(round.version == 1, "the seed still serves")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("candidates").path))
     }
 
     @Test("bad settings are refused, naming the setting")

@@ -8,11 +8,13 @@ import PolicyNetwork
 /// One trainer that gets every capture the fleet learned from in a round,
 /// pooled in one place: the centralized baseline.
 ///
-/// Each round it learns one lesson from all of them — the same synthesis,
-/// teacher and settings as a node's lesson, as many optimizer steps as one
-/// node's lesson, but every expert may train and nothing is compressed,
-/// since nothing crosses a wire — and its candidate
-/// faces the same gate as the fleet's: promoted only if no family regresses.
+/// Each round it learns the captures one after another on its own model —
+/// the same synthesis, teacher and lesson settings as a node, every expert
+/// free to train, nothing compressed or averaged, since nothing crosses a
+/// wire — checking each lesson on fresh episodes as a node does and keeping
+/// the longest step that passes before learning the next capture on top of
+/// it. The round's result faces the same gate as the fleet's candidate:
+/// promoted only if no family regresses.
 struct CentralizedTrainer: Sendable {
     var policy: MoEPolicy
     /// The serving model's report on the gate's suite.
@@ -33,22 +35,33 @@ struct CentralizedTrainer: Sendable {
             rounds.append(CentralizedRound(verdict: "none", captures: 0))
             return
         }
-        var configuration = settings.lessonLearner(node: -1, round: round)
-        configuration.adaptation.maxExperts = policy.architecture.experts
-        // As many optimizer steps as one node's lesson, spread over the pooled
-        // states: with every pass of every node's lesson over the pool, the
-        // trainer overfits the round's scenes and breaks the fragile families.
-        let epochs = configuration.adaptation.fitting.epochs
-        configuration.adaptation.fitting.epochs = max(1, (epochs + captures.count - 1) / captures.count)
-        configuration.labelling.concurrency = 2
-        let learner = EdgeLearner(configuration: configuration, scenarios: library)
-        let anchor = try await FleetSimulation.anchor(for: policy, library: library, settings: settings)
-        let adaptation = try await learner.adapt(captures: captures, base: policy, anchor: anchor)
-        let (verdict, candidateReport) = try await gate.judge(candidate: adaptation.local, current: report)
+        var candidate = policy
+        var kept = 0
+        for (index, capture) in captures.enumerated() {
+            var configuration = settings.lessonLearner(node: -1 - index, round: round)
+            configuration.adaptation.maxExperts = candidate.architecture.experts
+            configuration.labelling.concurrency = 2
+            let learner = EdgeLearner(configuration: configuration, scenarios: library)
+            let anchor = try await FleetSimulation.anchor(for: candidate, library: library, settings: settings)
+            let adaptation = try await learner.adapt(captures: [capture], base: candidate, anchor: anchor)
+            if let check = try await FleetSimulation.lessonCheck(for: candidate, library: library, guardrail: gate.guardrail, settings: settings) {
+                guard let passed = try await check.review(local: adaptation.local, base: candidate) else { continue }
+                candidate = passed.model
+            } else {
+                candidate = adaptation.local
+            }
+            kept += 1
+        }
+        guard kept > 0 else {
+            rounds.append(CentralizedRound(verdict: "withheld", captures: captures.count, lessonsKept: 0))
+            return
+        }
+        let (verdict, candidateReport) = try await gate.judge(candidate: candidate, current: report)
         rounds.append(CentralizedRound(
-            verdict: verdict.verdict, captures: captures.count, candidateScore: verdict.candidateScore, reasons: verdict.reasons))
+            verdict: verdict.verdict, captures: captures.count, lessonsKept: kept, candidateScore: verdict.candidateScore,
+            reasons: verdict.reasons))
         if verdict.verdict == "promoted" {
-            policy = adaptation.local
+            policy = candidate
             report = candidateReport
         }
     }
@@ -56,10 +69,13 @@ struct CentralizedTrainer: Sendable {
 
 /// What the centralized trainer's round did.
 public struct CentralizedRound: Sendable, Codable, Equatable {
-    /// The gate's verdict on its candidate, or none (no captures this round).
+    /// The gate's verdict on its candidate, none (no captures this round), or
+    /// withheld (its own check on fresh episodes failed every lesson).
     public var verdict: String
-    /// Captures pooled into its lesson.
+    /// Captures pooled into its lessons.
     public var captures: Int
+    /// Lessons that passed its own check and were learned on top of each other.
+    public var lessonsKept: Int?
     /// The candidate's gate score (collision-free %).
     public var candidateScore: Double?
     /// Why the gate rejected it.
