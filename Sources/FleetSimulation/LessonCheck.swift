@@ -17,11 +17,17 @@ import PolicyNetwork
 /// coordinator's gate rules. If the lesson fails, shorter steps
 /// base + α · (lesson − base) are tried; if none passes, the node withholds
 /// the lesson rather than send a regression.
+///
+/// The check drives one family at a time and stops at the first family that
+/// fails: most lessons that are withheld fail early, and a node's time goes
+/// to learning rather than to driving the rest of a verdict already known.
 struct LessonCheck: Sendable {
-    /// The gate's rules over the node's check episodes.
-    let gate: RegressionGate
-    /// The model the nodes run, on the check episodes (one report per version).
-    let baseline: EvaluationReport
+    /// The gate's rules over each family's check episodes (without the whole-suite gain).
+    let families: [RegressionGate]
+    /// The model the nodes run, on each family's check episodes (one set of reports per version).
+    let baselines: [EvaluationReport]
+    /// Collision-free points the lesson must gain over all the check's episodes, if any.
+    let minimumGain: Double?
     /// Steps tried, longest first (1 is the lesson as trained).
     static let steps: [Float] = [1, 0.5, 0.25]
     /// Keeps the check's episodes apart from the gold suite's, the anchor's and the training sets' seeds.
@@ -29,14 +35,43 @@ struct LessonCheck: Sendable {
 
     /// The check for nodes running `policy`: `episodesPerFamily` fresh episodes of every family.
     init(policy: MoEPolicy, episodesPerFamily: Int, library: ScenarioLibrary, guardrail: Guardrail, gate configuration: RegressionGate.Configuration) async throws {
-        let episodes = library.scenarios.flatMap { scenario in
-            (0..<episodesPerFamily).map { ScenarioBuilder.episode(scenario, index: $0, baseSeed: Self.baseSeed) }
+        var perFamily = configuration
+        perFamily.minimumGain = nil
+        minimumGain = configuration.minimumGain
+        let families = library.scenarios.map { scenario in
+            let episodes = (0..<episodesPerFamily).map { ScenarioBuilder.episode(scenario, index: $0, baseSeed: Self.baseSeed) }
+            return RegressionGate(
+                configuration: perFamily,
+                suite: GoldSuite(version: 0, description: "a node's check episodes of \(scenario.family)", episodes: episodes),
+                suiteName: "node-check", library: library, guardrail: guardrail)
         }
-        gate = RegressionGate(
-            configuration: configuration,
-            suite: GoldSuite(version: 0, description: "a node's check episodes", episodes: episodes),
-            suiteName: "node-check", library: library, guardrail: guardrail)
-        baseline = try await gate.evaluate(policy, name: "current")
+        var checks: [(gate: RegressionGate, baseline: EvaluationReport)] = []
+        for gate in families { checks.append((gate, try await gate.evaluate(policy, name: "current"))) }
+        // The families the model fails most are where a lesson most often breaks something: drive them first.
+        checks.sort { $0.baseline.overall.collisionRate > $1.baseline.overall.collisionRate }
+        self.families = checks.map(\.gate)
+        self.baselines = checks.map(\.baseline)
+    }
+
+    /// Passes `model`, or the reasons it fails: family by family, stopping at the first that fails.
+    func judge(_ model: MoEPolicy) async throws -> [String] {
+        // Collision-free episodes won (or lost) over all families, counted, not summed as percentages.
+        var won = 0, episodes = 0
+        for (gate, baseline) in zip(families, baselines) {
+            let (verdict, report) = try await gate.judge(candidate: model, current: baseline)
+            if verdict.verdict == "rejected" { return verdict.reasons }
+            won += Self.collisionFree(report) - Self.collisionFree(baseline)
+            episodes += baseline.overall.episodes
+        }
+        let gain = 100 * Double(won) / Double(max(episodes, 1))
+        if let minimumGain, !(gain > minimumGain) {
+            return ["the check's episodes gained \(Double((gain * 10).rounded() / 10)) collision-free points (it must gain more than \(minimumGain))"]
+        }
+        return []
+    }
+
+    static func collisionFree(_ report: EvaluationReport) -> Int {
+        Int((report.overall.collisionFreePercent * Double(report.overall.episodes) / 100).rounded())
     }
 
     /// What the check decided about one lesson.
@@ -84,9 +119,8 @@ struct LessonCheck: Sendable {
         for step in Self.steps {
             let model = step < 1 ? try DeltaShrinking.interpolate(base: base, local: local, fraction: step) : local
             let (candidate, judged) = try make(model)
-            let (verdict, _) = try await gate.judge(candidate: judged, current: baseline)
-            if verdict.verdict != "rejected" { return ((candidate, step), []) }
-            reasons = verdict.reasons
+            reasons = try await judge(judged)
+            if reasons.isEmpty { return ((candidate, step), []) }
         }
         return (nil, reasons)
     }
