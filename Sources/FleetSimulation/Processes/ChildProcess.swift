@@ -8,7 +8,7 @@ import Synchronization
 /// minutes, and a pipe nobody drains fills up and blocks the writer. Only a
 /// process whose standard output must be read (the coordinator prints its
 /// port there) gets a pipe, and that pipe is drained into the same log file
-/// as it is read. The exit is awaited through the termination handler, so no
+/// as it is read (by a thread of its own). The exit is awaited through the termination handler, so no
 /// thread blocks in `waitUntilExit`, and every wait works in a cancelled task
 /// too: stopping the fleet after an interrupt must still wait out the grace period.
 final class ChildProcess: Sendable {
@@ -36,20 +36,11 @@ final class ChildProcess: Sendable {
         process.currentDirectoryURL = directory
         process.standardInput = FileHandle.nullDevice
         process.standardError = log
+        var pipe: Pipe?
         if readOutput {
-            let pipe = Pipe()
-            let lines = OutputLines(log: log)
-            pipe.fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                if data.isEmpty {
-                    handle.readabilityHandler = nil
-                    lines.finish()
-                } else {
-                    lines.append(data)
-                }
-            }
+            pipe = Pipe()
             process.standardOutput = pipe
-            output = lines
+            output = OutputLines(log: log)
         } else {
             process.standardOutput = log
             output = nil
@@ -64,6 +55,21 @@ final class ChildProcess: Sendable {
         }
         self.process = process
         identifier = process.processIdentifier
+        if let pipe, let output {
+            // A thread of its own blocks in read(2) until the child closes its output. Not a
+            // `readabilityHandler`: its dispatch source can outlive the descriptor it watches
+            // (the handle closes it on release), and a reused descriptor then crashes the
+            // process in libdispatch's event loop.
+            let reading = pipe.fileHandleForReading
+            Thread.detachNewThread {
+                while true {
+                    let data = reading.availableData
+                    if data.isEmpty { break }
+                    output.append(data)
+                }
+                output.finish()
+            }
+        }
     }
 
     /// Nil while it runs; how it ended once it has.

@@ -37,17 +37,19 @@ final class CoordinatorProcess: Sendable {
         self.process = process
         let continuation = self.continuation
         let output = self.output
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                continuation.finish()
-                return
-            }
-            output.append(String(decoding: data, as: UTF8.self))
-            continuation.yield()
-        }
         try process.run()
+        // A thread of its own blocks in read(2): a `readabilityHandler`'s dispatch source can
+        // outlive the descriptor it watches and crash the test process in libdispatch.
+        let reading = pipe.fileHandleForReading
+        Thread.detachNewThread {
+            while true {
+                let data = reading.availableData
+                if data.isEmpty { break }
+                output.append(String(decoding: data, as: UTF8.self))
+                continuation.yield()
+            }
+            continuation.finish()
+        }
     }
 
     var text: String { output.text }

@@ -30,32 +30,40 @@ enum ExternalTool {
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
-        let outBox = Mutex(Data()), errBox = Mutex(Data())
-        stdout.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            outBox.withLock { $0.append(data) }
+        let (exit, exited) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
+        process.terminationHandler = { process in
+            exited.yield(process.terminationStatus)
+            exited.finish()
         }
-        stderr.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            errBox.withLock { $0.append(data) }
+        try process.run()
+        async let out = readToEnd(stdout.fileHandleForReading)
+        async let err = readToEnd(stderr.fileHandleForReading)
+        if !input.isEmpty { stdin.fileHandleForWriting.write(Data(input)) }
+        try? stdin.fileHandleForWriting.close()
+        var status: Int32 = -1
+        for await code in exit { status = code }
+        return Output(status: status, stdout: String(decoding: await out, as: UTF8.self), stderr: String(decoding: await err, as: UTF8.self))
+    }
+
+    /// Everything until end of file, read on a thread of its own. Not a
+    /// `readabilityHandler`: its dispatch source can outlive the descriptor it
+    /// watches, and a reused descriptor then crashes the test process.
+    static func readToEnd(_ handle: FileHandle) async -> Data {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: (try? handle.readToEnd()) ?? Data()) }
         }
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { process in continuation.resume(returning: process.terminationStatus) }
-            do { try process.run() } catch { continuation.resume(throwing: error); return }
-            if !input.isEmpty { stdin.fileHandleForWriting.write(Data(input)) }
-            try? stdin.fileHandleForWriting.close()
+    }
+
+    /// Calls `chunk` with each read of `handle` and `end` at end of file, on a thread of its own.
+    static func drain(_ handle: FileHandle, chunk: @escaping @Sendable (Data) -> Void, end: @escaping @Sendable () -> Void) {
+        Thread.detachNewThread {
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                chunk(data)
+            }
+            end()
         }
-        stdout.fileHandleForReading.readabilityHandler = nil
-        stderr.fileHandleForReading.readabilityHandler = nil
-        let restOut = (try? stdout.fileHandleForReading.readToEnd()) ?? nil
-        let restErr = (try? stderr.fileHandleForReading.readToEnd()) ?? nil
-        outBox.withLock { if let restOut { $0.append(restOut) } }
-        errBox.withLock { if let restErr { $0.append(restErr) } }
-        return Output(
-            status: status,
-            stdout: String(decoding: outBox.withLock { $0 }, as: UTF8.self),
-            stderr: String(decoding: errBox.withLock { $0 }, as: UTF8.self)
-        )
     }
 
     /// A long-running peer (e.g. `openssl s_server`) whose output can be awaited.
@@ -77,17 +85,11 @@ enum ExternalTool {
             (lines, continuation) = AsyncStream.makeStream()
             self.process = process
             let continuation = self.continuation
-            pipe.fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                if data.isEmpty {
-                    handle.readabilityHandler = nil
-                    continuation.finish()
-                    return
-                }
+            try process.run()
+            ExternalTool.drain(pipe.fileHandleForReading, chunk: { [self] data in
                 self.output.withLock { $0 += String(decoding: data, as: UTF8.self) }
                 continuation.yield(String(decoding: data, as: UTF8.self))
-            }
-            try process.run()
+            }, end: { continuation.finish() })
         }
 
         /// Waits until the output so far contains `text`; false if the process ended first.
