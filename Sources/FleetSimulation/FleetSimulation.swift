@@ -273,7 +273,11 @@ public struct FleetSimulation: Sendable {
     /// when the coordinator has it, else the checkpoint — verifies and installs it; returns the bytes
     /// of every body received (a refused delta and the checkpoint fetched instead both count).
     static func pull(_ node: inout SimulatedFleetNode, verifier: ModelVerifier) async throws -> Int {
-        let answer = try await node.connection.fetchModel(.current(ifNoneMatch: node.version == 0 ? nil : node.version))
+        // A node still on the seed it was provisioned with names its weights' hash instead of a version.
+        let provisioned = node.version == 0 ? node.policy.checkpoint() : nil
+        let answer = try await node.connection.fetchModel(
+            provisioned.map { .unlessHolding(contentHash: ModelVerifier.contentHash(of: $0), version: nil) }
+                ?? .current(ifNoneMatch: node.version))
         var received = answer.bodyBytes
         let verified: VerifiedModel
         switch answer {
@@ -281,6 +285,8 @@ public struct FleetSimulation: Sendable {
             return 0
         case .model(let download):
             verified = try verifier.verify(download)
+        case .confirmed(let confirmation):
+            verified = try verifier.verify(confirmation, checkpoint: provisioned ?? node.policy.checkpoint())
         case .delta(let delta):
             do {
                 verified = try verifier.verify(delta, parentVersion: node.version, parent: node.policy)

@@ -36,6 +36,16 @@ struct InProcessConnection: CoordinatorConnection {
             }
         case .version(let number):
             do { served = try await service.model(version: number) } catch { throw Self.map(error) }
+        case .unlessHolding(let contentHash, let number):
+            if let number {
+                do { served = try await service.model(version: number) } catch { throw Self.map(error) }
+            } else {
+                served = await service.currentModel()
+            }
+            if served.contentTag == "\"" + contentHash + "\"" {
+                let (manifest, signature) = try Self.signedManifest(served.manifestBase64, served.signatureBase64, version: served.version)
+                return .confirmed(ModelConfirmation(version: served.version, manifestBytes: manifest, signature: signature))
+            }
         }
         let (manifest, signature) = try Self.signedManifest(served.manifestBase64, served.signatureBase64, version: served.version)
         return .model(ModelDownload(

@@ -221,4 +221,36 @@ struct DownlinkTests {
             }
         }
     }
+
+    @Test("a node naming its weights' hash gets a 304 with that version's signed manifest when they are the version asked for, else the checkpoint")
+    func provisionedWeights() async throws {
+        guard let curl = ExternalTool.find("curl") else {
+            print("skipped: the curl binary is not installed"); return
+        }
+        let directory = Fixture.temporaryDirectory("downlink-provisioned")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let service = try await Fixture.service(Fixture.configuration(directory: directory))
+        _ = try await Self.publishRound(service)
+        let seed = try await service.model(version: 1), current = await service.currentModel()
+        #expect(seed.contentTag.hasPrefix("\"sha256:") && seed.contentTag != current.contentTag)
+        try await Self.withServer(service) { port in
+            func get(_ path: String, _ tag: String) async throws -> Reply {
+                try await Self.get(curl, "https://127.0.0.1:\(port)" + path, headers: ["If-None-Match: " + tag], directory: directory)
+            }
+            for (path, tag, version) in [("/v1/models/1", seed.contentTag, 1), ("/v1/model", current.contentTag, 2)] {
+                let confirmed = try await get(path, tag)
+                #expect(confirmed.status == 304, "\(path)")
+                #expect(confirmed.body.isEmpty)
+                #expect(confirmed.headers.contains("fleet-model-version: \(version)"), "\(path)")
+                #expect(confirmed.headers.contains("fleet-manifest:") && confirmed.headers.contains("fleet-manifest-signature:"), "\(path)")
+            }
+            // The seed's weights are not the current version; a hash of nothing held is no match.
+            let wrong = "\"sha256:" + String(repeating: "0", count: 64) + "\""
+            for (path, tag, expected) in [("/v1/model", seed.contentTag, current), ("/v1/models/1", wrong, seed)] {
+                let full = try await get(path, tag)
+                #expect(full.status == 200, "\(path) \(tag)")
+                #expect(full.body == expected.compressedCheckpoint, "\(path) \(tag)")
+            }
+        }
+    }
 }

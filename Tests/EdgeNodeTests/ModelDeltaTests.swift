@@ -122,4 +122,44 @@ struct ModelDeltaTests {
         #expect(await state.versionRequests.contains(2) == tampered)
         #expect(try ModelStore(directory: data.appendingPathComponent("models")).load(verifier: fleet.verifier)?.version == 2)
     }
+
+    @Test("a node provisioned with the published version's weights installs it from a 304 with the signed manifest; with other weights it downloads the checkpoint",
+          arguments: [Float(0), 1e-3])
+    func provisionedPull(perturb: Float) async throws {
+        let published = try fleet.publish(version: 1, perturb: perturb)
+        let state = FakeState()
+        await state.publish(published)
+        let log = EventLog()
+        let data = fleet.dataDirectory("provisioned-pull")
+        try await FakeCoordinator.serve(state) { port in
+            let connection = try fleet.connection(port: port)
+            let hash = ModelVerifier.contentHash(of: fleet.basePolicy.checkpoint())
+            let answer = try await connection.fetchModel(.unlessHolding(contentHash: hash, version: nil))
+            if perturb == 0 {
+                #expect(answer == .confirmed(ModelConfirmation(version: 1, manifestBytes: published.manifestBytes, signature: published.signature)))
+            } else {
+                #expect(answer == .model(published.download))
+            }
+            await connection.close()
+
+            var logger = Logger(label: "test-node")
+            logger.logLevel = .critical
+            // The node starts on the base policy the simulator content ships with.
+            let agent = try EdgeNodeAgent(
+                configuration: fleet.configuration(data: data), connection: try fleet.connection(port: port),
+                verifier: fleet.verifier, logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await agent.run() }
+                group.addTask { await log.drain(agent.events) }
+                await log.wait { $0.installed.contains(1) }
+                group.cancelAll()
+                try await group.waitForAll()
+            }
+            #expect(agent.live.snapshot?.policy.checkpoint() == published.checkpoint)
+        }
+        // The checkpoint crossed the wire only when the node's weights were not the version's
+        // (once above, once for the agent).
+        #expect(await state.checkpointsServed == (perturb == 0 ? [] : [1, 1]))
+        #expect(try ModelStore(directory: data.appendingPathComponent("models")).load(verifier: fleet.verifier)?.version == 1)
+    }
 }

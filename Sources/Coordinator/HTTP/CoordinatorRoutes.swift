@@ -191,18 +191,28 @@ enum CoordinatorRoutes {
     }
 
     /// A checkpoint with its manifest and signature headers, or 304 when the node has it.
+    ///
+    /// A node names what it has by version (`"v<n>"`) or, for weights no manifest
+    /// has vouched for yet (the policy it was provisioned with), by content
+    /// (`"sha256:<hex>"`). A 304 for content carries the version's manifest and
+    /// signature, so the node learns which version its weights are and checks that
+    /// the signed hash is theirs before it trusts them.
     static func modelResponse(_ model: ServedModel, ifNoneMatch: String?) -> Response {
         var headers: HTTPFields = [.eTag: model.etag, .cacheControl: "no-cache"]
-        if let ifNoneMatch, ifNoneMatch.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == model.etag || $0 == "*" }) {
+        let tags = ifNoneMatch.map(entityTags) ?? []
+        if tags.contains(where: { $0 == model.etag || $0 == "*" }) {
             return Response(status: .notModified, headers: headers)
         }
-        headers[.contentType] = "application/octet-stream"
-        headers[.contentEncoding] = "zstd"
         headers[HTTPField.Name("Fleet-Model-Version")!] = String(model.version)
         headers[HTTPField.Name("Fleet-Manifest")!] = model.manifestBase64
         if let signature = model.signatureBase64 {
             headers[HTTPField.Name("Fleet-Manifest-Signature")!] = signature
         }
+        if tags.contains(where: { $0 == model.contentTag }) {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = "application/octet-stream"
+        headers[.contentEncoding] = "zstd"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: model.compressedCheckpoint)))
     }
 }

@@ -7,6 +7,9 @@ public struct ServedModel: Sendable {
     public let version: UInt64
     /// `"v<version>"`, quoted as an HTTP entity tag.
     public let etag: String
+    /// `"sha256:<hex>"` of the checkpoint, quoted: the tag a node names when it holds
+    /// weights no manifest has vouched for yet (the policy it was provisioned with).
+    public let contentTag: String
     /// The safetensors checkpoint, zstd compressed.
     public let compressedCheckpoint: [UInt8]
     /// Base64 of the manifest's canonical bytes.
@@ -17,6 +20,7 @@ public struct ServedModel: Sendable {
     init(version: PublishedVersion, checkpoint: [UInt8]) throws(CoordinatorError) {
         self.version = version.number
         etag = Self.etag(for: version.number)
+        contentTag = "\"" + version.manifest.contentHash + "\""
         do {
             compressedCheckpoint = try Zstd.compress(checkpoint)
         } catch {

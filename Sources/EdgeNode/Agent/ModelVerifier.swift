@@ -107,6 +107,16 @@ public struct ModelVerifier: Sendable {
         }
     }
 
+    /// Checks that the weights a node was provisioned with (`checkpoint`) are the version a 304 names:
+    /// the signature verifies and the signed manifest pins exactly these bytes.
+    public func verify(_ confirmation: ModelConfirmation, checkpoint: [UInt8]) throws(AgentError) -> VerifiedModel {
+        let manifest = try verifiedManifest(bytes: confirmation.manifestBytes, signature: confirmation.signature)
+        guard manifest.version == confirmation.version else {
+            throw rejected("the manifest is for version \(manifest.version) but the answer says \(confirmation.version)", manifest)
+        }
+        return try verify(manifest: manifest, manifestBytes: confirmation.manifestBytes, signature: confirmation.signature, checkpoint: checkpoint)
+    }
+
     /// Checks a stored model (manifest, signature, uncompressed checkpoint) as if it had just been downloaded.
     public func verify(manifestBytes: [UInt8], signature: [UInt8], checkpoint: [UInt8]) throws(AgentError) -> VerifiedModel {
         let manifest = try verifiedManifest(bytes: manifestBytes, signature: signature)
@@ -136,9 +146,7 @@ public struct ModelVerifier: Sendable {
         guard checkpoint.count == manifest.contentLength else {
             throw rejected("the checkpoint is \(checkpoint.count) bytes; the manifest says \(manifest.contentLength)", manifest)
         }
-        let digest = SHA256Digest()
-        digest.update(checkpoint)
-        let hash = "sha256:" + digest.finalizeHex()
+        let hash = Self.contentHash(of: checkpoint)
         guard hash == manifest.contentHash else {
             throw rejected("the checkpoint's hash \(hash) does not match the manifest's \(manifest.contentHash)", manifest)
         }
@@ -153,6 +161,13 @@ public struct ModelVerifier: Sendable {
             throw rejected("the policy cannot drive: \(error.message)", manifest)
         }
         return VerifiedModel(manifest: manifest, manifestBytes: manifestBytes, signature: signature, checkpoint: checkpoint, policy: policy)
+    }
+
+    /// `sha256:<hex>` of a checkpoint, as a manifest's content hash names it.
+    public static func contentHash(of checkpoint: [UInt8]) -> String {
+        let digest = SHA256Digest()
+        digest.update(checkpoint)
+        return "sha256:" + digest.finalizeHex()
     }
 
     private func rejected(_ message: String, _ manifest: ModelManifest) -> AgentError {

@@ -99,13 +99,21 @@ struct SyncLoop {
 
     private mutating func fetch(_ version: UInt64) async -> SyncStateMachine.Action {
         let held = agent.live.snapshot.flatMap { $0.version > 0 ? $0 : nil }
+        // Weights no signed manifest has vouched for yet: the policy the node was provisioned with.
+        let provisioned = held == nil ? agent.live.snapshot.map { $0.policy.checkpoint() } : nil
         // A task names its base exactly (it may be older than the current version);
         // otherwise ask for the current one, which costs a 304 if nothing changed
-        // and only the change when the node holds its parent.
+        // and only the change when the node holds its parent. A provisioned node
+        // names its weights' hash: if they are the version asked for, only the
+        // signed manifest comes back.
         var forTask = false
         if case .fetchingModel(_, let task) = machine.state { forTask = task != nil }
-        let request: ModelRequest = forTask || version != coordinatorVersion
-            ? .version(version) : .current(ifNoneMatch: held?.version)
+        let exact: UInt64? = forTask || version != coordinatorVersion ? version : nil
+        let request: ModelRequest = if let provisioned {
+            .unlessHolding(contentHash: ModelVerifier.contentHash(of: provisioned), version: exact)
+        } else {
+            exact.map(ModelRequest.version) ?? .current(ifNoneMatch: held?.version)
+        }
         let model: VerifiedModel
         do {
             switch try await agent.connection.fetchModel(request) {
@@ -115,6 +123,8 @@ struct SyncLoop {
                 model = try verified(download)
             case .delta(let delta):
                 model = try await verified(delta, held: held)
+            case .confirmed(let confirmation):
+                model = try await verified(confirmation, provisioned: provisioned)
             }
         } catch let error as ConnectionError {
             return transportFailed(error)
@@ -163,8 +173,28 @@ struct SyncLoop {
                 ])
             }
         }
-        guard case .model(let download) = try await agent.connection.fetchModel(.version(delta.version)) else {
-            throw ConnectionError(.invalidResponse, "GET /v1/models/\(delta.version) did not answer with a checkpoint")
+        return try await verifiedCheckpoint(of: delta.version)
+    }
+
+    /// The provisioned weights as the version a 304 names, verified; when the signed
+    /// manifest does not pin exactly them, the version's checkpoint is downloaded and verified instead.
+    private func verified(_ confirmation: ModelConfirmation, provisioned: [UInt8]?) async throws -> VerifiedModel {
+        if let provisioned {
+            do {
+                return try agent.verifier.verify(confirmation, checkpoint: provisioned)
+            } catch {
+                agent.logger.warning("the provisioned policy is not the version named; downloading the checkpoint", metadata: [
+                    "version": "\(confirmation.version)", "error": "\(error.message)",
+                ])
+            }
+        }
+        return try await verifiedCheckpoint(of: confirmation.version)
+    }
+
+    /// Version `number`'s whole checkpoint, downloaded and verified.
+    private func verifiedCheckpoint(of number: UInt64) async throws -> VerifiedModel {
+        guard case .model(let download) = try await agent.connection.fetchModel(.version(number)) else {
+            throw ConnectionError(.invalidResponse, "GET /v1/models/\(number) did not answer with a checkpoint")
         }
         return try verified(download)
     }

@@ -4,6 +4,11 @@ public enum ModelRequest: Sendable, Equatable {
     case current(ifNoneMatch: UInt64?)
     /// `GET /v1/models/{version}`.
     case version(UInt64)
+    /// `GET /v1/model` (or `/v1/models/{version}` when `version` is set) with
+    /// `If-None-Match: "<contentHash>"`: for weights no signed manifest has vouched
+    /// for yet — the policy the node was provisioned with. When they are the version
+    /// asked for, the answer is ``ModelFetch/confirmed(_:)`` and no checkpoint crosses the wire.
+    case unlessHolding(contentHash: String, version: UInt64?)
 }
 
 /// A checkpoint as it came off the wire, not yet trusted.
@@ -54,6 +59,26 @@ public struct ModelDeltaDownload: Sendable, Equatable {
     }
 }
 
+/// A 304 for the content the node named: the version its weights are, with that
+/// version's signed manifest and no body, not yet trusted.
+///
+/// ``ModelVerifier`` checks the signature and that the manifest pins exactly the
+/// node's own checkpoint before the weights count as that version.
+public struct ModelConfirmation: Sendable, Equatable {
+    /// `Fleet-Model-Version`.
+    public var version: UInt64
+    /// The manifest's canonical bytes (decoded from `Fleet-Manifest`).
+    public var manifestBytes: [UInt8]
+    /// The Ed25519 signature over them (decoded from `Fleet-Manifest-Signature`).
+    public var signature: [UInt8]
+
+    public init(version: UInt64, manifestBytes: [UInt8], signature: [UInt8]) {
+        self.version = version
+        self.manifestBytes = manifestBytes
+        self.signature = signature
+    }
+}
+
 /// The outcome of asking for a model.
 public enum ModelFetch: Sendable, Equatable {
     /// 304: the node already has the current version.
@@ -62,11 +87,13 @@ public enum ModelFetch: Sendable, Equatable {
     case model(ModelDownload)
     /// The change from the version the node said it holds (`If-None-Match`).
     case delta(ModelDeltaDownload)
+    /// 304 for the content the node named: its weights are this version.
+    case confirmed(ModelConfirmation)
 
     /// The bytes of the body as received (0 for a 304).
     public var bodyBytes: Int {
         switch self {
-        case .notModified: 0
+        case .notModified, .confirmed: 0
         case .model(let download): download.compressedCheckpoint.count
         case .delta(let delta): delta.compressedDelta.count
         }

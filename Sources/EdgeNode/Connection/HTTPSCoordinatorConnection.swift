@@ -78,9 +78,15 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
             }
         case .version(let version):
             path = "/v1/models/\(version)"
+        case .unlessHolding(let contentHash, let version):
+            path = version.map { "/v1/models/\($0)" } ?? "/v1/model"
+            headers.append(("If-None-Match", "\"\(contentHash)\""))
         }
         let response = try await exchange(.GET, path, headers: headers, maxResponseBytes: configuration.maxModelResponseBytes)
-        if response.status == 304 { return .notModified }
+        if response.status == 304 {
+            guard case .unlessHolding = request else { return .notModified }
+            return .confirmed(try Self.confirmation(from: response))
+        }
         try Self.expect(response, status: 200)
         if response.head.headers.first(name: "Content-Type")?.lowercased().hasPrefix(Self.deltaContentType) == true {
             return .delta(try Self.deltaDownload(from: response))
@@ -283,6 +289,14 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
         return ModelDownload(
             version: try headers.number("Fleet-Model-Version"), manifestBytes: try headers.base64("Fleet-Manifest"),
             signature: try headers.base64("Fleet-Manifest-Signature"), compressedCheckpoint: response.bytes)
+    }
+
+    /// Reads the headers of a 304 for the content the node named; checked later by ``ModelVerifier``.
+    static func confirmation(from response: HTTPResponse) throws(ConnectionError) -> ModelConfirmation {
+        let headers = ModelHeaders(response: response)
+        return ModelConfirmation(
+            version: try headers.number("Fleet-Model-Version"), manifestBytes: try headers.base64("Fleet-Manifest"),
+            signature: try headers.base64("Fleet-Manifest-Signature"))
     }
 
     /// Reads the headers of a delta answer; the delta is applied and checked later by ``ModelVerifier``.

@@ -59,6 +59,11 @@ actor FakeState {
 
     func recordVersionRequest(_ version: UInt64) { versionRequests.append(version) }
 
+    /// The versions whose whole checkpoint was sent, in order.
+    var checkpointsServed: [UInt64] = []
+
+    func recordCheckpointServed(_ version: UInt64) { checkpointsServed.append(version) }
+
     func setUploadStatus(_ status: Int?) { uploadStatus = status }
     func setPollDelay(_ seconds: Double) { pollDelay = seconds }
     func setHeartbeatPadding(_ bytes: Int) { heartbeatPadding = bytes }
@@ -167,15 +172,15 @@ enum FakeCoordinator {
                 return deltaResponse(delta)
             }
             guard let model = await state.models[version] else { return json(.notFound, #"{"error":"no_model","message":"none"}"#) }
-            return modelResponse(model)
+            return await modelResponse(model, ifNoneMatch: request.headers[.ifNoneMatch], state: state)
         }
-        router.get("v1/models/:version") { _, context -> Response in
+        router.get("v1/models/:version") { request, context -> Response in
             await state.saw(node: context.node, port: context.clientPort)
             if let version = context.parameters.get("version", as: UInt64.self) { await state.recordVersionRequest(version) }
             guard let version = context.parameters.get("version", as: UInt64.self), let model = await state.models[version] else {
                 return json(.notFound, #"{"error":"unknown_version","message":"no such version"}"#)
             }
-            return modelResponse(model)
+            return await modelResponse(model, ifNoneMatch: request.headers[.ifNoneMatch], state: state)
         }
         router.put("v1/rounds/:round/updates") { request, context -> Response in
             await state.saw(node: context.node, port: context.clientPort)
@@ -200,11 +205,18 @@ enum FakeCoordinator {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: delta.compressedDelta)))
     }
 
-    private static func modelResponse(_ model: PublishedModel) -> Response {
-        var headers: HTTPFields = [.contentType: "application/octet-stream", .contentEncoding: "zstd", .eTag: "\"v\(model.version)\""]
+    /// The checkpoint, or — when If-None-Match names its content hash — a 304 with only the signed headers.
+    private static func modelResponse(_ model: PublishedModel, ifNoneMatch: String?, state: FakeState) async -> Response {
+        var headers: HTTPFields = [.eTag: "\"v\(model.version)\""]
         headers[HTTPField.Name("Fleet-Model-Version")!] = String(model.version)
         headers[HTTPField.Name("Fleet-Manifest")!] = Data(model.manifestBytes).base64EncodedString()
         headers[HTTPField.Name("Fleet-Manifest-Signature")!] = Data(model.signature).base64EncodedString()
+        if ifNoneMatch == "\"" + ModelVerifier.contentHash(of: model.checkpoint) + "\"" {
+            return Response(status: .notModified, headers: headers)
+        }
+        await state.recordCheckpointServed(model.version)
+        headers[.contentType] = "application/octet-stream"
+        headers[.contentEncoding] = "zstd"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: model.compressed)))
     }
 }
