@@ -259,7 +259,7 @@ let package = Package(
         .executableTarget(
             name: "FederatedAveragingBenchmark",
             dependencies: [
-                "EdgeLearning", "Aggregation", "FleetWire", "FleetEvaluation", "DrivingSimulator", "PolicyNetwork",
+                "EdgeLearning", "Aggregation", "FleetWire", "FleetEvaluation", "DrivingSimulator", "PolicyNetwork", "SecureTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/FederatedAveragingBenchmark",

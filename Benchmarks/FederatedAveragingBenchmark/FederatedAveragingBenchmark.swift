@@ -31,6 +31,8 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
     var downlinkFraction = StepCompressor.Configuration().fraction
     @Flag(help: "Send the whole checkpoint every round (the step applied exactly), as before downlink deltas.")
     var fullDownloads = false
+    @Flag(help: "Clients start with nothing and download the whole checkpoint in round 1 (not provisioned with the seed).")
+    var unprovisioned = false
     @Option(help: "The Python that runs the Flower peer (needs flwr[simulation] and torch).") var peer = "python3"
     @Option(help: "The Flower peer script.") var peerScript = Self.defaultPeerScript
     @Flag(help: "Do not run the Flower peer.") var noPeer = false
@@ -42,7 +44,8 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
     var workload: Workload {
         Workload(
             clients: clients, rounds: rounds, localSteps: localSteps, batch: batch, workers: workers, fraction: fraction,
-            downlink: fullDownloads ? nil : StepCompressor.Configuration(fraction: downlinkFraction))
+            downlink: fullDownloads ? nil : StepCompressor.Configuration(fraction: downlinkFraction),
+            provisioned: !unprovisioned)
     }
 
     func run() async throws {
@@ -56,10 +59,13 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
         let parameters = ModelLayout(policy: base).parameterCount
         print("Federated averaging: \(clients) clients × \(rounds) rounds × \(localSteps) local steps of batch \(batch)")
         print("model \(base.architecture.canonicalString) (\(parameters) parameters); \(workers) clients at a time")
-        print(fullDownloads
-              ? "downloads: the whole checkpoint every round"
-              : "downloads: the whole checkpoint in round 1, then the delta from the version each client holds "
-                + "(top \(format(downlinkFraction * 100, 1)) % of each changed tensor, int8, error feedback on the server)")
+        print("downloads: " + (unprovisioned
+              ? "the whole checkpoint in round 1 (clients start with nothing)"
+              : "in round 1 a 304 with the signed manifest (clients are provisioned with the seed and check its hash)")
+              + (fullDownloads
+                 ? ", then the whole checkpoint every round"
+                 : ", then the delta from the version each client holds "
+                   + "(top \(format(downlinkFraction * 100, 1)) % of each changed tensor, int8, error feedback on the server)"))
 
         let clock = ContinuousClock()
         let setupStart = clock.now
@@ -177,10 +183,10 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
              ratio(peerSide?.bytesTotal, ours.bytesTotal, "fewer")],
         ]
         // Once every client holds a version, each round's download is the delta from it.
-        let deltaRounds = figures.filter { !$0.downloadWasCheckpoint }
+        let deltaRounds = figures.filter { $0.download == .delta }
         let steadyDown = mean(deltaRounds.map { Double($0.bytesDown) }), steadyUp = mean(deltaRounds.map { Double($0.bytesUp) })
         if !deltaRounds.isEmpty {
-            let first = figures.firstIndex { !$0.downloadWasCheckpoint }! + 1
+            let first = figures.firstIndex { $0.download == .delta }! + 1
             rows += [
                 ["bytes down per round, rounds \(first)–\(rounds) (deltas)", bytes(steadyDown), peerSide.map { bytes($0.bytesDown) } ?? "n/a",
                  ratio(peerSide?.bytesDown, steadyDown, "fewer")],
@@ -192,11 +198,13 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
         printTable(["", "ours", "Flower", "ratio"], rows)
         let clientShare = figures.reduce(0) { $0 + $1.clientSeconds }, serverShare = figures.reduce(0) { $0 + $1.serverSeconds }
         if !deltaRounds.isEmpty {
-            let checkpointRounds = figures.filter(\.downloadWasCheckpoint)
-            print("\nours, downloads: \(checkpointRounds.count) round(s) of whole checkpoints "
-                  + "(\(bytes(mean(checkpointRounds.map { Double($0.bytesDown) }) / Double(clients))) per client), "
-                  + "\(deltaRounds.count) rounds of deltas (\(bytes(steadyDown / Double(clients))) per client); "
-                  + "the per-round means above count both")
+            let checkpointRounds = figures.filter { $0.download == .checkpoint }
+            let confirmedRounds = figures.filter { $0.download == .confirmed }.count
+            print("\nours, downloads: \(confirmedRounds) round(s) of 304s for provisioned weights (no body), "
+                  + "\(checkpointRounds.count) round(s) of whole checkpoints"
+                  + (checkpointRounds.isEmpty ? "" : " (\(bytes(mean(checkpointRounds.map { Double($0.bytesDown) }) / Double(clients))) per client)")
+                  + ", \(deltaRounds.count) rounds of deltas (\(bytes(steadyDown / Double(clients))) per client); "
+                  + "the per-round means above count them all")
         }
         print("\nours, last repetition: clients \(format(clientShare, 2)) s, server \(format(serverShare, 2)) s; "
               + "per client and round \(bytes(ours.bytesUp / Double(clients))) up, \(bytes(ours.bytesDown / Double(clients))) down")
@@ -217,12 +225,14 @@ struct FederatedAveragingBenchmark: AsyncParsableCommand {
                 "clients": clients, "rounds": rounds, "local_steps": localSteps, "batch": batch, "parameters": parameters,
                 "workers": workers, "fraction": fraction,
                 "downlink_fraction": fullDownloads ? 1.0 : downlinkFraction, "downlink": fullDownloads ? "checkpoint" : "delta",
+                "provisioned": !unprovisioned,
             ],
             "ours": [
                 "seconds_median": ours.seconds, "seconds": ours.runs, "bytes_up_per_round": ours.bytesUp,
                 "bytes_down_per_round": ours.bytesDown, "bytes_per_round": ours.bytesTotal,
                 "bytes_down_per_delta_round": deltaRounds.isEmpty ? 0 : steadyDown,
                 "bytes_up_by_round": figures.map(\.bytesUp), "bytes_down_by_round": figures.map(\.bytesDown),
+                "download_by_round": figures.map(\.download.rawValue),
                 "loss_by_round": figures.map(\.loss),
                 "client_ms_per_round": Dictionary(uniqueKeysWithValues: ClientPhase.allCases.map { phase in
                     ("\(phase)", figures.reduce(0) { $0 + $1.phaseSeconds[phase.rawValue] } / Double(clients * rounds) * 1e3)

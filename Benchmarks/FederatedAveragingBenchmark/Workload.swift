@@ -5,6 +5,7 @@ import FleetEvaluation
 import FleetWire
 import Foundation
 import PolicyNetwork
+import SecureTransport
 
 /// The shape of the federated-averaging workload, shared with the Flower peer.
 struct Workload: Sendable {
@@ -19,6 +20,9 @@ struct Workload: Sendable {
     /// How the server compresses its step into the delta nodes download;
     /// nil: every round's download is the whole checkpoint and the step is applied exactly.
     var downlink: StepCompressor.Configuration? = StepCompressor.Configuration()
+    /// Clients start with the initial model's weights, as nodes are provisioned with the seed
+    /// policy: round 1's download is a 304 with the signed manifest, whose hash each client checks.
+    var provisioned = true
 
     /// Rows of each client's training set: every local step sees fresh rows.
     var rowsPerClient: Int { localSteps * batch }
@@ -36,10 +40,11 @@ struct RoundFigures: Sendable {
     /// Sum of the delta bodies the clients uploaded (FleetWire container, zstd).
     var bytesUp = 0
     /// Sum of what every client downloaded, once each: the delta from the version
-    /// it holds, or the zstd safetensors checkpoint (first round, or without a downlink delta).
+    /// it holds, or the zstd safetensors checkpoint (first round unprovisioned, or without
+    /// a downlink delta); nothing for a 304 (the headers are not counted on either side).
     var bytesDown = 0
-    /// Whether this round's download was the whole checkpoint.
-    var downloadWasCheckpoint = true
+    /// What this round's download was.
+    var download = DownloadKind.checkpoint
     /// Wall time of the clients' work (download decode, adaptation, delta, encode).
     var clientSeconds = 0.0
     /// Wall time of the server's work (scan + fold every upload, finalize, step, compress it into the
@@ -49,6 +54,16 @@ struct RoundFigures: Sendable {
     var loss = 0.0
     /// Client time by step, summed over the clients (see ``ClientPhase``).
     var phaseSeconds = [Double](repeating: 0, count: ClientPhase.allCases.count)
+}
+
+/// What a client downloads at the start of a round.
+enum DownloadKind: String, Sendable {
+    /// The whole checkpoint (zstd safetensors).
+    case checkpoint
+    /// The change from the version it holds.
+    case delta
+    /// A 304 with the signed manifest: it already holds the weights (provisioned with them).
+    case confirmed
 }
 
 /// The steps of a client's round, timed separately to show where the time goes.
@@ -111,8 +126,9 @@ func makeClients(_ workload: Workload, base: MoEPolicy, library: ScenarioLibrary
 ///
 /// A round: every client rebuilds the version the coordinator serves from
 /// what `GET /v1/model` returns it — the zstd delta container from the version
-/// it holds, applied with ``DeltaPatch`` (the first round: the zstd safetensors
-/// checkpoint) — picks the
+/// it holds, applied with ``DeltaPatch`` (the first round: a 304 for the seed it
+/// was provisioned with, whose hash it checks, or unprovisioned the zstd
+/// safetensors checkpoint) — picks the
 /// experts its rows route to (``ExpertAdapter/select(_:data:)``), adapts only
 /// those for `localSteps` Adam steps of `batch` rows (``ExpertAdapter/adapt``,
 /// which keeps the change within the delta's top-k share as a node does),
@@ -142,7 +158,9 @@ struct FederatedAveraging {
     func run() async throws -> [RoundFigures] {
         var model = initial
         var version: UInt64 = 1
-        var download = Download.checkpoint(try Zstd.compress(model.checkpoint()))
+        var download = workload.provisioned
+            ? Download.confirmed(model, contentHash: Download.contentHash(of: model.checkpoint()))
+            : Download.checkpoint(try Zstd.compress(model.checkpoint()))
         var downlink = try workload.downlink.map { configuration throws(AggregationError) in try StepCompressor(configuration: configuration) }
         var compressors = Array(repeating: DeltaCompressor(configuration: .init(fraction: workload.fraction)), count: clients.count)
         var figures: [RoundFigures] = []
@@ -150,7 +168,7 @@ struct FederatedAveraging {
         for round in 1...workload.rounds {
             var figure = RoundFigures()
             figure.bytesDown = download.body.count * clients.count
-            figure.downloadWasCheckpoint = download.isCheckpoint
+            figure.download = download.kind
 
             let clientStart = clock.now
             let uploads = try await trainClients(download: download, version: version, round: UInt64(round), compressors: &compressors)
@@ -191,15 +209,30 @@ struct FederatedAveraging {
         case checkpoint([UInt8])
         /// The zstd delta container from `parent`, the version every client holds.
         case delta([UInt8], parent: MoEPolicy)
+        /// A 304 for the weights every client was provisioned with: no body; the client
+        /// checks that the signed content hash is its own checkpoint's.
+        case confirmed(MoEPolicy, contentHash: String)
 
         var body: [UInt8] {
             switch self {
             case .checkpoint(let body), .delta(let body, _): body
+            case .confirmed: []
             }
         }
 
-        var isCheckpoint: Bool {
-            if case .checkpoint = self { true } else { false }
+        /// `sha256:<hex>`, as a manifest names a checkpoint.
+        static func contentHash(of checkpoint: [UInt8]) -> String {
+            let digest = SHA256Digest()
+            digest.update(checkpoint)
+            return "sha256:" + digest.finalizeHex()
+        }
+
+        var kind: DownloadKind {
+            switch self {
+            case .checkpoint: .checkpoint
+            case .delta: .delta
+            case .confirmed: .confirmed
+            }
         }
 
         /// The version the download makes: the checkpoint decoded, or the parent with the delta applied.
@@ -209,7 +242,16 @@ struct FederatedAveraging {
                 try MoEPolicy(checkpoint: try Zstd.decompress(body, limit: 64 << 20))
             case .delta(let body, let parent):
                 try DeltaPatch.apply(try DeltaCodec.decodeCompressed(body), to: parent)
+            case .confirmed(let held, let contentHash):
+                try Self.checked(held, contentHash)
             }
+        }
+
+        private static func checked(_ held: MoEPolicy, _ contentHash: String) throws -> MoEPolicy {
+            guard contentHash == Self.contentHash(of: held.checkpoint()) else {
+                throw CocoaError(.coderInvalidValue, userInfo: [NSLocalizedDescriptionKey: "the provisioned weights are not the signed version"])
+            }
+            return held
         }
     }
 
