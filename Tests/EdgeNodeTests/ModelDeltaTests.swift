@@ -75,6 +75,24 @@ struct ModelDeltaTests {
         #expect(throws: AgentError(.deltaRejected, "")) { _ = try fleet.verifier.verify(unsigned, parentVersion: 1, parent: held) }
     }
 
+    /// A node on `data` against the fake coordinator on `port`, run while `body` runs and then stopped.
+    func runningAgent(port: Int, data: URL, _ body: (EventLog) async throws -> Void) async throws -> EdgeNodeAgent {
+        var logger = Logger(label: "test-node")
+        logger.logLevel = .critical
+        let agent = try EdgeNodeAgent(
+            configuration: fleet.configuration(data: data), connection: try fleet.connection(port: port),
+            verifier: fleet.verifier, logger: logger)
+        let log = EventLog()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await agent.run() }
+            group.addTask { await log.drain(agent.events) }
+            try await body(log)
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+        return agent
+    }
+
     @Test("over HTTPS, If-None-Match of the parent brings the delta with its signed headers; without it, the checkpoint")
     func connection() async throws {
         let (v1, held) = try parent()
@@ -99,22 +117,12 @@ struct ModelDeltaTests {
         let delta = tampered ? try replacing(child.delta, with: try self.tampered(child.container)) : child.delta
         let state = FakeState()
         await state.publish(v1)
-        let log = EventLog()
         let data = fleet.dataDirectory("delta-pull")
         try await FakeCoordinator.serve(state) { port in
-            var logger = Logger(label: "test-node")
-            logger.logLevel = .critical
-            let agent = try EdgeNodeAgent(
-                configuration: fleet.configuration(data: data), connection: try fleet.connection(port: port),
-                verifier: fleet.verifier, logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await agent.run() }
-                group.addTask { await log.drain(agent.events) }
+            let agent = try await runningAgent(port: port, data: data) { log in
                 await log.wait { $0.installed.contains(1) }
                 await state.publish(child.model, delta: delta)
                 await log.wait { $0.installed.contains(2) }
-                group.cancelAll()
-                try await group.waitForAll()
             }
             #expect(agent.live.snapshot?.policy.checkpoint() == child.model.checkpoint)
         }
@@ -129,7 +137,6 @@ struct ModelDeltaTests {
         let published = try fleet.publish(version: 1, perturb: perturb)
         let state = FakeState()
         await state.publish(published)
-        let log = EventLog()
         let data = fleet.dataDirectory("provisioned-pull")
         try await FakeCoordinator.serve(state) { port in
             let connection = try fleet.connection(port: port)
@@ -142,19 +149,8 @@ struct ModelDeltaTests {
             }
             await connection.close()
 
-            var logger = Logger(label: "test-node")
-            logger.logLevel = .critical
             // The node starts on the base policy the simulator content ships with.
-            let agent = try EdgeNodeAgent(
-                configuration: fleet.configuration(data: data), connection: try fleet.connection(port: port),
-                verifier: fleet.verifier, logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await agent.run() }
-                group.addTask { await log.drain(agent.events) }
-                await log.wait { $0.installed.contains(1) }
-                group.cancelAll()
-                try await group.waitForAll()
-            }
+            let agent = try await runningAgent(port: port, data: data) { log in await log.wait { $0.installed.contains(1) } }
             #expect(agent.live.snapshot?.policy.checkpoint() == published.checkpoint)
         }
         // The checkpoint crossed the wire only when the node's weights were not the version's
