@@ -7,10 +7,11 @@ import Synchronization
 /// Why a log file and not a pipe for what it writes: a fleet logs for
 /// minutes, and a pipe nobody drains fills up and blocks the writer. Only a
 /// process whose standard output must be read (the coordinator prints its
-/// port there) gets a pipe, and that pipe is drained into the same log file
-/// as it is read (by a thread of its own). The exit is awaited through the termination handler, so no
-/// thread blocks in `waitUntilExit`, and every wait works in a cancelled task
-/// too: stopping the fleet after an interrupt must still wait out the grace period.
+/// port there) gets a pipe, and a thread of its own drains that pipe into the
+/// same log file as it reads it. The exit is awaited through the termination
+/// handler, so no thread blocks in `waitUntilExit`, and every wait works in a
+/// cancelled task too: stopping the fleet after an interrupt must still wait
+/// out the grace period.
 final class ChildProcess: Sendable {
     let name: String
     let logFile: URL
