@@ -159,7 +159,7 @@ struct FederatedAveraging {
         var model = initial
         var version: UInt64 = 1
         var download = workload.provisioned
-            ? Download.confirmed(model, contentHash: Download.contentHash(of: model.checkpoint()))
+            ? Download.confirmed(model, contentHash: SHA256Digest.contentHash(of: model.checkpoint()))
             : Download.checkpoint(try Zstd.compress(model.checkpoint()))
         var downlink = try workload.downlink.map { configuration throws(AggregationError) in try StepCompressor(configuration: configuration) }
         var compressors = Array(repeating: DeltaCompressor(configuration: .init(fraction: workload.fraction)), count: clients.count)
@@ -220,13 +220,6 @@ struct FederatedAveraging {
             }
         }
 
-        /// `sha256:<hex>`, as a manifest names a checkpoint.
-        static func contentHash(of checkpoint: [UInt8]) -> String {
-            let digest = SHA256Digest()
-            digest.update(checkpoint)
-            return "sha256:" + digest.finalizeHex()
-        }
-
         var kind: DownloadKind {
             switch self {
             case .checkpoint: .checkpoint
@@ -248,7 +241,7 @@ struct FederatedAveraging {
         }
 
         private static func checked(_ held: MoEPolicy, _ contentHash: String) throws -> MoEPolicy {
-            guard contentHash == Self.contentHash(of: held.checkpoint()) else {
+            guard contentHash == SHA256Digest.contentHash(of: held.checkpoint()) else {
                 throw CocoaError(.coderInvalidValue, userInfo: [NSLocalizedDescriptionKey: "the provisioned weights are not the signed version"])
             }
             return held

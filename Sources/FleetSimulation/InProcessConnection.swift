@@ -42,7 +42,7 @@ struct InProcessConnection: CoordinatorConnection {
             } else {
                 served = await service.currentModel()
             }
-            if served.contentTag == "\"" + contentHash + "\"" {
+            if served.contentHash == contentHash {
                 let (manifest, signature) = try Self.signedManifest(served.manifestBase64, served.signatureBase64, version: served.version)
                 return .confirmed(ModelConfirmation(version: served.version, manifestBytes: manifest, signature: signature))
             }

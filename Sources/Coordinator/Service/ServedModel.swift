@@ -7,9 +7,11 @@ public struct ServedModel: Sendable {
     public let version: UInt64
     /// `"v<version>"`, quoted as an HTTP entity tag.
     public let etag: String
-    /// `"sha256:<hex>"` of the checkpoint, quoted: the tag a node names when it holds
-    /// weights no manifest has vouched for yet (the policy it was provisioned with).
-    public let contentTag: String
+    /// `sha256:<hex>` of the checkpoint (the manifest's content hash).
+    public let contentHash: String
+    /// ``contentHash`` quoted: the tag a node names when it holds weights no
+    /// manifest has vouched for yet (the policy it was provisioned with).
+    public var contentTag: String { "\"" + contentHash + "\"" }
     /// The safetensors checkpoint, zstd compressed.
     public let compressedCheckpoint: [UInt8]
     /// Base64 of the manifest's canonical bytes.
@@ -20,7 +22,7 @@ public struct ServedModel: Sendable {
     init(version: PublishedVersion, checkpoint: [UInt8]) throws(CoordinatorError) {
         self.version = version.number
         etag = Self.etag(for: version.number)
-        contentTag = "\"" + version.manifest.contentHash + "\""
+        contentHash = version.manifest.contentHash
         do {
             compressedCheckpoint = try Zstd.compress(checkpoint)
         } catch {

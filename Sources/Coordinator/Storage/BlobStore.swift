@@ -24,9 +24,7 @@ public struct BlobStore: Sendable {
 
     /// `sha256:<hex>` of `bytes`.
     public static func hash(of bytes: [UInt8]) -> String {
-        let digest = SHA256Digest()
-        digest.update(bytes)
-        return "sha256:" + digest.finalizeHex()
+        SHA256Digest.contentHash(of: bytes)
     }
 
     /// Stores `bytes` durably and returns their hash (a no-op if already stored).

@@ -165,9 +165,7 @@ public struct ModelVerifier: Sendable {
 
     /// `sha256:<hex>` of a checkpoint, as a manifest's content hash names it.
     public static func contentHash(of checkpoint: [UInt8]) -> String {
-        let digest = SHA256Digest()
-        digest.update(checkpoint)
-        return "sha256:" + digest.finalizeHex()
+        SHA256Digest.contentHash(of: checkpoint)
     }
 
     private func rejected(_ message: String, _ manifest: ModelManifest) -> AgentError {

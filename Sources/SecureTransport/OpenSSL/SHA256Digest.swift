@@ -32,6 +32,13 @@ public final class SHA256Digest {
         EVP_DigestFinal_ex(context, &output, &length)
         return output.prefix(Int(length)).map { String(format: $0) }.joined()
     }
+
+    /// `sha256:<hex>` of `bytes`: how manifests and the blob store name content.
+    public static func contentHash(of bytes: [UInt8]) -> String {
+        let digest = SHA256Digest()
+        digest.update(bytes)
+        return "sha256:" + digest.finalizeHex()
+    }
 }
 
 extension String {
