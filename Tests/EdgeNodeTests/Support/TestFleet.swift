@@ -47,8 +47,10 @@ final class TestFleet: Sendable {
 
     func connection(port: Int, configure: (inout ConnectionConfiguration) -> Void = { _ in }) throws -> HTTPSCoordinatorConnection {
         var configuration = ConnectionConfiguration(host: "127.0.0.1", port: port)
-        configuration.connectTimeout = .seconds(5)
-        configuration.requestTimeout = .seconds(10)
+        // Generous: CI runs every suite at once on two cores, and a debug-built TLS handshake
+        // to the fake coordinator then took over 10 s. Tests of timeouts set their own.
+        configuration.connectTimeout = .seconds(15)
+        configuration.requestTimeout = .seconds(30)
         configure(&configuration)
         return try HTTPSCoordinatorConnection(configuration: configuration, tls: try clientContext())
     }
