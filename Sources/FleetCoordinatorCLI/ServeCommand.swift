@@ -72,6 +72,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Gate on at most this many gold episodes per family (default: all).") var gateEpisodesPerFamily: Int?
     @Option(help: "Gate on this gold family only (repeatable; default: every family).") var gateFamily: [String] = []
     @Flag(help: "A candidate that passes the gate waits for `fleet-coordinator approve VERSION`.") var manualApproval = false
+    @Flag(help: "A round whose whole aggregate fails the gate is rejected as it is, its updates not screened for a part that passes.")
+    var noScreening = false
 
     // MARK: Process
     @Option(help: "Seconds between timer ticks (default 1).") var tickInterval: Double?
@@ -110,6 +112,7 @@ struct Serve: AsyncParsableCommand {
         if gateFamily.isEmpty, let families = env["GATE_FAMILY"] { gateFamily = families.split(separator: ",").map(String.init) }
         if `operator`.isEmpty, let operators = env["OPERATOR"] { `operator` = operators.split(separator: ",").map(String.init) }
         if !manualApproval, env["MANUAL_APPROVAL"] == "1" || env["MANUAL_APPROVAL"] == "true" { manualApproval = true }
+        if !noScreening, env["NO_SCREENING"] == "1" || env["NO_SCREENING"] == "true" { noScreening = true }
     }
 
     func serve() async throws {
@@ -134,7 +137,7 @@ struct Serve: AsyncParsableCommand {
             downlink: .init(fraction: downlinkFraction ?? CoordinatorConfiguration.defaultDownlink.fraction, quantize: true),
             gate: .init(
                 tolerance: gateTolerance ?? 2, interventionTolerance: interventionTolerance ?? 0.05,
-                requiresApproval: manualApproval
+                requiresApproval: manualApproval, screensUpdates: !noScreening
             ),
             gateSuite: .init(episodesPerFamily: gateEpisodesPerFamily, families: gateFamily.isEmpty ? nil : gateFamily),
             tickInterval: tickInterval ?? 1,

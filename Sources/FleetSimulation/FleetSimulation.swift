@@ -71,7 +71,8 @@ public struct FleetSimulation: Sendable {
         let service = try await CoordinatorService(
             configuration: CoordinatorConfiguration(
                 dataDirectory: coordinatorData, rounds: rounds, aggregation: settings.aggregation,
-                serverOptimizer: settings.serverOptimizer, gate: settings.gate, gateSuite: .init(episodesPerFamily: settings.gateEpisodesPerFamily)),
+                serverOptimizer: settings.serverOptimizer, downlink: settings.downlink, gate: settings.gate,
+                gateSuite: .init(episodesPerFamily: settings.gateEpisodesPerFamily)),
             initialModel: { base }, signingKey: signingKey,
             gate: try RegressionGate.make(
                 content: content, configuration: settings.gate,
@@ -206,6 +207,7 @@ public struct FleetSimulation: Sendable {
                let gate = candidate.manifest.gate {
                 summary.verdict = gate.verdict
                 summary.reasons = gate.reasons
+                summary.updatesLeftOut = gate.leftOut?.count ?? 0
                 summary.candidateHash = candidate.manifest.contentHash
                 // Every round's candidate, promoted or not, for a closer look (`fleet-sim evaluate --model`).
                 let candidates = settings.outputDirectory.appendingPathComponent("candidates")

@@ -32,6 +32,9 @@ public struct FleetSimulationConfiguration: Sendable {
     public var gate: RegressionGate.Configuration
     /// Share of the delta's values a node keeps (top-k), in (0, 1].
     public var compression: Double
+    /// How much of each round's step the model delta nodes download keeps
+    /// (the rest is carried to the next version, see ``StepCompressor``).
+    public var downlink: StepCompressor.Configuration = CoordinatorConfiguration.defaultDownlink
     /// Asynchronous (buffered) rounds instead of synchronous ones.
     public var asynchronous: Bool
     /// Share of the live nodes the coordinator invites to each round (sampled by seed).
@@ -142,6 +145,7 @@ public struct FleetSimulationConfiguration: Sendable {
         guard nodes >= 1 else { throw fail("nodes", "must be at least 1") }
         guard rounds >= 1 else { throw fail("rounds", "must be at least 1") }
         guard compression > 0, compression <= 1 else { throw fail("compression", "must be in (0, 1]") }
+        guard downlink.fraction > 0, downlink.fraction <= 1 else { throw fail("downlink-fraction", "must be in (0, 1]") }
         guard participation > 0, participation <= 1 else { throw fail("participation", "must be in (0, 1]") }
         guard poisonedShare >= 0, poisonedShare < 1 else { throw fail("poisoned", "must be in [0, 1)") }
         guard episodesPerRound >= 1 else { throw fail("episodes-per-round", "must be at least 1") }

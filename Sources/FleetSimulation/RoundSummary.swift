@@ -15,6 +15,9 @@ public struct RoundSummary: Sendable, Codable, Equatable {
     public var updatesRejected: Int
     /// Lessons the nodes' own check withheld (they would have broken a family).
     public var lessonsWithheld = 0
+    /// Accepted updates the gate's screening left out of the round's candidate
+    /// (the whole round failed; the rest passed without them).
+    public var updatesLeftOut = 0
     /// Compressed update bodies sent.
     public var bytesUp: Int
     /// The same updates as dense float32 models would be (what a plain FedAvg client sends).
@@ -44,6 +47,7 @@ public struct RoundSummary: Sendable, Codable, Equatable {
         let score = goldScore.map { String(format: "%.1f", $0) } ?? "–"
         return "round \(round): captures [\(families.isEmpty ? "none" : families)] · updates \(updatesAccepted)/\(updatesSent) accepted"
             + (lessonsWithheld > 0 ? " · \(lessonsWithheld) withheld" : "")
+            + (updatesLeftOut > 0 ? " · \(updatesLeftOut) left out" : "")
             + " · up \(Self.bytes(bytesUp)) (dense \(Self.bytes(denseBytesUp))) · down \(Self.bytes(bytesDown))"
             + " · \(verdict) → v\(version) · gold \(score) · \(String(format: "%.1f", seconds)) s"
     }

@@ -182,19 +182,40 @@ public struct GateSummary: Sendable, Equatable, Codable {
     public var families: [Family]
     /// Why a candidate was rejected (empty when promoted).
     public var reasons: [String]
+    /// When the round's whole aggregate failed and the coordinator screened
+    /// its updates: the updates left out of this candidate and why (nil: no screening).
+    public var leftOut: [LeftOutUpdate]?
 
-    public init(verdict: String, suite: String, currentScore: Double, candidateScore: Double, families: [Family], reasons: [String]) {
+    /// An update the screening left out of the round's candidate.
+    public struct LeftOutUpdate: Sendable, Equatable, Codable {
+        /// The node that sent it.
+        public var node: String
+        /// Why: the gate's reasons against it alone, or against the candidate with it.
+        public var reasons: [String]
+
+        public init(node: String, reasons: [String]) {
+            self.node = node
+            self.reasons = reasons
+        }
+    }
+
+    public init(
+        verdict: String, suite: String, currentScore: Double, candidateScore: Double, families: [Family], reasons: [String],
+        leftOut: [LeftOutUpdate]? = nil
+    ) {
         self.verdict = verdict
         self.suite = suite
         self.currentScore = currentScore
         self.candidateScore = candidateScore
         self.families = families
         self.reasons = reasons
+        self.leftOut = leftOut
     }
 
     enum CodingKeys: String, CodingKey {
         case verdict, suite, families, reasons
         case currentScore = "current_score"
         case candidateScore = "candidate_score"
+        case leftOut = "left_out"
     }
 }

@@ -24,12 +24,22 @@ public struct RegressionGate: Sendable {
         /// change of weights flips, this keeps a candidate that is worse
         /// overall from shipping on the tolerance alone.
         public var minimumGain: Double?
+        /// Whether a round whose whole aggregate is rejected has its updates
+        /// screened: each judged alone, and the candidate rebuilt from the
+        /// largest set of them that passes together (see
+        /// `CoordinatorService.screen`). Never with differential privacy:
+        /// judging one update alone would reveal more of it than the noise allows.
+        public var screensUpdates: Bool
 
-        public init(tolerance: Double = 2, interventionTolerance: Double = 0.05, requiresApproval: Bool = false, minimumGain: Double? = nil) {
+        public init(
+            tolerance: Double = 2, interventionTolerance: Double = 0.05, requiresApproval: Bool = false, minimumGain: Double? = nil,
+            screensUpdates: Bool = true
+        ) {
             self.tolerance = tolerance
             self.interventionTolerance = interventionTolerance
             self.requiresApproval = requiresApproval
             self.minimumGain = minimumGain
+            self.screensUpdates = screensUpdates
         }
     }
 

@@ -20,40 +20,24 @@ extension CoordinatorService {
     /// Aggregation, candidate, gate, version — for one closed round.
     func finish(_ round: RoundStateMachine.Round) async {
         let started = ContinuousClock.now
-        var aggregate: AggregateResult
-        let built: Candidate
-        // The server optimizer's moments and the downlink's residuals move only if the candidate is published.
-        var trialOptimizer = optimizer
-        var trialDownlink = downlink
         let parent = state.currentVersion
+        let aggregate: AggregateResult
         do throws(CoordinatorError) {
             guard let aggregator = aggregators.removeValue(forKey: round.number) else {
                 throw CoordinatorError(.storage, "round \(round.number) has no running aggregate")
             }
-            do {
-                aggregate = try aggregator.finalize()
-            } catch {
-                throw CoordinatorError(.invalidUpdate, error.message)
-            }
-            // The aggregator keeps no per-node list; the store has them, in arrival order.
-            aggregate.contributors = try store.contributors(of: round.number)
-            let step = trialOptimizer.step(aggregate.meanDelta)
-            built = try CandidateBuilder.build(
-                base: currentPolicy, baseVersion: parent, round: round.number, step: step, aggregate: aggregate,
-                downlink: &trialDownlink, limits: configuration.deltaLimits)
+            aggregate = try Self.finalize(aggregator, contributors: try store.contributors(of: round.number))
         } catch {
             perform(state.aggregationFailed(round: round.number, reason: error.message), at: clock.now())
             return
         }
-        let candidate = built.policy
         metrics.aggregationSeconds.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
         _ = state.aggregationFinished(round: round.number)
         mark(round, .gating)
 
         // The gate drives the gold suite; other requests are served meanwhile.
         let gateStarted = ContinuousClock.now
-        let summary: GateSummary
-        let candidateReport: EvaluationReport
+        var chosen: GatedCandidate
         do {
             let current: EvaluationReport
             if let cached = currentReport, cached.version == parent {
@@ -62,12 +46,20 @@ extension CoordinatorService {
                 current = try await gate.evaluate(currentPolicy, name: "v\(parent)")
                 currentReport = (parent, current)
             }
-            let judged = try await gate.judge(candidate: candidate, current: current)
-            (summary, candidateReport) = judged
+            chosen = try await gated(aggregate, round: round.number, parent: parent, current: current)
+            if chosen.summary.verdict == "rejected", aggregate.updateCount > 1, configuration.gate.screensUpdates,
+               configuration.aggregation.privacy == nil, let screened = await screen(round, parent: parent, current: current) {
+                chosen = screened
+            }
+        } catch let error as CoordinatorError {
+            perform(state.aggregationFailed(round: round.number, reason: error.message), at: clock.now())
+            return
         } catch {
             perform(state.aggregationFailed(round: round.number, reason: "the gate could not evaluate the candidate: \(error)"), at: clock.now())
             return
         }
+        let (candidate, built, summary, candidateReport) = (chosen.built.policy, chosen.built, chosen.summary, chosen.report)
+        let contributions = chosen.aggregate
         metrics.gateSeconds.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - gateStarted))
         metrics.gateVerdict(summary.verdict)
 
@@ -81,20 +73,20 @@ extension CoordinatorService {
             let version = try registry.record(
                 candidate, delta: built.compressedDelta, status: status, parent: parent, round: round.number,
                 createdAt: Self.iso8601(now), at: now,
-                contributors: aggregate.contributors, families: aggregate.families,
-                samplesPerExpert: aggregate.samplesPerExpert,
+                contributors: contributions.contributors, families: contributions.families,
+                samplesPerExpert: contributions.samplesPerExpert,
                 aggregation: AggregationSummary(
                     rule: Self.describe(configuration.aggregation.rule), serverOptimizer: Self.describe(configuration.serverOptimizer),
-                    updates: aggregate.updateCount, clippedUpdates: aggregate.clippedUpdates,
-                    noiseStandardDeviation: aggregate.noiseStandardDeviation
+                    updates: contributions.updateCount, clippedUpdates: contributions.clippedUpdates,
+                    noiseStandardDeviation: contributions.noiseStandardDeviation
                 ),
                 gate: summary
             )
             if status == .published {
                 try adopt(version)
                 currentReport = (version.number, candidateReport)
-                optimizer = trialOptimizer
-                downlink = trialDownlink
+                optimizer = chosen.optimizer
+                downlink = chosen.downlink
             }
             _ = state.gateFinished(round: round.number, promotedVersion: status == .published ? version.number : nil)
             let roundStatus: CoordinatorStore.Round.Status = switch status {
@@ -105,7 +97,7 @@ extension CoordinatorService {
             mark(round, roundStatus, reason: summary.reasons.isEmpty ? nil : summary.reasons.joined(separator: "; "))
             try store.audit(
                 "version", subject: "\(version.number)",
-                detail: "\(status.rawValue) from round \(round.number) (\(aggregate.updateCount) updates, gold \(summary.currentScore) → \(summary.candidateScore))"
+                detail: "\(status.rawValue) from round \(round.number) (\(contributions.updateCount) of \(aggregate.updateCount) updates, gold \(summary.currentScore) → \(summary.candidateScore))"
                     + (summary.reasons.isEmpty ? "" : ": " + summary.reasons.joined(separator: "; ")),
                 at: now
             )
@@ -113,7 +105,7 @@ extension CoordinatorService {
             metrics.roundFinished(status.rawValue)
             logger.info("round finished", metadata: [
                 "round": "\(round.number)", "version": "\(version.number)", "status": "\(status.rawValue)",
-                "updates": "\(aggregate.updateCount)",
+                "updates": "\(contributions.updateCount)", "received": "\(aggregate.updateCount)",
             ])
         } catch {
             logger.error("cannot record the candidate", metadata: ["round": "\(round.number)", "error": "\(error.message)"])

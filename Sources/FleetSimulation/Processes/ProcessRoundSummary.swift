@@ -11,6 +11,8 @@ public struct ProcessRoundSummary: Sendable, Codable, Equatable {
     public var updates: Int
     /// The nodes whose updates made the candidate.
     public var contributors: [String]
+    /// Updates the gate's screening left out of the candidate (the whole round failed without that).
+    public var leftOut = 0
     /// The candidate's version number; nil when abandoned.
     public var candidate: UInt64?
     /// The version serving after the round.
@@ -38,7 +40,7 @@ public struct ProcessRoundSummary: Sendable, Codable, Equatable {
         let score = goldScore.map { String(format: "%.1f", $0) } ?? "–"
         let before = goldBefore.map { String(format: "%.1f", $0) } ?? "–"
         let up = bytesUp.map { " · up \(RoundSummary.bytes($0))" } ?? ""
-        return "round \(round): updates \(updates)\(up) · \(verdict)\(candidate.map { " v\($0)" } ?? "") → serving v\(version)"
+        return "round \(round): updates \(updates)" + (leftOut > 0 ? " (\(leftOut) left out)" : "") + "\(up) · \(verdict)\(candidate.map { " v\($0)" } ?? "") → serving v\(version)"
             + " · gold \(before) → \(score)" + (reasons.isEmpty ? "" : " · \(reasons.joined(separator: "; "))")
             + " · \(String(format: "%.1f", seconds)) s"
     }
@@ -78,6 +80,7 @@ extension SimulationSummary {
                 verdict: round.verdict, version: round.version, goldScore: serving.score, collisionRate: serving.rates,
                 reasons: round.reasons, candidateHash: round.candidateHash, seconds: round.seconds)
             summary.candidateCollisionRate = round.candidateCollisionRate
+            summary.updatesLeftOut = round.leftOut
             rounds.append(summary)
         }
         let first = run.rounds.first { $0.goldBefore != nil }

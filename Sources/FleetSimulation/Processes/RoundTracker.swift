@@ -73,6 +73,7 @@ struct RoundTracker: Sendable {
         summary.collisionBefore = Dictionary(families.map { ($0.family, $0.currentCollisionRate) }, uniquingKeysWith: { first, _ in first })
         summary.candidateCollisionRate = Dictionary(families.map { ($0.family, $0.candidateCollisionRate) }, uniquingKeysWith: { first, _ in first })
         summary.candidateHash = manifest.contentHash
+        summary.leftOut = manifest.gate?.leftOut?.count ?? 0
         return summary
     }
 }
