@@ -223,7 +223,7 @@ struct GenerateGold: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gold", abstract: "Regenerate the gold suite file deterministically.")
     @OptionGroup var content: ContentOptions
     @Option(help: "Episodes per family.") var perFamily = 96
-    @Option(help: "Suite version.") var version = 2
+    @Option(help: "Suite version.") var version = 3
 
     func run() throws {
         let located = try content.locate()
