@@ -13,12 +13,13 @@ extension SimulateFleet {
         if seedModel != nil { throw ValidationError("--seed-model runs in process only; fleet-coordinator starts from Simulator/models/base-policy.safetensors") }
         if transport != "tls" { throw ValidationError("--transport \(transport) runs in process only; processes talk mutual TLS on 127.0.0.1") }
         let outputDirectory = URL(fileURLWithPath: output)
-        let configuration = ProcessFleetConfiguration(
+        var configuration = ProcessFleetConfiguration(
             nodes: nodes, rounds: rounds, regions: regions.map { $0.split(separator: ",").map(String.init) }, seed: seed,
             participation: participation, variations: variations, anchorEpisodes: anchorEpisodes, maxCaptures: maxCaptures,
             aggregator: aggregator, serverLearningRate: serverLearningRate, gateTolerance: gateTolerance,
             interventionTolerance: interventionTolerance, gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
             outputDirectory: outputDirectory, simulatorContent: try content.locate().root)
+        configuration.downlinkFraction = downlinkFraction
         let executables = try FleetExecutables.besideRunningExecutable()
         let fleet: ProcessFleet
         do { fleet = try ProcessFleet(configuration: configuration, executables: executables) } catch { throw ValidationError(error.message) }

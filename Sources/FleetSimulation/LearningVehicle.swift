@@ -28,8 +28,9 @@ struct Drive: Sendable {
 
 extension LearningVehicle {
     /// Drives `episodes` episodes with the current model and keeps what the
-    /// triggers captured, up to `keep` waiting captures (a node's spool is
-    /// bounded; a fleet of thousands would otherwise hold every scene it met).
+    /// triggers captured, as ``CaptureTriage`` decides, up to `keep` waiting
+    /// captures (a node's spool is bounded; a fleet of thousands would
+    /// otherwise hold every scene it met).
     mutating func drive(episodes: Int, keep: Int) throws -> Drive {
         var drive = Drive()
         for _ in 0..<episodes {
@@ -37,10 +38,9 @@ extension LearningVehicle {
             let result = try vehicle.driveEpisode(with: &driver)
             if result.crashed { drive.crashes += 1 }
             drive.expertUse.add(driver.topExpertCounts)
-            for capture in result.captures {
-                drive.capturesByFamily[VariationSynthesizer.family(of: capture), default: 0] += 1
-                if captures.count < keep { captures.append(capture) }
-            }
+            guard let capture = CaptureTriage.scene(of: result.captures) else { continue }
+            drive.capturesByFamily[VariationSynthesizer.family(of: capture), default: 0] += 1
+            CaptureTriage.spool(capture, into: &captures, keep: keep)
         }
         return drive
     }

@@ -195,6 +195,7 @@ public struct ProcessFleet: Sendable {
             "--log-level", "info",
         ]
         if let rate = configuration.serverLearningRate { arguments += ["--server-learning-rate", "\(rate)"] }
+        if let fraction = configuration.downlinkFraction { arguments += ["--downlink-fraction", "\(fraction)"] }
         if let tolerance = configuration.gateTolerance { arguments += ["--gate-tolerance", "\(tolerance)"] }
         if let tolerance = configuration.interventionTolerance { arguments += ["--intervention-tolerance", "\(tolerance)"] }
         if let episodes = configuration.gateEpisodesPerFamily { arguments += ["--gate-episodes-per-family", "\(episodes)"] }

@@ -48,6 +48,23 @@ struct CaptureTests {
         #expect(replay.triggers.first { $0.kind == .guardrailOverride }?.step == capture.trigger.step)
     }
 
+    @Test("on ice, using most of the grip fires gripLimit before the car leaves the road; the teacher never gets there")
+    func gripLimitOnIce() throws {
+        let (episode, world) = try Fixtures.world("ice", index: 0)
+        var options = Fixtures.options(Fixtures.scenario("ice"), episode: episode)
+        options.triggers = TriggerConfiguration()
+        var holding = ConstantDriver(.idle)
+        let result = EpisodeRunner.run(world, driver: &holding, options: options)
+        let grip = try #require(result.triggers.first { $0.kind == .gripLimit }, "holding speed into an icy bend uses up the grip")
+        #expect(grip.value > TriggerConfiguration.gripShare)
+        if let offRoad = result.triggers.first(where: { $0.kind == .offRoad }) { #expect(grip.step < offRoad.step) }
+
+        var teacher = TeacherDriver()
+        options.triggers = TriggerConfiguration(enabled: [.gripLimit])
+        let careful = EpisodeRunner.run(world, driver: &teacher, options: options)
+        #expect(careful.triggers.isEmpty, "slowing before the bend keeps a margin of grip: \(careful.triggers)")
+    }
+
     @Test("shadow mode fires when the driver keeps disagreeing with the teacher")
     func shadowDisagreement() throws {
         let (episode, world) = try Fixtures.world("fog", index: 0)

@@ -13,6 +13,11 @@ public struct TriggerEvent: Sendable, Codable, Equatable {
         case guardrailOverride
         /// The driver and the shadow teacher disagreed for several decisions in a row.
         case teacherDisagreement
+        /// A bend asked more than ``TriggerConfiguration/gripShare`` of the
+        /// road's grip — a stability-control event: on ice the car is about to
+        /// slide, though it may not have yet, so the scene is kept before it
+        /// ends off the road.
+        case gripLimit
     }
 
     public var kind: Kind
@@ -44,6 +49,10 @@ public struct TriggerConfiguration: Sendable, Codable, Equatable {
     public var hardBraking: Double
     /// Consecutive disagreeing decisions that fire `teacherDisagreement`.
     public var disagreementDecisions: Int
+    /// Share of the available grip (μ·g) that a bend's centripetal demand
+    /// v²κ must pass to fire `gripLimit` (braking alone does not: on a
+    /// slippery road every stop would fire it).
+    public static let gripShare = 0.85
 
     public init(enabled: Set<TriggerEvent.Kind> = Set(TriggerEvent.Kind.allCases), timeToCollision: Double = 1.5,
                 hardBraking: Double = 6, disagreementDecisions: Int = 3) {

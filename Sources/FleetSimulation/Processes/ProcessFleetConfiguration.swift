@@ -25,6 +25,8 @@ public struct ProcessFleetConfiguration: Sendable {
     public var aggregator: String
     /// FedAvg's server learning rate (nil: the coordinator's default).
     public var serverLearningRate: Float?
+    /// Share of each changed tensor the model delta keeps (nil: the coordinator's default).
+    public var downlinkFraction: Double?
     /// Gold-suite points a family may lose, and extra interventions per episode, before the gate rejects (nil: the coordinator's defaults).
     public var gateTolerance: Double?
     public var interventionTolerance: Double?
