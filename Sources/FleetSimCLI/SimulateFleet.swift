@@ -32,7 +32,7 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Seconds before a trigger that a capture's scene is taken (0–5).") var captureLead = 2.0
     @Option(help: "Share of each delta's values a node sends (top-k), in (0, 1].") var compression = 0.2
     @Option(help: "Share of each changed tensor the model delta nodes download keeps (int8; the rest is carried to the next version), in (0, 1].")
-    var downlinkFraction = 1.0
+    var downlinkFraction = FleetSimulationConfiguration.defaultDownlink.fraction
     @Flag(name: .customLong("async"), help: "Asynchronous (buffered) rounds instead of synchronous ones.") var asynchronous = false
     @Option(help: "Share of the nodes invited to each round, in (0, 1].") var participation = 0.25
     @Option(help: "Share of nodes that send poisoned updates (×100, sign-flipped).") var poisoned = 0.0

@@ -41,7 +41,8 @@ public struct FleetSimulationConfiguration: Sendable {
     /// residual is left over. A residual is learning the gate never judged:
     /// carried into every later candidate, one that breaks a family gets
     /// every later round rejected until a round happens to cancel it.
-    public var downlink = StepCompressor.Configuration(fraction: 1, quantize: true)
+    public var downlink = FleetSimulationConfiguration.defaultDownlink
+    public static let defaultDownlink = StepCompressor.Configuration(fraction: 1, quantize: true)
     /// Asynchronous (buffered) rounds instead of synchronous ones.
     public var asynchronous: Bool
     /// Share of the live nodes the coordinator invites to each round (sampled by seed).

@@ -57,8 +57,10 @@ extension CoordinatorService {
     /// update passes alone (the round stays rejected) or when a trial fails.
     func screen(_ round: RoundStateMachine.Round, parent: UInt64, current: EvaluationReport) async -> GatedCandidate? {
         do {
-            var updates: [(node: String, hash: String)] = []
-            try store.forEachAcceptedUpdate(round: round.number) { updates.append(($0, $1)) }
+            var stored: [(node: String, hash: String)] = []
+            try store.forEachAcceptedUpdate(round: round.number) { stored.append(($0, $1)) }
+            // Each body is read back and decoded once, not once per trial.
+            let updates = try stored.map { (node: $0.node, delta: try Self.decode(try blobs.get($0.hash), limits: configuration.deltaLimits)) }
             var leftOut: [String: [String]] = [:]
             var alone: [(index: Int, trial: GatedCandidate)] = []
             for (index, update) in updates.enumerated() {
@@ -95,12 +97,14 @@ extension CoordinatorService {
         }
     }
 
-    /// The gated candidate of a round built from `updates` alone (bodies read back from the blob store).
+    /// The gated candidate of a round built from `updates` alone.
     private func gated(
-        updates: [(node: String, hash: String)], round: RoundStateMachine.Round, parent: UInt64, current: EvaluationReport
+        updates: [(node: String, delta: ScannedDelta)], round: RoundStateMachine.Round, parent: UInt64, current: EvaluationReport
     ) async throws -> GatedCandidate {
         var aggregator = try makeAggregator(for: round)
-        for update in updates { try refold(update.hash, into: &aggregator) }
+        for update in updates {
+            do { try aggregator.add(update.delta) } catch { throw Self.map(error) }
+        }
         let aggregate = try Self.finalize(aggregator, contributors: updates.map(\.node))
         return try await gated(aggregate, round: round.number, parent: parent, current: current)
     }

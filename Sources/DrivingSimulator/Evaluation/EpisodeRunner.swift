@@ -168,10 +168,12 @@ public enum EpisodeRunner {
                     if -ego.acceleration > configuration.hardBraking {
                         fire(.hardBraking, value: -ego.acceleration, detail: "")
                     }
-                    let cornering = ego.speed * ego.speed * abs(world.road.curvature(at: ego.s))
-                    let grip = min(world.environment.gripLimit, World.egoMaxGrip)
-                    if cornering > TriggerConfiguration.gripShare * grip {
-                        fire(.gripLimit, value: cornering / grip, detail: "\(Int((100 * cornering / grip).rounded())) % of the grip in the bend")
+                    if configuration.enabled.contains(.gripLimit) && !fired.contains(.gripLimit) {
+                        let cornering = ego.speed * ego.speed * abs(world.road.curvature(at: ego.s))
+                        let grip = min(world.environment.gripLimit, World.egoMaxGrip)
+                        if cornering > TriggerConfiguration.gripShare * grip {
+                            fire(.gripLimit, value: cornering / grip, detail: "\(Int((100 * cornering / grip).rounded())) % of the grip in the bend")
+                        }
                     }
                 }
                 if finished() { break }
