@@ -10,7 +10,10 @@ import Testing
 @testable import EdgeNode
 
 /// The whole node against the coordinator double: offline capture, sync, verification, hot swap, shutdown.
-@Suite("Edge node agent", .serialized, .timeLimit(.minutes(3)))
+///
+/// The time limit guards against a hang, not slowness: under the full suite on two cores a test that takes
+/// seconds alone waits minutes for the cooperative thread pool, so the limit sits above a whole test run.
+@Suite("Edge node agent", .serialized, .timeLimit(.minutes(10)))
 struct AgentTests {
     let fleet = TestFleet.shared
 
