@@ -69,6 +69,8 @@ struct Serve: AsyncParsableCommand {
     // MARK: Gate
     @Option(help: "Most collision-free points any gold family may lose (default 2).") var gateTolerance: Double?
     @Option(help: "Most extra guardrail interventions per episode any family may need (default 0.05).") var interventionTolerance: Double?
+    @Option(help: "Most collision-free points any gold family may have lost against the fleet's first version (default: no bound).")
+    var driftTolerance: Double?
     @Option(help: "Gate on at most this many gold episodes per family (default: all).") var gateEpisodesPerFamily: Int?
     @Option(help: "Gate on this gold family only (repeatable; default: every family).") var gateFamily: [String] = []
     @Flag(help: "A candidate that passes the gate waits for `fleet-coordinator approve VERSION`.") var manualApproval = false
@@ -107,6 +109,7 @@ struct Serve: AsyncParsableCommand {
         serverLearningRate = try serverLearningRate ?? env.value("SERVER_LEARNING_RATE")
         gateTolerance = try gateTolerance ?? env.value("GATE_TOLERANCE")
         interventionTolerance = try interventionTolerance ?? env.value("INTERVENTION_TOLERANCE")
+        driftTolerance = try driftTolerance ?? env.value("DRIFT_TOLERANCE")
         gateEpisodesPerFamily = try gateEpisodesPerFamily ?? env.value("GATE_EPISODES_PER_FAMILY")
         tickInterval = try tickInterval ?? env.value("TICK_INTERVAL")
         if gateFamily.isEmpty, let families = env["GATE_FAMILY"] { gateFamily = families.split(separator: ",").map(String.init) }
@@ -137,7 +140,7 @@ struct Serve: AsyncParsableCommand {
             downlink: .init(fraction: downlinkFraction ?? CoordinatorConfiguration.defaultDownlink.fraction, quantize: true),
             gate: .init(
                 tolerance: gateTolerance ?? 2, interventionTolerance: interventionTolerance ?? 0.05,
-                requiresApproval: manualApproval, screensUpdates: !noScreening
+                requiresApproval: manualApproval, screensUpdates: !noScreening, driftTolerance: driftTolerance
             ),
             gateSuite: .init(episodesPerFamily: gateEpisodesPerFamily, families: gateFamily.isEmpty ? nil : gateFamily),
             tickInterval: tickInterval ?? 1,

@@ -20,6 +20,7 @@ extension SimulateFleet {
             interventionTolerance: interventionTolerance, gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
             outputDirectory: outputDirectory, simulatorContent: try content.locate().root)
         configuration.downlinkFraction = downlinkFraction
+        configuration.driftTolerance = driftTolerance < 0 ? nil : driftTolerance
         let executables = try FleetExecutables.besideRunningExecutable()
         let fleet: ProcessFleet
         do { fleet = try ProcessFleet(configuration: configuration, executables: executables) } catch { throw ValidationError(error.message) }

@@ -21,6 +21,8 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "FedAvg's server learning rate.") var serverLearningRate: Float = 1
     @Option(help: "Points of gold-suite collision-free rate a family may lose before the gate rejects a candidate.") var gateTolerance = 4.2
     @Option(help: "Rise in guardrail interventions per episode the gate tolerates.") var interventionTolerance = 0.5
+    @Option(help: "Points of gold-suite collision-free rate a family may have lost against the fleet's first version (negative: no bound).")
+    var driftTolerance = 0.0
     @Option(help: "Points of collision-free rate the whole gold suite must gain for a candidate to ship (negative: no such rule).")
     var gateMinimumGain = 0.0
     @Option(help: "Captures in one lesson, at most.") var maxCaptures = 1
@@ -91,7 +93,8 @@ struct SimulateFleet: AsyncParsableCommand {
             serverOptimizer: .fedAvg(learningRate: serverLearningRate),
             gate: .init(
                 tolerance: gateTolerance, interventionTolerance: interventionTolerance,
-                minimumGain: gateMinimumGain < 0 ? nil : gateMinimumGain), compression: compression,
+                minimumGain: gateMinimumGain < 0 ? nil : gateMinimumGain, driftTolerance: driftTolerance < 0 ? nil : driftTolerance),
+            compression: compression,
             asynchronous: asynchronous, participation: participation, poisonedShare: poisoned, episodesPerRound: episodesPerRound, variations: variations, variationSource: variationSource, maxCaptures: maxCaptures,
             lesson: LessonSettings(
                 epochs: lessonEpochs, learningRate: lessonLearningRate, experts: lessonExperts, replay: lessonReplay,

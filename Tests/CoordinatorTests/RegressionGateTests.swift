@@ -84,4 +84,32 @@ struct RegressionGateTests {
         #expect(loose.decide(current: current, candidate: report(crashes: ["ice": 1])).verdict == "promoted", "a net gain within the tolerance ships")
         #expect(loose.decide(current: current, candidate: report(crashes: ["fog": 2, "ice": 1])).reasons.count == 1, "a net loss does not")
     }
+
+    @Test("with a drift tolerance, no family may fall below the fleet's first version by more, round after round")
+    func driftTolerance() throws {
+        let gate = try Self.gate()
+        func report(crashes: [String: Int]) -> EvaluationReport {
+            let episodes = ["fog", "ice"].flatMap { family in
+                (0..<4).map { index in
+                    EpisodeOutcome(
+                        id: "\(family)-\(index)", family: family, collided: index < crashes[family, default: 0], offRoad: false,
+                        collisionWith: nil, nearMiss: false, interventions: 0, meanSpeed: 20, rmsJerk: 1, minTimeToCollision: nil, time: 10)
+                }
+            }
+            return EvaluationReport(driver: "x", episodes: episodes)
+        }
+        // Each round may lose one episode of four in a family (25 points); the sum of rounds may lose none.
+        let guarded = RegressionGate(
+            configuration: .init(tolerance: 30, driftTolerance: 0), suite: gate.suite, suiteName: gate.suiteName,
+            library: gate.library, guardrail: gate.guardrail)
+        let first = report(crashes: [:])
+        let current = report(crashes: ["ice": 1])  // already down one ice episode
+        let foggier = guarded.decide(current: current, candidate: report(crashes: ["ice": 1, "fog": 1]), reference: first)
+        #expect(foggier.verdict == "rejected", "within the round's tolerance, but below the first version")
+        #expect(foggier.reasons == ["fog: collision-free would fall to 75.0, below the fleet's first version's 100.0 (drift tolerance 0.0 points)"])
+        #expect(guarded.decide(current: current, candidate: report(crashes: ["ice": 2]), reference: first).verdict == "rejected", "ice may not fall further")
+        #expect(guarded.decide(current: current, candidate: report(crashes: ["ice": 1]), reference: first).verdict == "promoted", "a family already down may stay")
+        #expect(guarded.decide(current: current, candidate: report(crashes: [:]), reference: first).verdict == "promoted")
+        #expect(guarded.decide(current: first, candidate: report(crashes: ["fog": 1]), reference: nil).verdict == "promoted", "no reference, no drift rule")
+    }
 }

@@ -30,16 +30,24 @@ public struct RegressionGate: Sendable {
         /// `CoordinatorService.screen`). Never with differential privacy:
         /// judging one update alone would reveal more of it than the noise allows.
         public var screensUpdates: Bool
+        /// Most collision-free points any family may have lost against the
+        /// fleet's first version, if set. The per-round `tolerance` lets each
+        /// promotion give a family a few knife-edge episodes; without a bound
+        /// on the sum, a family the fleet rarely meets drifts down round after
+        /// round. A family already further down than this may not lose more
+        /// (it may stay, or come back up).
+        public var driftTolerance: Double?
 
         public init(
             tolerance: Double = 2, interventionTolerance: Double = 0.05, requiresApproval: Bool = false, minimumGain: Double? = nil,
-            screensUpdates: Bool = true
+            screensUpdates: Bool = true, driftTolerance: Double? = nil
         ) {
             self.tolerance = tolerance
             self.interventionTolerance = interventionTolerance
             self.requiresApproval = requiresApproval
             self.minimumGain = minimumGain
             self.screensUpdates = screensUpdates
+            self.driftTolerance = driftTolerance
         }
     }
 
@@ -62,15 +70,19 @@ public struct RegressionGate: Sendable {
         try await PolicyEvaluation.evaluate(policy, suite: suite, library: library, name: name, guardrail: guardrail)
     }
 
-    /// Evaluates `candidate` and compares it with `current`'s report.
-    public func judge(candidate: MoEPolicy, current: EvaluationReport) async throws -> (summary: GateSummary, report: EvaluationReport) {
+    /// Evaluates `candidate` and compares it with `current`'s report (and,
+    /// for the drift tolerance, with `reference`'s: the fleet's first version).
+    public func judge(
+        candidate: MoEPolicy, current: EvaluationReport, reference: EvaluationReport? = nil
+    ) async throws -> (summary: GateSummary, report: EvaluationReport) {
         let report = try await evaluate(candidate, name: "candidate")
-        return (decide(current: current, candidate: report), report)
+        return (decide(current: current, candidate: report, reference: reference), report)
     }
 
-    /// The verdict for two reports of the same suite.
-    public func decide(current: EvaluationReport, candidate: EvaluationReport) -> GateSummary {
+    /// The verdict for reports of the same suite.
+    public func decide(current: EvaluationReport, candidate: EvaluationReport, reference: EvaluationReport? = nil) -> GateSummary {
         let candidateByFamily = Dictionary(uniqueKeysWithValues: candidate.families.map { ($0.family, $0) })
+        let referenceByFamily = Dictionary(uniqueKeysWithValues: (reference?.families ?? []).map { ($0.family, $0) })
         var families: [GateSummary.Family] = []
         var reasons: [String] = []
         let minimumGain = configuration.minimumGain
@@ -87,6 +99,10 @@ public struct RegressionGate: Sendable {
             let lost = before.collisionFreePercent - after.collisionFreePercent
             if lost > configuration.tolerance {
                 reasons.append("\(before.family): collision-free fell from \(percent(before.collisionFreePercent)) to \(percent(after.collisionFreePercent)) (tolerance \(percent(configuration.tolerance)) points)")
+            }
+            if lost > 0, let drift = configuration.driftTolerance, let first = referenceByFamily[before.family],
+               first.collisionFreePercent - after.collisionFreePercent > drift {
+                reasons.append("\(before.family): collision-free would fall to \(percent(after.collisionFreePercent)), below the fleet's first version's \(percent(first.collisionFreePercent)) (drift tolerance \(percent(drift)) points)")
             }
             let extra = after.interventionsPerEpisode - before.interventionsPerEpisode
             if extra > configuration.interventionTolerance {

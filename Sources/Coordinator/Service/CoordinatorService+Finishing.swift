@@ -46,6 +46,7 @@ extension CoordinatorService {
                 current = try await gate.evaluate(currentPolicy, name: "v\(parent)")
                 currentReport = (parent, current)
             }
+            try await loadReferenceReport(current: current, parent: parent)
             chosen = try await gated(aggregate, round: round.number, parent: parent, current: current)
             if chosen.summary.verdict == "rejected", aggregate.updateCount > 1, configuration.gate.screensUpdates,
                configuration.aggregation.privacy == nil, let screened = await screen(round, parent: parent, current: current) {
@@ -111,6 +112,16 @@ extension CoordinatorService {
             logger.error("cannot record the candidate", metadata: ["round": "\(round.number)", "error": "\(error.message)"])
             perform(state.gateFinished(round: round.number, promotedVersion: nil), at: now)
             abandon(round, reason: "the candidate could not be stored: \(error.message)", at: now)
+        }
+    }
+
+    /// The fleet's first version on the gold suite, when the gate bounds drift from it.
+    private func loadReferenceReport(current: EvaluationReport, parent: UInt64) async throws {
+        guard configuration.gate.driftTolerance != nil, referenceReport == nil else { return }
+        if parent == 1 {
+            referenceReport = current
+        } else if let first = try registry.version(1) {
+            referenceReport = try await gate.evaluate(try registry.policy(of: first), name: "v1")
         }
     }
 

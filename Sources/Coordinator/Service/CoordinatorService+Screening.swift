@@ -39,7 +39,7 @@ extension CoordinatorService {
         let built = try CandidateBuilder.build(
             base: currentPolicy, baseVersion: parent, round: round, step: step, aggregate: aggregate,
             downlink: &trialDownlink, limits: configuration.deltaLimits)
-        let (summary, report) = try await gate.judge(candidate: built.policy, current: current)
+        let (summary, report) = try await gate.judge(candidate: built.policy, current: current, reference: referenceReport)
         return GatedCandidate(
             aggregate: aggregate, built: built, optimizer: trialOptimizer, downlink: trialDownlink, summary: summary, report: report)
     }

@@ -52,6 +52,8 @@ public actor CoordinatorService: Service {
     var optimizer: ServerOptimizer
     /// The current version's gold-suite report, reused for every candidate.
     var currentReport: (version: UInt64, report: EvaluationReport)?
+    /// The fleet's first version's gold-suite report, for the gate's drift tolerance (made on first use).
+    var referenceReport: EvaluationReport?
     /// Rounds closed and waiting to be aggregated and gated, in order.
     var pendingFinishing: [RoundStateMachine.Round] = []
     var isFinishing = false

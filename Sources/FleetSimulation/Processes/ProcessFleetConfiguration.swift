@@ -30,6 +30,8 @@ public struct ProcessFleetConfiguration: Sendable {
     /// Gold-suite points a family may lose, and extra interventions per episode, before the gate rejects (nil: the coordinator's defaults).
     public var gateTolerance: Double?
     public var interventionTolerance: Double?
+    /// Gold-suite points a family may have lost against the fleet's first version (nil: no bound).
+    public var driftTolerance: Double?
     /// Gold episodes per family the gate drives (nil: the full suite).
     public var gateEpisodesPerFamily: Int?
     /// Gold families the gate drives (empty: every family).
