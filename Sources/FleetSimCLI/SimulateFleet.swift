@@ -22,7 +22,7 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Points of gold-suite collision-free rate a family may lose before the gate rejects a candidate.") var gateTolerance = 4.2
     @Option(help: "Rise in guardrail interventions per episode the gate tolerates.") var interventionTolerance = 0.5
     @Option(help: "Points of gold-suite collision-free rate a family may have lost against the fleet's first version (negative: no bound).")
-    var driftTolerance = 0.0
+    var driftTolerance = -1.0
     @Option(help: "Points of collision-free rate the whole gold suite must gain for a candidate to ship (negative: no such rule).")
     var gateMinimumGain = 0.0
     @Option(help: "Captures in one lesson, at most.") var maxCaptures = 1
