@@ -7,13 +7,13 @@ import PolicyNetwork
 @Suite("screening a rejected round's updates")
 struct ScreeningTests {
     /// An update that pushes every expert towards FASTER: the car speeds into whatever is ahead.
-    static func reckless(node: String, round: UInt64) -> PolicyDelta {
+    static func reckless(node: String, round: UInt64, baseVersion: UInt64 = 1) -> PolicyDelta {
         let layout = ModelLayout(policy: Fixture.basePolicy)
         let actions = layout["experts.0.fc2.bias"]!.elementCount
         var values = [Float](repeating: 0, count: actions)
         values[3] = 60  // FASTER's logit
         return PolicyDelta(
-            architecture: Fixture.basePolicy.architecture.hash, baseVersion: 1, round: round, nodeID: node,
+            architecture: Fixture.basePolicy.architecture.hash, baseVersion: baseVersion, round: round, nodeID: node,
             tensors: (0..<layout.expertCount).map {
                 TensorDelta(name: "experts.\($0).fc2.bias", shape: [actions], payload: .dense(values))
             },
