@@ -30,7 +30,7 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Adam step size of a lesson.") var lessonLearningRate: Float = 2e-3
     @Option(help: "Most experts a lesson trains.") var lessonExperts = 8
     @Option(help: "Share of every lesson batch replayed from ordinary driving, in [0, 1).") var lessonReplay = 0.25
-    @Option(help: "DAgger iterations of a lesson.") var lessonIterations = 3
+    @Option(help: "DAgger iterations of a lesson.") var lessonIterations = 2
     @Option(help: "Seconds before a trigger that a capture's scene is taken (0–5).") var captureLead = 2.0
     @Option(help: "Share of each delta's values a node sends (top-k), in (0, 1].") var compression = 0.2
     @Option(help: "Share of each changed tensor the model delta nodes download keeps (int8; the rest is carried to the next version), in (0, 1].")
