@@ -11,7 +11,7 @@ struct RegressionGateTests {
     static let content = SimulatorContent.locate(from: URL(fileURLWithPath: #filePath))!
 
     /// Two gold episodes per family keep the test quick in a debug build.
-    static func gate() throws -> RegressionGate {
+    static func gate(_ configuration: RegressionGate.Configuration = .init()) throws -> RegressionGate {
         let library = try ScenarioLibrary.load(directory: content.scenarios)
         let full = try GoldSuite.load(contentsOf: content.goldSuite, library: library)
         var perFamily: [String: Int] = [:]
@@ -20,7 +20,7 @@ struct RegressionGateTests {
             return perFamily[episode.family]! <= 2
         }
         return RegressionGate(
-            suite: GoldSuite(version: 1, description: "gate test subset", episodes: episodes),
+            configuration: configuration, suite: GoldSuite(version: 1, description: "gate test subset", episodes: episodes),
             suiteName: "gold (subset)", library: library,
             guardrail: try Guardrail.load(contentsOf: content.guardrailRules)
         )
@@ -54,62 +54,45 @@ struct RegressionGateTests {
         #expect(summary.verdict == "rejected")
         #expect(summary.reasons.count == 1)
         #expect(summary.reasons[0].hasPrefix("fog: collision-free fell from 100.0 to 75.0"))
-        let approval = RegressionGate(
-            configuration: .init(requiresApproval: true), suite: gate.suite, suiteName: gate.suiteName,
-            library: gate.library, guardrail: gate.guardrail
-        )
+        let approval = try Self.gate(.init(requiresApproval: true))
         #expect(approval.decide(current: report(fogCrashes: 1), candidate: report(fogCrashes: 0)).verdict == "awaiting_approval")
+    }
+
+    /// Four episodes each of fog and ice, the first `crashes[family]` of a family collided.
+    static func report(crashes: [String: Int]) -> EvaluationReport {
+        let episodes = ["fog", "ice"].flatMap { family in
+            (0..<4).map { index in
+                EpisodeOutcome(
+                    id: "\(family)-\(index)", family: family, collided: index < crashes[family, default: 0], offRoad: false,
+                    collisionWith: nil, nearMiss: false, interventions: 0, meanSpeed: 20, rmsJerk: 1, minTimeToCollision: nil, time: 10)
+            }
+        }
+        return EvaluationReport(driver: "x", episodes: episodes)
     }
 
     @Test("with a minimum gain, a candidate within every family's tolerance but no better overall is rejected")
     func minimumGain() throws {
-        let gate = try Self.gate()
-        func report(crashes: [String: Int]) -> EvaluationReport {
-            let episodes = ["fog", "ice"].flatMap { family in
-                (0..<4).map { index in
-                    EpisodeOutcome(
-                        id: "\(family)-\(index)", family: family, collided: index < crashes[family, default: 0], offRoad: false,
-                        collisionWith: nil, nearMiss: false, interventions: 0, meanSpeed: 20, rmsJerk: 1, minTimeToCollision: nil, time: 10)
-                }
-            }
-            return EvaluationReport(driver: "x", episodes: episodes)
-        }
-        let loose = RegressionGate(
-            configuration: .init(tolerance: 30, minimumGain: 0), suite: gate.suite, suiteName: gate.suiteName,
-            library: gate.library, guardrail: gate.guardrail)
-        let current = report(crashes: ["fog": 2])
-        let traded = loose.decide(current: current, candidate: report(crashes: ["fog": 1, "ice": 1]))
+        let loose = try Self.gate(.init(tolerance: 30, minimumGain: 0))
+        let current = Self.report(crashes: ["fog": 2])
+        let traded = loose.decide(current: current, candidate: Self.report(crashes: ["fog": 1, "ice": 1]))
         #expect(traded.verdict == "rejected", "one episode won in fog and one lost in ice is no gain")
         #expect(traded.reasons == ["the whole suite's collision-free rate went from 75.0 to 75.0 (it must gain more than 0.0 points)"])
-        #expect(loose.decide(current: current, candidate: report(crashes: ["ice": 1])).verdict == "promoted", "a net gain within the tolerance ships")
-        #expect(loose.decide(current: current, candidate: report(crashes: ["fog": 2, "ice": 1])).reasons.count == 1, "a net loss does not")
+        #expect(loose.decide(current: current, candidate: Self.report(crashes: ["ice": 1])).verdict == "promoted", "a net gain within the tolerance ships")
+        #expect(loose.decide(current: current, candidate: Self.report(crashes: ["fog": 2, "ice": 1])).reasons.count == 1, "a net loss does not")
     }
 
     @Test("with a drift tolerance, no family may fall below the fleet's first version by more, round after round")
     func driftTolerance() throws {
-        let gate = try Self.gate()
-        func report(crashes: [String: Int]) -> EvaluationReport {
-            let episodes = ["fog", "ice"].flatMap { family in
-                (0..<4).map { index in
-                    EpisodeOutcome(
-                        id: "\(family)-\(index)", family: family, collided: index < crashes[family, default: 0], offRoad: false,
-                        collisionWith: nil, nearMiss: false, interventions: 0, meanSpeed: 20, rmsJerk: 1, minTimeToCollision: nil, time: 10)
-                }
-            }
-            return EvaluationReport(driver: "x", episodes: episodes)
-        }
         // Each round may lose one episode of four in a family (25 points); the sum of rounds may lose none.
-        let guarded = RegressionGate(
-            configuration: .init(tolerance: 30, driftTolerance: 0), suite: gate.suite, suiteName: gate.suiteName,
-            library: gate.library, guardrail: gate.guardrail)
-        let first = report(crashes: [:])
-        let current = report(crashes: ["ice": 1])  // already down one ice episode
-        let foggier = guarded.decide(current: current, candidate: report(crashes: ["ice": 1, "fog": 1]), reference: first)
+        let guarded = try Self.gate(.init(tolerance: 30, driftTolerance: 0))
+        let first = Self.report(crashes: [:])
+        let current = Self.report(crashes: ["ice": 1])  // already down one ice episode
+        let foggier = guarded.decide(current: current, candidate: Self.report(crashes: ["ice": 1, "fog": 1]), reference: first)
         #expect(foggier.verdict == "rejected", "within the round's tolerance, but below the first version")
         #expect(foggier.reasons == ["fog: collision-free would fall to 75.0, below the fleet's first version's 100.0 (drift tolerance 0.0 points)"])
-        #expect(guarded.decide(current: current, candidate: report(crashes: ["ice": 2]), reference: first).verdict == "rejected", "ice may not fall further")
-        #expect(guarded.decide(current: current, candidate: report(crashes: ["ice": 1]), reference: first).verdict == "promoted", "a family already down may stay")
-        #expect(guarded.decide(current: current, candidate: report(crashes: [:]), reference: first).verdict == "promoted")
-        #expect(guarded.decide(current: first, candidate: report(crashes: ["fog": 1]), reference: nil).verdict == "promoted", "no reference, no drift rule")
+        #expect(guarded.decide(current: current, candidate: Self.report(crashes: ["ice": 2]), reference: first).verdict == "rejected", "ice may not fall further")
+        #expect(guarded.decide(current: current, candidate: Self.report(crashes: ["ice": 1]), reference: first).verdict == "promoted", "a family already down may stay")
+        #expect(guarded.decide(current: current, candidate: Self.report(crashes: [:]), reference: first).verdict == "promoted")
+        #expect(guarded.decide(current: first, candidate: Self.report(crashes: ["fog": 1]), reference: nil).verdict == "promoted", "no reference, no drift rule")
     }
 }
