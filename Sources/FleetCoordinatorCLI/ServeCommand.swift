@@ -71,6 +71,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most extra guardrail interventions per episode any family may need (default 0.05).") var interventionTolerance: Double?
     @Option(help: "Most collision-free points any gold family may have lost against the fleet's first version (default: no bound).")
     var driftTolerance: Double?
+    @Option(help: "Shrink each gold family's tolerance to this many binomial standard errors of its collision rate (default: the fixed tolerance only).")
+    var toleranceStandardErrors: Double?
     @Option(help: "Gate on at most this many gold episodes per family (default: all).") var gateEpisodesPerFamily: Int?
     @Option(help: "Gate on this gold family only (repeatable; default: every family).") var gateFamily: [String] = []
     @Flag(help: "A candidate that passes the gate waits for `fleet-coordinator approve VERSION`.") var manualApproval = false
@@ -110,6 +112,7 @@ struct Serve: AsyncParsableCommand {
         gateTolerance = try gateTolerance ?? env.value("GATE_TOLERANCE")
         interventionTolerance = try interventionTolerance ?? env.value("INTERVENTION_TOLERANCE")
         driftTolerance = try driftTolerance ?? env.value("DRIFT_TOLERANCE")
+        toleranceStandardErrors = try toleranceStandardErrors ?? env.value("TOLERANCE_STANDARD_ERRORS")
         gateEpisodesPerFamily = try gateEpisodesPerFamily ?? env.value("GATE_EPISODES_PER_FAMILY")
         tickInterval = try tickInterval ?? env.value("TICK_INTERVAL")
         if gateFamily.isEmpty, let families = env["GATE_FAMILY"] { gateFamily = families.split(separator: ",").map(String.init) }
@@ -140,7 +143,8 @@ struct Serve: AsyncParsableCommand {
             downlink: .init(fraction: downlinkFraction ?? CoordinatorConfiguration.defaultDownlink.fraction, quantize: true),
             gate: .init(
                 tolerance: gateTolerance ?? 2, interventionTolerance: interventionTolerance ?? 0.05,
-                requiresApproval: manualApproval, screensUpdates: !noScreening, driftTolerance: driftTolerance
+                requiresApproval: manualApproval, screensUpdates: !noScreening, driftTolerance: driftTolerance,
+                toleranceStandardErrors: toleranceStandardErrors
             ),
             gateSuite: .init(episodesPerFamily: gateEpisodesPerFamily, families: gateFamily.isEmpty ? nil : gateFamily),
             tickInterval: tickInterval ?? 1,

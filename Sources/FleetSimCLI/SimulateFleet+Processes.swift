@@ -21,6 +21,7 @@ extension SimulateFleet {
             outputDirectory: outputDirectory, simulatorContent: try content.locate().root)
         configuration.downlinkFraction = downlinkFraction
         configuration.driftTolerance = driftTolerance < 0 ? nil : driftTolerance
+        configuration.toleranceStandardErrors = gateToleranceStandardErrors < 0 ? nil : gateToleranceStandardErrors
         let executables = try FleetExecutables.besideRunningExecutable()
         let fleet: ProcessFleet
         do { fleet = try ProcessFleet(configuration: configuration, executables: executables) } catch { throw ValidationError(error.message) }

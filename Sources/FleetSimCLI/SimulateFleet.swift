@@ -23,6 +23,8 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Rise in guardrail interventions per episode the gate tolerates.") var interventionTolerance = 0.5
     @Option(help: "Points of gold-suite collision-free rate a family may have lost against the fleet's first version (negative: no bound).")
     var driftTolerance = -1.0
+    @Option(help: "Shrink each family's gate tolerance to this many binomial standard errors of its collision rate (negative: the fixed tolerance only).")
+    var gateToleranceStandardErrors = -1.0
     @Option(help: "Points of collision-free rate the whole gold suite must gain for a candidate to ship (negative: no such rule).")
     var gateMinimumGain = 0.0
     @Option(help: "Captures in one lesson, at most.") var maxCaptures = 1
@@ -93,7 +95,8 @@ struct SimulateFleet: AsyncParsableCommand {
             serverOptimizer: .fedAvg(learningRate: serverLearningRate),
             gate: .init(
                 tolerance: gateTolerance, interventionTolerance: interventionTolerance,
-                minimumGain: gateMinimumGain < 0 ? nil : gateMinimumGain, driftTolerance: driftTolerance < 0 ? nil : driftTolerance),
+                minimumGain: gateMinimumGain < 0 ? nil : gateMinimumGain, driftTolerance: driftTolerance < 0 ? nil : driftTolerance,
+                toleranceStandardErrors: gateToleranceStandardErrors < 0 ? nil : gateToleranceStandardErrors),
             compression: compression,
             asynchronous: asynchronous, participation: participation, poisonedShare: poisoned, episodesPerRound: episodesPerRound, variations: variations, variationSource: variationSource, maxCaptures: maxCaptures,
             lesson: LessonSettings(

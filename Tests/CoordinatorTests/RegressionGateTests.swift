@@ -95,4 +95,27 @@ struct RegressionGateTests {
         #expect(guarded.decide(current: current, candidate: Self.report(crashes: [:]), reference: first).verdict == "promoted")
         #expect(guarded.decide(current: first, candidate: Self.report(crashes: ["fog": 1]), reference: nil).verdict == "promoted", "no reference, no drift rule")
     }
+
+    @Test("with standard errors, a family that fails few episodes may lose fewer; one that fails many keeps the fixed tolerance")
+    func toleranceInStandardErrors() throws {
+        let rules = RegressionGate.Configuration(tolerance: 4.2, toleranceStandardErrors: 1)
+        func family(failing: Int) -> FamilyScore {
+            EvaluationReport(driver: "x", episodes: (0..<96).map { index in
+                EpisodeOutcome(
+                    id: "ice-\(index)", family: "ice", collided: index < failing, offRoad: false, collisionWith: nil, nearMiss: false,
+                    interventions: 0, meanSpeed: 20, rmsJerk: 1, minTimeToCollision: nil, time: 10)
+            }).overall
+        }
+        #expect(abs(rules.tolerance(for: family(failing: 4)) - 2.04) < 0.01, "4 of 96: one episode may go, not two")
+        #expect(abs(rules.tolerance(for: family(failing: 0)) - 1.04) < 0.01, "none failing counts as one")
+        #expect(rules.tolerance(for: family(failing: 48)) == 4.2, "half failing: the fixed tolerance")
+        #expect(RegressionGate.Configuration(tolerance: 4.2).tolerance(for: family(failing: 4)) == 4.2)
+        // Four episodes a family, one failing: the standard error is 21.7 points, so losing one more (25) is too much.
+        let loose = try Self.gate(.init(tolerance: 30))
+        let scaled = try Self.gate(.init(tolerance: 30, toleranceStandardErrors: 1))
+        let current = Self.report(crashes: ["fog": 1, "ice": 1])
+        let candidate = Self.report(crashes: ["fog": 2])
+        #expect(loose.decide(current: current, candidate: candidate).verdict == "promoted")
+        #expect(scaled.decide(current: current, candidate: candidate).reasons == ["fog: collision-free fell from 75.0 to 50.0 (tolerance 21.7 points)"])
+    }
 }

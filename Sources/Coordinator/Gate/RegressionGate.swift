@@ -37,10 +37,17 @@ public struct RegressionGate: Sendable {
         /// round. A family already further down than this may not lose more
         /// (it may stay, or come back up).
         public var driftTolerance: Double?
+        /// If set, a family's tolerance shrinks to this many binomial standard
+        /// errors of its current collision rate, 100·√(p(1−p)/n) points (p at
+        /// least 1/n), when that is below `tolerance`. A family that fails 4
+        /// episodes of 96 has few knife-edge episodes to flip, so losing 4
+        /// more is a real regression; one that fails half of them flips
+        /// several with any change.
+        public var toleranceStandardErrors: Double?
 
         public init(
             tolerance: Double = 2, interventionTolerance: Double = 0.05, requiresApproval: Bool = false, minimumGain: Double? = nil,
-            screensUpdates: Bool = true, driftTolerance: Double? = nil
+            screensUpdates: Bool = true, driftTolerance: Double? = nil, toleranceStandardErrors: Double? = nil
         ) {
             self.tolerance = tolerance
             self.interventionTolerance = interventionTolerance
@@ -48,6 +55,15 @@ public struct RegressionGate: Sendable {
             self.minimumGain = minimumGain
             self.screensUpdates = screensUpdates
             self.driftTolerance = driftTolerance
+            self.toleranceStandardErrors = toleranceStandardErrors
+        }
+
+        /// Most collision-free points `family` may lose from where it stands.
+        public func tolerance(for family: FamilyScore) -> Double {
+            guard let toleranceStandardErrors, family.episodes > 0 else { return tolerance }
+            let n = Double(family.episodes)
+            let p = max(family.collisionRate, 1 / n)
+            return min(tolerance, toleranceStandardErrors * 100 * (p * (1 - p) / n).squareRoot())
         }
     }
 
@@ -97,8 +113,9 @@ public struct RegressionGate: Sendable {
                 currentInterventions: before.interventionsPerEpisode, candidateInterventions: after.interventionsPerEpisode
             ))
             let lost = before.collisionFreePercent - after.collisionFreePercent
-            if lost > configuration.tolerance {
-                reasons.append("\(before.family): collision-free fell from \(percent(before.collisionFreePercent)) to \(percent(after.collisionFreePercent)) (tolerance \(percent(configuration.tolerance)) points)")
+            let tolerance = configuration.tolerance(for: before)
+            if lost > tolerance {
+                reasons.append("\(before.family): collision-free fell from \(percent(before.collisionFreePercent)) to \(percent(after.collisionFreePercent)) (tolerance \(percent(tolerance)) points)")
             }
             if lost > 0, let drift = configuration.driftTolerance, let first = referenceByFamily[before.family],
                first.collisionFreePercent - after.collisionFreePercent > drift {

@@ -32,6 +32,8 @@ public struct ProcessFleetConfiguration: Sendable {
     public var interventionTolerance: Double?
     /// Gold-suite points a family may have lost against the fleet's first version (nil: no bound).
     public var driftTolerance: Double?
+    /// Standard errors of a family's collision rate its gate tolerance shrinks to (nil: the fixed tolerance only).
+    public var toleranceStandardErrors: Double?
     /// Gold episodes per family the gate drives (nil: the full suite).
     public var gateEpisodesPerFamily: Int?
     /// Gold families the gate drives (empty: every family).
