@@ -24,7 +24,7 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Points of gold-suite collision-free rate a family may have lost against the fleet's first version (negative: no bound).")
     var driftTolerance = -1.0
     @Option(help: "Shrink each family's gate tolerance to this many binomial standard errors of its collision rate (negative: the fixed tolerance only).")
-    var gateToleranceStandardErrors = -1.0
+    var gateToleranceStandardErrors = 1.0
     @Option(help: "Points of collision-free rate the whole gold suite must gain for a candidate to ship (negative: no such rule).")
     var gateMinimumGain = 0.0
     @Option(help: "Captures in one lesson, at most.") var maxCaptures = 1
