@@ -24,4 +24,17 @@ public enum DeltaShrinking {
         }
         return result
     }
+
+    /// The base with only expert `expert` taken from `local`: the lesson narrowed to one expert.
+    public static func keepingOnly(expert: Int, base: MoEPolicy, local: MoEPolicy) throws(LearningError) -> MoEPolicy {
+        var parameters = base.parameterSet()
+        var result = base
+        do {
+            for entry in try local.parameterSet(expert: expert) { try parameters.replace(entry.name, with: entry.tensor) }
+            try result.load(parameters)
+        } catch {
+            throw LearningError(.deltaMismatch, "Cannot narrow the change to expert \(expert): \(error.message)")
+        }
+        return result
+    }
 }

@@ -56,6 +56,8 @@ struct SimulateFleet: AsyncParsableCommand {
     var lessonCheckEpisodes = 96
     @Option(help: "Collision-free points a family may lose in a node's check (default: the gate's tolerance).")
     var lessonCheckTolerance: Double?
+    @Option(help: "Collision-free points a lesson must gain over a node's check episodes (default: the gate's minimum gain).")
+    var lessonCheckMinimumGain: Double?
     @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 0
     @Flag(help: "Also run the baselines on the same captures: local-only twins (one per region) and a centralized trainer.")
     var baselines = false
@@ -109,6 +111,7 @@ struct SimulateFleet: AsyncParsableCommand {
         configuration.variationSpread = variationSpread
         configuration.downlink = StepCompressor.Configuration(fraction: downlinkFraction, quantize: true)
         configuration.lessonCheckTolerance = lessonCheckTolerance
+        configuration.lessonCheckMinimumGain = lessonCheckMinimumGain
         configuration.seedModel = seedModel.map { URL(fileURLWithPath: $0) }
         let simulation: FleetSimulation
         do { simulation = try FleetSimulation(configuration: configuration) } catch { throw ValidationError(error.message) }

@@ -60,13 +60,14 @@ extension LearningVehicle {
         }
         guard let check else { return try learner.delta(for: adaptation, base: policy, header: header, compressor: &compressor) }
         let base = policy
-        let outcome = try await check.review(local: adaptation.local, base: base, compressor: &compressor) { model, compressor in
+        let leading = adaptation.trainedExperts.count > 1 && adaptation.grownExpert == nil ? adaptation.trainedExperts.first : nil
+        let outcome = try await check.review(local: adaptation.local, base: base, leading: leading, compressor: &compressor) { model, compressor in
             var shortened = adaptation
             shortened.local = model
             return try learner.delta(for: shortened, base: base, header: header, compressor: &compressor)
         }
         if trace {
-            let verdict = outcome.step.map { "sends step \($0)" } ?? "withholds the lesson: \(outcome.reasons.joined(separator: "; "))"
+            let verdict = outcome.trial.map { "sends \($0)" } ?? "withholds the lesson: \(outcome.reasons.joined(separator: "; "))"
             FileHandle.standardError.write(Data("\(id): check \(verdict)\n".utf8))
         }
         return outcome.delta

@@ -76,51 +76,69 @@ struct LessonCheck: Sendable {
 
     /// What the check decided about one lesson.
     struct Outcome: Sendable {
-        /// The delta to send (nil: withheld) and the step it carries.
+        /// The delta to send (nil: withheld) and the trial it carries.
         var delta: PolicyDelta?
-        var step: Float?
-        /// Why the last step tried failed, when the lesson is withheld.
+        var trial: Trial?
+        /// Why the last trial failed, when the lesson is withheld.
         var reasons: [String]
     }
 
-    /// The longest step towards `local` whose compressed delta passes; `delta`
-    /// builds what the node would send for a model. The compressor's error
-    /// feedback advances only for the delta that is sent.
+    /// One way of sending part of a lesson: base + step · (local − base),
+    /// over every trained expert or only `expert`.
+    struct Trial: Sendable, Equatable, CustomStringConvertible {
+        var step: Float
+        var expert: Int?
+        var description: String { expert.map { "step \(step) of expert \($0) alone" } ?? "step \(step)" }
+    }
+
+    /// The trials for a lesson whose most-used trained expert is `leading`,
+    /// in the order they are tried: the whole lesson at each of ``steps``,
+    /// then, when it trained more than one expert, the leading expert alone.
+    /// The experts a family's scenes share with other families' carry most of
+    /// a lesson's side effects; its own leading expert often carries the fix.
+    static func trials(leading: Int?) -> [Trial] {
+        steps.map { Trial(step: $0) } + (leading.map { expert in steps.prefix(2).map { Trial(step: $0, expert: expert) } } ?? [])
+    }
+
+    /// The first trial towards `local` whose compressed delta passes;
+    /// `delta` builds what the node would send for a model. The
+    /// compressor's error feedback advances only for the delta that is sent.
+    /// `leading` is the lesson's most-used trained expert, when it trained several.
     func review(
-        local: MoEPolicy, base: MoEPolicy, compressor: inout DeltaCompressor,
+        local: MoEPolicy, base: MoEPolicy, leading: Int? = nil, compressor: inout DeltaCompressor,
         delta: (MoEPolicy, inout DeltaCompressor) throws -> PolicyDelta
     ) async throws -> Outcome {
         let start = compressor
-        let (passed, reasons) = try await longestPassingStep(towards: local, from: base) { model in
+        let (passed, reasons) = try await firstPassingTrial(towards: local, from: base, leading: leading) { model in
             var trial = start
             let sent = try delta(model, &trial)
             return ((sent, trial), try DeltaApplier.apply(sent, to: base))
         }
-        guard let passed else { return Outcome(delta: nil, step: nil, reasons: reasons) }
+        guard let passed else { return Outcome(delta: nil, trial: nil, reasons: reasons) }
         compressor = passed.candidate.1
-        return Outcome(delta: passed.candidate.0, step: passed.step, reasons: [])
+        return Outcome(delta: passed.candidate.0, trial: passed.trial, reasons: [])
     }
 
     /// The longest step towards `local` that passes as it is — for a trainer
     /// whose model crosses no wire (the centralized baseline); nil when none does.
     func review(local: MoEPolicy, base: MoEPolicy) async throws -> (model: MoEPolicy, step: Float)? {
-        let (passed, _) = try await longestPassingStep(towards: local, from: base) { ($0, $0) }
-        return passed.map { ($0.candidate, $0.step) }
+        let (passed, _) = try await firstPassingTrial(towards: local, from: base, leading: nil) { ($0, $0) }
+        return passed.map { ($0.candidate, $0.trial.step) }
     }
 
-    /// Tries base + α · (local − base) for each of ``steps``, longest first:
-    /// `make` turns a model into what would be shipped and the model it
-    /// amounts to, which is judged. Returns the first that passes, or the
-    /// reasons the last one failed.
-    private func longestPassingStep<Candidate>(
-        towards local: MoEPolicy, from base: MoEPolicy, make: (MoEPolicy) throws -> (Candidate, MoEPolicy)
-    ) async throws -> (passed: (candidate: Candidate, step: Float)?, reasons: [String]) {
+    /// Tries each of ``trials(leading:)``: `make` turns a model into what
+    /// would be shipped and the model it amounts to, which is judged.
+    /// Returns the first that passes, or the reasons the last one failed.
+    private func firstPassingTrial<Candidate>(
+        towards local: MoEPolicy, from base: MoEPolicy, leading: Int?, make: (MoEPolicy) throws -> (Candidate, MoEPolicy)
+    ) async throws -> (passed: (candidate: Candidate, trial: Trial)?, reasons: [String]) {
         var reasons: [String] = []
-        for step in Self.steps {
-            let model = step < 1 ? try DeltaShrinking.interpolate(base: base, local: local, fraction: step) : local
+        for trial in Self.trials(leading: leading) {
+            let target = try trial.expert.map { try DeltaShrinking.keepingOnly(expert: $0, base: base, local: local) } ?? local
+            let model = trial.step < 1 ? try DeltaShrinking.interpolate(base: base, local: target, fraction: trial.step) : target
             let (candidate, judged) = try make(model)
             reasons = try await judge(judged)
-            if reasons.isEmpty { return ((candidate, step), []) }
+            if reasons.isEmpty { return ((candidate, trial), []) }
         }
         return (nil, reasons)
     }

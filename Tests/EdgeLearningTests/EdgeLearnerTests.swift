@@ -301,6 +301,19 @@ struct LearningPartsTests {
         }
     }
 
+    @Test("a lesson narrowed to one expert takes that expert from the local model and everything else from the base")
+    func narrowingToOneExpert() throws {
+        let base = LearningFixtures.base
+        let local = try MoEPolicy(architecture: .driving, seed: 99)
+        let narrowed = try DeltaShrinking.keepingOnly(expert: 2, base: base, local: local)
+        let baseSet = base.parameterSet(), localSet = local.parameterSet()
+        for element in narrowed.parameterSet() {
+            let source = MoEPolicy.expertIndex(ofParameter: element.name) == 2 ? localSet : baseSet
+            #expect(element.tensor.scalars == source[element.name]!.scalars, "\(element.name)")
+        }
+        #expect(throws: LearningError.self) { try DeltaShrinking.keepingOnly(expert: 99, base: base, local: local) }
+    }
+
     @Test("a step size outside (0, 1) is a typed error naming the field")
     func shrinkFactorValidation() throws {
         var configuration = EdgeLearner.Configuration()

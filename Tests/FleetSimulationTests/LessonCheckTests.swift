@@ -45,7 +45,7 @@ struct LessonCheckTests {
         // Even a quarter of the step leaves the weights sign-flipped.
         let outcome = try await check.review(local: try Self.scaled(base, by: -4), base: base, compressor: &compressor, delta: Self.delta(base: base))
         #expect(outcome.delta == nil)
-        #expect(outcome.step == nil)
+        #expect(outcome.trial == nil)
         #expect(!outcome.reasons.isEmpty, "the node can say what the lesson broke")
     }
 
@@ -56,8 +56,32 @@ struct LessonCheckTests {
         var compressor = DeltaCompressor(configuration: .init(fraction: 1))
         let outcome = try await check.review(
             local: try Self.scaled(base, by: 1.000_001), base: base, compressor: &compressor, delta: Self.delta(base: base))
-        #expect(outcome.step == 1)
+        #expect(outcome.trial == LessonCheck.Trial(step: 1))
         #expect(outcome.delta != nil)
         #expect(outcome.reasons.isEmpty)
+    }
+
+    @Test("the whole lesson's steps come first, then its leading expert alone, and only when it trained several")
+    func trialOrder() {
+        #expect(LessonCheck.trials(leading: nil).map(\.description) == ["step 1.0", "step 0.5", "step 0.25"])
+        #expect(LessonCheck.trials(leading: 3) == LessonCheck.trials(leading: nil) + [
+            LessonCheck.Trial(step: 1, expert: 3), LessonCheck.Trial(step: 0.5, expert: 3)])
+    }
+
+    @Test("a lesson whose other experts break driving is sent as its leading expert alone")
+    func leadingExpertAloneIsSent() async throws {
+        let base = try BasePolicy.load(from: Self.content)
+        let check = try await Self.check(for: base)
+        // Expert 0 barely moves; every other expert is sign-flipped.
+        var local = try Self.scaled(base, by: -4)
+        var parameters = local.parameterSet()
+        for entry in try Self.scaled(base, by: 1.000_01).parameterSet(expert: 0) { try parameters.replace(entry.name, with: entry.tensor) }
+        try local.load(parameters)
+        var compressor = DeltaCompressor(configuration: .init(fraction: 1))
+        let outcome = try await check.review(local: local, base: base, leading: 0, compressor: &compressor, delta: Self.delta(base: base))
+        #expect(outcome.trial == LessonCheck.Trial(step: 1, expert: 0))
+        let sent = try #require(outcome.delta)
+        #expect(!sent.tensors.isEmpty)
+        #expect(sent.tensors.allSatisfy { MoEPolicy.expertIndex(ofParameter: $0.name) == 0 }, "only expert 0 travels")
     }
 }
