@@ -73,6 +73,8 @@ struct Serve: AsyncParsableCommand {
     var driftTolerance: Double?
     @Option(help: "Shrink each gold family's tolerance to this many binomial standard errors of its collision rate (default: the fixed tolerance only).")
     var toleranceStandardErrors: Double?
+    @Option(help: "Reject a gold family whose episodes newly crashing outnumber those newly clean by this many √(flips) (McNemar; default: no such rule).")
+    var flipStandardErrors: Double?
     @Option(help: "Gate on at most this many gold episodes per family (default: all).") var gateEpisodesPerFamily: Int?
     @Option(help: "Gate on this gold family only (repeatable; default: every family).") var gateFamily: [String] = []
     @Flag(help: "A candidate that passes the gate waits for `fleet-coordinator approve VERSION`.") var manualApproval = false
@@ -113,6 +115,7 @@ struct Serve: AsyncParsableCommand {
         interventionTolerance = try interventionTolerance ?? env.value("INTERVENTION_TOLERANCE")
         driftTolerance = try driftTolerance ?? env.value("DRIFT_TOLERANCE")
         toleranceStandardErrors = try toleranceStandardErrors ?? env.value("TOLERANCE_STANDARD_ERRORS")
+        flipStandardErrors = try flipStandardErrors ?? env.value("FLIP_STANDARD_ERRORS")
         gateEpisodesPerFamily = try gateEpisodesPerFamily ?? env.value("GATE_EPISODES_PER_FAMILY")
         tickInterval = try tickInterval ?? env.value("TICK_INTERVAL")
         if gateFamily.isEmpty, let families = env["GATE_FAMILY"] { gateFamily = families.split(separator: ",").map(String.init) }
@@ -144,7 +147,7 @@ struct Serve: AsyncParsableCommand {
             gate: .init(
                 tolerance: gateTolerance ?? 2, interventionTolerance: interventionTolerance ?? 0.05,
                 requiresApproval: manualApproval, screensUpdates: !noScreening, driftTolerance: driftTolerance,
-                toleranceStandardErrors: toleranceStandardErrors
+                toleranceStandardErrors: toleranceStandardErrors, flipStandardErrors: flipStandardErrors
             ),
             gateSuite: .init(episodesPerFamily: gateEpisodesPerFamily, families: gateFamily.isEmpty ? nil : gateFamily),
             tickInterval: tickInterval ?? 1,

@@ -25,6 +25,8 @@ struct SimulateFleet: AsyncParsableCommand {
     var driftTolerance = -1.0
     @Option(help: "Shrink each family's gate tolerance to this many binomial standard errors of its collision rate (negative: the fixed tolerance only).")
     var gateToleranceStandardErrors = 1.0
+    @Option(help: "Reject a family whose episodes newly crashing outnumber those newly clean by this many √(flips) (McNemar; negative: no such rule).")
+    var gateFlipStandardErrors = -1.0
     @Option(help: "Points of collision-free rate the whole gold suite must gain for a candidate to ship (negative: no such rule).")
     var gateMinimumGain = 0.0
     @Option(help: "Captures in one lesson, at most.") var maxCaptures = 1
@@ -98,7 +100,8 @@ struct SimulateFleet: AsyncParsableCommand {
             gate: .init(
                 tolerance: gateTolerance, interventionTolerance: interventionTolerance,
                 minimumGain: gateMinimumGain < 0 ? nil : gateMinimumGain, driftTolerance: driftTolerance < 0 ? nil : driftTolerance,
-                toleranceStandardErrors: gateToleranceStandardErrors < 0 ? nil : gateToleranceStandardErrors),
+                toleranceStandardErrors: gateToleranceStandardErrors < 0 ? nil : gateToleranceStandardErrors,
+                flipStandardErrors: gateFlipStandardErrors < 0 ? nil : gateFlipStandardErrors),
             compression: compression,
             asynchronous: asynchronous, participation: participation, poisonedShare: poisoned, episodesPerRound: episodesPerRound, variations: variations, variationSource: variationSource, maxCaptures: maxCaptures,
             lesson: LessonSettings(

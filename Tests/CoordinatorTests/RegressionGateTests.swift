@@ -118,4 +118,32 @@ struct RegressionGateTests {
         #expect(loose.decide(current: current, candidate: candidate).verdict == "promoted")
         #expect(scaled.decide(current: current, candidate: candidate).reasons == ["fog: collision-free fell from 75.0 to 50.0 (tolerance 21.7 points)"])
     }
+
+    /// Eight episodes each of fog and ice, crashing in exactly the given episode indices.
+    static func report(crashing: [String: Set<Int>]) -> EvaluationReport {
+        EvaluationReport(driver: "x", episodes: ["fog", "ice"].flatMap { family in
+            (0..<8).map { index in
+                EpisodeOutcome(
+                    id: "\(family)-\(index)", family: family, collided: crashing[family, default: []].contains(index), offRoad: false,
+                    collisionWith: nil, nearMiss: false, interventions: 0, meanSpeed: 20, rmsJerk: 1, minTimeToCollision: nil, time: 10)
+            }
+        })
+    }
+
+    @Test("flips are counted episode by episode: a family that only loses fails, one that churns may lose one net")
+    func pairedFlips() throws {
+        let current = Self.report(crashing: ["fog": [0, 1, 2], "ice": [0]])
+        let candidate = Self.report(crashing: ["fog": [1, 2, 3, 4], "ice": [0, 5]])
+        let flips = EpisodeFlips.byFamily(from: current, to: candidate)
+        #expect(flips["fog"] == EpisodeFlips(newlyCrashed: 2, newlyClean: 1))
+        #expect(flips["ice"] == EpisodeFlips(newlyCrashed: 1, newlyClean: 0))
+        let rules = RegressionGate.Configuration(tolerance: 30, flipStandardErrors: 1)
+        #expect(!rules.isRegression(EpisodeFlips(newlyCrashed: 2, newlyClean: 1)), "1 net of 3 flips is within √3")
+        #expect(rules.isRegression(EpisodeFlips(newlyCrashed: 3, newlyClean: 0)))
+        #expect(!rules.isRegression(EpisodeFlips(newlyCrashed: 1, newlyClean: 4)), "a net gain is never a regression")
+        #expect(!RegressionGate.Configuration(tolerance: 30).isRegression(EpisodeFlips(newlyCrashed: 5)), "off unless configured")
+        let reasons = try Self.gate(rules).decide(current: current, candidate: candidate).reasons
+        #expect(reasons == ["ice: episodes newly crashing 1, newly clean 0 (a net loss of at least 1.0 standard errors of the flips)"])
+        #expect(try Self.gate(.init(tolerance: 30)).decide(current: current, candidate: candidate).verdict == "promoted")
+    }
 }

@@ -44,10 +44,19 @@ public struct RegressionGate: Sendable {
         /// more is a real regression; one that fails half of them flips
         /// several with any change.
         public var toleranceStandardErrors: Double?
+        /// If set, a family's net loss is also judged against its paired
+        /// flips (McNemar): with `b` episodes the candidate newly crashes in
+        /// and `c` it newly drives clean, the family fails when b − c ≥ this
+        /// many √(b + c). Where many knife-edge episodes flip both ways a net
+        /// loss of one is churn; where one episode flips and only for the
+        /// worse — ice, which the model almost always drives clean — it is a
+        /// regression, however small against the tolerance.
+        public var flipStandardErrors: Double?
 
         public init(
             tolerance: Double = 2, interventionTolerance: Double = 0.05, requiresApproval: Bool = false, minimumGain: Double? = nil,
-            screensUpdates: Bool = true, driftTolerance: Double? = nil, toleranceStandardErrors: Double? = nil
+            screensUpdates: Bool = true, driftTolerance: Double? = nil, toleranceStandardErrors: Double? = nil,
+            flipStandardErrors: Double? = nil
         ) {
             self.tolerance = tolerance
             self.interventionTolerance = interventionTolerance
@@ -56,6 +65,13 @@ public struct RegressionGate: Sendable {
             self.screensUpdates = screensUpdates
             self.driftTolerance = driftTolerance
             self.toleranceStandardErrors = toleranceStandardErrors
+            self.flipStandardErrors = flipStandardErrors
+        }
+
+        /// Whether `flips` of one family are a loss beyond their churn (see ``flipStandardErrors``).
+        public func isRegression(_ flips: EpisodeFlips) -> Bool {
+            guard let flipStandardErrors, flips.newlyCrashed > flips.newlyClean else { return false }
+            return Double(flips.newlyCrashed - flips.newlyClean) >= flipStandardErrors * Double(flips.newlyCrashed + flips.newlyClean).squareRoot()
         }
 
         /// Most collision-free points `family` may lose from where it stands.
@@ -98,6 +114,7 @@ public struct RegressionGate: Sendable {
     /// The verdict for reports of the same suite.
     public func decide(current: EvaluationReport, candidate: EvaluationReport, reference: EvaluationReport? = nil) -> GateSummary {
         let candidateByFamily = Dictionary(uniqueKeysWithValues: candidate.families.map { ($0.family, $0) })
+        let flipsByFamily = configuration.flipStandardErrors == nil ? [:] : EpisodeFlips.byFamily(from: current, to: candidate)
         let referenceByFamily = Dictionary(uniqueKeysWithValues: (reference?.families ?? []).map { ($0.family, $0) })
         var families: [GateSummary.Family] = []
         var reasons: [String] = []
@@ -116,6 +133,9 @@ public struct RegressionGate: Sendable {
             let tolerance = configuration.tolerance(for: before)
             if lost > tolerance {
                 reasons.append("\(before.family): collision-free fell from \(percent(before.collisionFreePercent)) to \(percent(after.collisionFreePercent)) (tolerance \(percent(tolerance)) points)")
+            }
+            if let flips = flipsByFamily[before.family], configuration.isRegression(flips) {
+                reasons.append("\(before.family): episodes newly crashing \(flips.newlyCrashed), newly clean \(flips.newlyClean) (a net loss of at least \(configuration.flipStandardErrors ?? 0) standard errors of the flips)")
             }
             if lost > 0, let drift = configuration.driftTolerance, let first = referenceByFamily[before.family],
                first.collisionFreePercent - after.collisionFreePercent > drift {
@@ -142,4 +162,28 @@ public struct RegressionGate: Sendable {
 
     private func percent(_ value: Double) -> String { String(Double((value * 10).rounded() / 10)) }
     private func rate(_ value: Double) -> String { String(Double((value * 100).rounded() / 100)) }
+}
+
+/// How one family's episodes changed between two reports of the same suite, episode by episode.
+public struct EpisodeFlips: Sendable, Equatable {
+    /// Episodes the second report crashes in and the first did not.
+    public var newlyCrashed: Int
+    /// Episodes the first report crashed in and the second does not.
+    public var newlyClean: Int
+
+    public init(newlyCrashed: Int = 0, newlyClean: Int = 0) {
+        self.newlyCrashed = newlyCrashed
+        self.newlyClean = newlyClean
+    }
+
+    /// Per family, the episodes (matched by id) that flipped from `before` to `after`.
+    public static func byFamily(from before: EvaluationReport, to after: EvaluationReport) -> [String: EpisodeFlips] {
+        let crashedBefore = Dictionary(before.episodes.map { ($0.id, $0.crashed) }, uniquingKeysWith: { first, _ in first })
+        var flips: [String: EpisodeFlips] = [:]
+        for episode in after.episodes {
+            guard let was = crashedBefore[episode.id], was != episode.crashed else { continue }
+            if episode.crashed { flips[episode.family, default: EpisodeFlips()].newlyCrashed += 1 } else { flips[episode.family, default: EpisodeFlips()].newlyClean += 1 }
+        }
+        return flips
+    }
 }

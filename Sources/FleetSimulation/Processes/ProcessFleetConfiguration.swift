@@ -34,6 +34,8 @@ public struct ProcessFleetConfiguration: Sendable {
     public var driftTolerance: Double?
     /// Standard errors of a family's collision rate its gate tolerance shrinks to (nil: the fixed tolerance only).
     public var toleranceStandardErrors: Double?
+    /// Standard errors of a family's paired flips a net loss may reach (nil: no such rule).
+    public var flipStandardErrors: Double?
     /// Gold episodes per family the gate drives (nil: the full suite).
     public var gateEpisodesPerFamily: Int?
     /// Gold families the gate drives (empty: every family).
