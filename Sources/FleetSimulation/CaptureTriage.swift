@@ -29,6 +29,18 @@ enum CaptureTriage {
         captures.append(capture)
     }
 
+    /// Where in a spool of captures of `families` (oldest first) the next
+    /// lesson's are: those of the families the car has taken fewest lessons
+    /// on, oldest first among equals, in spool order. Oldest first alone, a
+    /// region's common scenes take every lesson — an alpine car met stalled
+    /// cars and braking leads before its first patch of ice, and learned
+    /// nothing of ice in ten rounds.
+    static func lessonIndices(families: [String], lessonsByFamily: [String: Int], maxCaptures: Int) -> [Int] {
+        let learned = families.map { lessonsByFamily[$0, default: 0] }
+        let ranked = families.indices.sorted { (learned[$0], $0) < (learned[$1], $1) }
+        return ranked.prefix(max(0, maxCaptures)).sorted()
+    }
+
     /// Lower is more severe.
     static func severity(_ kind: TriggerEvent.Kind) -> Int {
         switch kind {

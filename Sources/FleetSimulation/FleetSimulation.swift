@@ -169,7 +169,7 @@ public struct FleetSimulation: Sendable {
                 check = (version, try await Self.lessonCheck(for: policy, library: library, guardrail: guardrail, settings: settings))
             }
             // The centralized baseline learns from the very captures the fleet's lessons use.
-            let pooled = tasks.keys.sorted().flatMap { nodes[$0].captures.prefix(settings.maxCaptures) }
+            let pooled = tasks.keys.sorted().flatMap { nodes[$0].lessonCaptures(maxCaptures: settings.maxCaptures) }
             let lessons = try await Self.learn(
                 &nodes, tasks: tasks, anchor: anchor?.set ?? TrainingSet(width: base.architecture.inputs), check: check?.check,
                 library: library, settings: settings, round: number)

@@ -83,9 +83,12 @@ public struct FleetSimulationConfiguration: Sendable {
     /// episodes (nil: the gate's minimum gain). The gate may ask the fleet's
     /// aggregate for more than any one lesson can show on its own.
     public var lessonCheckMinimumGain: Double?
-    /// The gate's rules as a node's check applies them.
+    /// The gate's rules as a node's check applies them — all but the paired
+    /// flips: one lesson in a round's aggregate may flip an ice episode that
+    /// the others make up for, and only the gate sees the aggregate.
     var lessonCheckGate: RegressionGate.Configuration {
         var rules = gate
+        rules.flipStandardErrors = nil
         if let lessonCheckTolerance { rules.tolerance = lessonCheckTolerance }
         if let lessonCheckMinimumGain { rules.minimumGain = lessonCheckMinimumGain }
         return rules

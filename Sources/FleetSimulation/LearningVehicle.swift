@@ -16,6 +16,8 @@ protocol LearningVehicle {
     var policy: MoEPolicy { get }
     /// Captures not yet learned from, oldest first.
     var captures: [Capture] { get set }
+    /// Lessons taken so far (sent or withheld), per family.
+    var lessonsByFamily: [String: Int] { get set }
 }
 
 /// What one round's drive gave.
@@ -55,7 +57,7 @@ extension LearningVehicle {
     ) async throws -> PolicyDelta? {
         let id = self.id
         let trace = ProcessInfo.processInfo.environment["FLEET_SIM_TRACE"] != nil
-        let adaptation = try await learner.adapt(captures: Array(captures.prefix(maxCaptures)), base: policy, anchor: anchor) { line in
+        let adaptation = try await learner.adapt(captures: lessonCaptures(maxCaptures: maxCaptures), base: policy, anchor: anchor) { line in
             if trace { FileHandle.standardError.write(Data("\(id): \(line)\n".utf8)) }
         }
         guard let check else { return try learner.delta(for: adaptation, base: policy, header: header, compressor: &compressor) }
@@ -73,8 +75,22 @@ extension LearningVehicle {
         return outcome.delta
     }
 
-    /// The captures a delivered lesson used are learned; the rest wait.
+    /// Where in `captures` the next lesson's are (see ``CaptureTriage/lessonIndices(families:lessonsByFamily:maxCaptures:)``).
+    func lessonIndices(maxCaptures: Int) -> [Int] {
+        CaptureTriage.lessonIndices(
+            families: captures.map(VariationSynthesizer.family(of:)), lessonsByFamily: lessonsByFamily, maxCaptures: maxCaptures)
+    }
+
+    /// The captures the next lesson learns from (see ``lessonIndices(maxCaptures:)``).
+    func lessonCaptures(maxCaptures: Int) -> [Capture] {
+        lessonIndices(maxCaptures: maxCaptures).map { captures[$0] }
+    }
+
+    /// The captures a lesson used are done with (sent or withheld); the rest wait.
     mutating func lessonDelivered(maxCaptures: Int) {
-        captures.removeFirst(min(maxCaptures, captures.count))
+        for index in lessonIndices(maxCaptures: maxCaptures).reversed() {
+            lessonsByFamily[VariationSynthesizer.family(of: captures[index]), default: 0] += 1
+            captures.remove(at: index)
+        }
     }
 }

@@ -24,6 +24,7 @@ struct SimulatedFleetNode: LearningVehicle, Sendable {
     var version: UInt64
     /// Captures not yet learned from, oldest first.
     var captures: [Capture] = []
+    var lessonsByFamily: [String: Int] = [:]
     var compressor: DeltaCompressor
 
     /// What a node's lesson for a task came to.

@@ -39,4 +39,15 @@ struct CaptureTriageTests {
         CaptureTriage.spool(try capture("fog", 8), into: &short, keep: 4)
         #expect(short.count == 2, "below the bound every capture is kept")
     }
+
+    @Test("a lesson takes the family the car has learned least, oldest first among equals")
+    func leastLearnedFamilyFirst() {
+        let spool = ["stalled-vehicle", "lead-brake", "ice", "stalled-vehicle"]
+        #expect(CaptureTriage.lessonIndices(families: spool, lessonsByFamily: [:], maxCaptures: 1) == [0], "nothing learned yet: the oldest")
+        #expect(CaptureTriage.lessonIndices(families: spool, lessonsByFamily: ["stalled-vehicle": 2, "lead-brake": 1], maxCaptures: 1) == [2])
+        #expect(CaptureTriage.lessonIndices(families: spool, lessonsByFamily: ["stalled-vehicle": 1, "lead-brake": 1, "ice": 1], maxCaptures: 2) == [0, 1],
+                "ties keep spool order")
+        #expect(CaptureTriage.lessonIndices(families: spool, lessonsByFamily: ["ice": 3], maxCaptures: 9) == [0, 1, 2, 3])
+        #expect(CaptureTriage.lessonIndices(families: [], lessonsByFamily: [:], maxCaptures: 1).isEmpty)
+    }
 }

@@ -20,6 +20,7 @@ struct LocalOnlyTwin: LearningVehicle, Sendable {
     var vehicle: SimulatedVehicle
     var policy: MoEPolicy
     var captures: [Capture] = []
+    var lessonsByFamily: [String: Int] = [:]
     var compressor: DeltaCompressor
     /// Ordinary driving labelled for `policy`, and its own regression check (both made again when the model changes).
     var anchor: TrainingSet?
