@@ -75,6 +75,8 @@ struct Serve: AsyncParsableCommand {
     var toleranceStandardErrors: Double?
     @Option(help: "Reject a gold family whose episodes newly crashing outnumber those newly clean by this many √(flips) (McNemar; default: no such rule).")
     var flipStandardErrors: Double?
+    @Option(help: "Bound each gold family's loss against the fleet's first version to this many binomial standard errors of its first collision rate (default: no such bound).")
+    var driftStandardErrors: Double?
     @Option(help: "Gate on at most this many gold episodes per family (default: all).") var gateEpisodesPerFamily: Int?
     @Option(help: "Gate on this gold family only (repeatable; default: every family).") var gateFamily: [String] = []
     @Flag(help: "A candidate that passes the gate waits for `fleet-coordinator approve VERSION`.") var manualApproval = false
@@ -116,6 +118,7 @@ struct Serve: AsyncParsableCommand {
         driftTolerance = try driftTolerance ?? env.value("DRIFT_TOLERANCE")
         toleranceStandardErrors = try toleranceStandardErrors ?? env.value("TOLERANCE_STANDARD_ERRORS")
         flipStandardErrors = try flipStandardErrors ?? env.value("FLIP_STANDARD_ERRORS")
+        driftStandardErrors = try driftStandardErrors ?? env.value("DRIFT_STANDARD_ERRORS")
         gateEpisodesPerFamily = try gateEpisodesPerFamily ?? env.value("GATE_EPISODES_PER_FAMILY")
         tickInterval = try tickInterval ?? env.value("TICK_INTERVAL")
         if gateFamily.isEmpty, let families = env["GATE_FAMILY"] { gateFamily = families.split(separator: ",").map(String.init) }
@@ -147,7 +150,8 @@ struct Serve: AsyncParsableCommand {
             gate: .init(
                 tolerance: gateTolerance ?? 2, interventionTolerance: interventionTolerance ?? 0.05,
                 requiresApproval: manualApproval, screensUpdates: !noScreening, driftTolerance: driftTolerance,
-                toleranceStandardErrors: toleranceStandardErrors, flipStandardErrors: flipStandardErrors
+                toleranceStandardErrors: toleranceStandardErrors, flipStandardErrors: flipStandardErrors,
+                driftStandardErrors: driftStandardErrors
             ),
             gateSuite: .init(episodesPerFamily: gateEpisodesPerFamily, families: gateFamily.isEmpty ? nil : gateFamily),
             tickInterval: tickInterval ?? 1,

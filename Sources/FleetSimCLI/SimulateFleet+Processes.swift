@@ -23,6 +23,7 @@ extension SimulateFleet {
         configuration.driftTolerance = driftTolerance < 0 ? nil : driftTolerance
         configuration.toleranceStandardErrors = gateToleranceStandardErrors < 0 ? nil : gateToleranceStandardErrors
         configuration.flipStandardErrors = gateFlipStandardErrors < 0 ? nil : gateFlipStandardErrors
+        configuration.driftStandardErrors = driftStandardErrors < 0 ? nil : driftStandardErrors
         let executables = try FleetExecutables.besideRunningExecutable()
         let fleet: ProcessFleet
         do { fleet = try ProcessFleet(configuration: configuration, executables: executables) } catch { throw ValidationError(error.message) }

@@ -27,6 +27,8 @@ struct SimulateFleet: AsyncParsableCommand {
     var gateToleranceStandardErrors = 1.0
     @Option(help: "Reject a family whose episodes newly crashing outnumber those newly clean by this many √(flips) (McNemar; negative: no such rule).")
     var gateFlipStandardErrors = -1.0
+    @Option(help: "Bound each family's loss against the fleet's first version to this many binomial standard errors of its first collision rate (negative: no such bound).")
+    var driftStandardErrors = -1.0
     @Option(help: "Points of collision-free rate the whole gold suite must gain for a candidate to ship (negative: no such rule).")
     var gateMinimumGain = 0.0
     @Option(help: "Captures in one lesson, at most.") var maxCaptures = 1
@@ -101,7 +103,8 @@ struct SimulateFleet: AsyncParsableCommand {
                 tolerance: gateTolerance, interventionTolerance: interventionTolerance,
                 minimumGain: gateMinimumGain < 0 ? nil : gateMinimumGain, driftTolerance: driftTolerance < 0 ? nil : driftTolerance,
                 toleranceStandardErrors: gateToleranceStandardErrors < 0 ? nil : gateToleranceStandardErrors,
-                flipStandardErrors: gateFlipStandardErrors < 0 ? nil : gateFlipStandardErrors),
+                flipStandardErrors: gateFlipStandardErrors < 0 ? nil : gateFlipStandardErrors,
+                driftStandardErrors: driftStandardErrors < 0 ? nil : driftStandardErrors),
             compression: compression,
             asynchronous: asynchronous, participation: participation, poisonedShare: poisoned, episodesPerRound: episodesPerRound, variations: variations, variationSource: variationSource, maxCaptures: maxCaptures,
             lesson: LessonSettings(

@@ -201,6 +201,7 @@ public struct ProcessFleet: Sendable {
         if let tolerance = configuration.driftTolerance { arguments += ["--drift-tolerance", "\(tolerance)"] }
         if let errors = configuration.toleranceStandardErrors { arguments += ["--tolerance-standard-errors", "\(errors)"] }
         if let errors = configuration.flipStandardErrors { arguments += ["--flip-standard-errors", "\(errors)"] }
+        if let errors = configuration.driftStandardErrors { arguments += ["--drift-standard-errors", "\(errors)"] }
         if let episodes = configuration.gateEpisodesPerFamily { arguments += ["--gate-episodes-per-family", "\(episodes)"] }
         for family in configuration.gateFamilies { arguments += ["--gate-family", family] }
         return arguments

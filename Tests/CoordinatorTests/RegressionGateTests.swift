@@ -146,4 +146,21 @@ struct RegressionGateTests {
         #expect(reasons == ["ice: episodes newly crashing 1, newly clean 0 (a net loss of at least 1.0 standard errors of the flips)"])
         #expect(try Self.gate(.init(tolerance: 30)).decide(current: current, candidate: candidate).verdict == "promoted")
     }
+
+    @Test("drift in standard errors: a family the first version drives clean may end no episode worse; a knife-edge one may end one")
+    func driftInStandardErrors() throws {
+        // Eight episodes a family: first version fog 0 of 8 failing (p taken as 1/8: SE 11.7 points), ice 4 of 8 (SE 17.7).
+        let rules = RegressionGate.Configuration(tolerance: 30, driftStandardErrors: 0.8)
+        #expect(rules.boundsDrift)
+        #expect(!RegressionGate.Configuration(tolerance: 30).boundsDrift)
+        let first = Self.report(crashing: ["ice": [0, 1, 2, 3]])
+        #expect(abs(rules.driftTolerance(for: first.families[0])! - 0.8 * 11.69) < 0.01)
+        #expect(RegressionGate.Configuration(tolerance: 30, driftTolerance: 5, driftStandardErrors: 0.8).driftTolerance(for: first.families[0]) == 5,
+                "the fixed bound still caps it")
+        let gate = try Self.gate(rules)
+        let foggier = gate.decide(current: first, candidate: Self.report(crashing: ["fog": [0], "ice": [0, 1, 2, 3]]), reference: first)
+        #expect(foggier.reasons == ["fog: collision-free would fall to 87.5, below the fleet's first version's 100.0 (drift tolerance 9.4 points)"])
+        let icier = gate.decide(current: first, candidate: Self.report(crashing: ["ice": [0, 1, 2, 3, 4]]), reference: first)
+        #expect(icier.verdict == "promoted", "one of eight is within 0.8 × 17.7 points")
+    }
 }

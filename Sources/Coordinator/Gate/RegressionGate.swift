@@ -52,11 +52,19 @@ public struct RegressionGate: Sendable {
         /// worse — ice, which the model almost always drives clean — it is a
         /// regression, however small against the tolerance.
         public var flipStandardErrors: Double?
+        /// If set, a family's drift tolerance shrinks to this many binomial
+        /// standard errors of the fleet's first version's collision rate
+        /// (see ``toleranceStandardErrors``), and the drift is bounded even
+        /// without ``driftTolerance``. A family the first version drives
+        /// almost clean — ice, 4 failures in 96 — then may not end a single
+        /// episode worse, while one that fails half its episodes keeps room
+        /// for the knife-edge episodes any change flips.
+        public var driftStandardErrors: Double?
 
         public init(
             tolerance: Double = 2, interventionTolerance: Double = 0.05, requiresApproval: Bool = false, minimumGain: Double? = nil,
             screensUpdates: Bool = true, driftTolerance: Double? = nil, toleranceStandardErrors: Double? = nil,
-            flipStandardErrors: Double? = nil
+            flipStandardErrors: Double? = nil, driftStandardErrors: Double? = nil
         ) {
             self.tolerance = tolerance
             self.interventionTolerance = interventionTolerance
@@ -66,6 +74,24 @@ public struct RegressionGate: Sendable {
             self.driftTolerance = driftTolerance
             self.toleranceStandardErrors = toleranceStandardErrors
             self.flipStandardErrors = flipStandardErrors
+            self.driftStandardErrors = driftStandardErrors
+        }
+
+        /// Whether the gate holds families to the fleet's first version at all.
+        public var boundsDrift: Bool { driftTolerance != nil || driftStandardErrors != nil }
+
+        /// Most collision-free points `family` may have lost against the first version, `first` (nil: unbounded).
+        public func driftTolerance(for first: FamilyScore) -> Double? {
+            guard let driftStandardErrors else { return driftTolerance }
+            let bySpread = driftStandardErrors * Self.standardErrorPoints(first)
+            return min(driftTolerance ?? bySpread, bySpread)
+        }
+
+        /// 100·√(p(1−p)/n) for a family's collision rate p (at least 1/n) over its n episodes.
+        static func standardErrorPoints(_ family: FamilyScore) -> Double {
+            let n = Double(max(family.episodes, 1))
+            let p = max(family.collisionRate, 1 / n)
+            return 100 * (p * (1 - p) / n).squareRoot()
         }
 
         /// Whether `flips` of one family are a loss beyond their churn (see ``flipStandardErrors``).
@@ -77,9 +103,7 @@ public struct RegressionGate: Sendable {
         /// Most collision-free points `family` may lose from where it stands.
         public func tolerance(for family: FamilyScore) -> Double {
             guard let toleranceStandardErrors, family.episodes > 0 else { return tolerance }
-            let n = Double(family.episodes)
-            let p = max(family.collisionRate, 1 / n)
-            return min(tolerance, toleranceStandardErrors * 100 * (p * (1 - p) / n).squareRoot())
+            return min(tolerance, toleranceStandardErrors * Self.standardErrorPoints(family))
         }
     }
 
@@ -137,7 +161,7 @@ public struct RegressionGate: Sendable {
             if let flips = flipsByFamily[before.family], configuration.isRegression(flips) {
                 reasons.append("\(before.family): episodes newly crashing \(flips.newlyCrashed), newly clean \(flips.newlyClean) (a net loss of at least \(configuration.flipStandardErrors ?? 0) standard errors of the flips)")
             }
-            if lost > 0, let drift = configuration.driftTolerance, let first = referenceByFamily[before.family],
+            if lost > 0, let first = referenceByFamily[before.family], let drift = configuration.driftTolerance(for: first),
                first.collisionFreePercent - after.collisionFreePercent > drift {
                 reasons.append("\(before.family): collision-free would fall to \(percent(after.collisionFreePercent)), below the fleet's first version's \(percent(first.collisionFreePercent)) (drift tolerance \(percent(drift)) points)")
             }

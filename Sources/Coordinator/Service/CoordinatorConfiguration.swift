@@ -98,6 +98,7 @@ public struct CoordinatorConfiguration: Sendable {
         if let drift = gate.driftTolerance, !(drift >= 0) { throw fail("gate.driftTolerance", "must be ≥ 0") }
         if let errors = gate.toleranceStandardErrors, !(errors > 0) { throw fail("gate.toleranceStandardErrors", "must be > 0") }
         if let errors = gate.flipStandardErrors, !(errors > 0) { throw fail("gate.flipStandardErrors", "must be > 0") }
+        if let errors = gate.driftStandardErrors, !(errors >= 0) { throw fail("gate.driftStandardErrors", "must be ≥ 0") }
         if let count = gateSuite.episodesPerFamily, count < 1 { throw fail("gateSuite.episodesPerFamily", "must be ≥ 1") }
         guard maxTaskWait >= 0, maxTaskWait <= 60 else { throw fail("maxTaskWait", "must be in [0, 60] seconds") }
         guard heartbeatInterval > 0, heartbeatInterval < rounds.heartbeatTimeout else {

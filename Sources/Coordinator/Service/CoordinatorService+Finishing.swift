@@ -117,7 +117,7 @@ extension CoordinatorService {
 
     /// The fleet's first version on the gold suite, when the gate bounds drift from it.
     private func loadReferenceReport(current: EvaluationReport, parent: UInt64) async throws {
-        guard gate.configuration.driftTolerance != nil, referenceReport == nil else { return }
+        guard gate.configuration.boundsDrift, referenceReport == nil else { return }
         if parent == 1 {
             referenceReport = current
         } else if let first = try registry.version(1) {

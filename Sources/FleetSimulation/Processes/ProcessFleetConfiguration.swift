@@ -36,6 +36,8 @@ public struct ProcessFleetConfiguration: Sendable {
     public var toleranceStandardErrors: Double?
     /// Standard errors of a family's paired flips a net loss may reach (nil: no such rule).
     public var flipStandardErrors: Double?
+    /// Standard errors of a family's first collision rate it may have lost against the fleet's first version (nil: no such bound).
+    public var driftStandardErrors: Double?
     /// Gold episodes per family the gate drives (nil: the full suite).
     public var gateEpisodesPerFamily: Int?
     /// Gold families the gate drives (empty: every family).
