@@ -28,7 +28,7 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Reject a family whose episodes newly crashing outnumber those newly clean by this many √(flips) (McNemar; negative: no such rule).")
     var gateFlipStandardErrors = -1.0
     @Option(help: "Bound each family's loss against the fleet's first version to this many binomial standard errors of its first collision rate (negative: no such bound).")
-    var driftStandardErrors = -1.0
+    var driftStandardErrors = 0.4
     @Option(help: "Points of collision-free rate the whole gold suite must gain for a candidate to ship (negative: no such rule).")
     var gateMinimumGain = 0.0
     @Option(help: "Captures in one lesson, at most.") var maxCaptures = 1
@@ -50,7 +50,7 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Variations of each capture a node learns from.") var variations = 24
     @Option(help: "Where a variation starts: episode (the capture's whole episode, replayed) or snapshot (its last seconds).")
     var variationSource = "episode"
-    @Option(help: "How far an episode variation moves each scenario parameter, as a share of its range.") var variationSpread = 0.15
+    @Option(help: "How far an episode variation moves each scenario parameter, as a share of its range.") var variationSpread = 0.27
     @Option(help: "Ordinary-driving episodes per family a lesson replays (0: none).") var anchorEpisodes = 10
     @Option(help: "Who labels the anchor's states: teacher (the replay teaches as well) or policy (it only holds what the model does).")
     var anchorLabels = "policy"
