@@ -47,7 +47,7 @@ extension LearningVehicle {
         return drive
     }
 
-    /// The lesson of the oldest `maxCaptures` captures, as the delta it
+    /// The lesson of the next `maxCaptures` captures (``lessonCaptures(maxCaptures:)``), as the delta it
     /// would send against the model it drives with (compressed by `compressor`);
     /// with a `check`, the longest step of it that passes the node's own
     /// regression check, or nil when none does (the lesson is withheld).

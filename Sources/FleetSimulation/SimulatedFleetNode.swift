@@ -35,7 +35,7 @@ struct SimulatedFleetNode: LearningVehicle, Sendable {
         case withheld
     }
 
-    /// The lesson of the oldest captures for `task`; nil when there is nothing to learn.
+    /// The lesson of the next captures (``lessonCaptures(maxCaptures:)``) for `task`; nil when there is nothing to learn.
     mutating func lesson(
         for task: TaskAssignment, learner: EdgeLearner, anchor: TrainingSet, check: LessonCheck?, maxCaptures: Int
     ) async throws -> Lesson? {

@@ -28,7 +28,7 @@ struct LocalOnlyTwin: LearningVehicle, Sendable {
     /// Lessons applied so far.
     var lessons = 0
 
-    /// Learns from the oldest captures and applies the lesson to its own model.
+    /// Learns from the next captures (``lessonCaptures(maxCaptures:)``) and applies the lesson to its own model.
     mutating func learn(settings: FleetSimulationConfiguration, library: ScenarioLibrary, guardrail: Guardrail, round: Int) async throws {
         guard !captures.isEmpty else { return }
         if anchor == nil {
