@@ -21,6 +21,11 @@ public struct AggregationError: Error, Hashable, Sendable, CustomStringConvertib
         public static let shapeMismatch = Code("shapeMismatch")
         /// The routing counts do not cover the model's experts.
         public static let routingCountMismatch = Code("routingCountMismatch")
+        /// A number in the update is outside what any lesson can produce
+        /// (a routing count past the bound, a base version that never existed).
+        public static let implausibleValue = Code("implausibleValue")
+        /// The update adds more experts than allowed, out of order, or without routed samples.
+        public static let invalidAddition = Code("invalidAddition")
         /// The update's L2 norm is past the configured bound.
         public static let normBoundExceeded = Code("normBoundExceeded")
         /// The node already contributed to this round.

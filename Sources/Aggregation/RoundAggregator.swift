@@ -94,6 +94,7 @@ public struct RoundAggregator: Sendable {
         switch configuration.rule {
         case .weightedMean:
             let factor = Double(stalenessFactor(update.staleness))
+            // Validated: every count is ≤ maxRoutingCount, so the sum cannot overflow.
             let totalSamples = delta.routingCounts.prefix(layout.expertCount).reduce(0, +)
             guard case .decoded(_, let layoutIndices) = update.source else { preconditionFailure("validated as decoded") }
             for (tensor, index) in zip(delta.tensors, layoutIndices) {
@@ -113,7 +114,7 @@ public struct RoundAggregator: Sendable {
             buffered.append((delta, scale * stalenessFactor(update.staleness)))
         }
         let number = recordContributor(delta.nodeID)
-        for expert in 0..<layout.expertCount { samplesPerExpert[expert] += delta.routingCounts[expert] }
+        for expert in 0..<layout.expertCount { countSamples(delta.routingCounts[expert], expert: expert) }
         for family in delta.metadata.families { family.withUTF8Bytes { countFamily($0, update: number) } }
         if delta.routingCounts.count > layout.expertCount || bestAddition == nil {
             considerAdditions(
@@ -165,7 +166,7 @@ public struct RoundAggregator: Sendable {
         }
         // Bookkeeping read straight from the container (no closure holding a copy of the delta).
         let number = recordContributor(delta.nodeID)
-        for expert in 0..<layout.expertCount { samplesPerExpert[expert] += delta.routingCount(expert) }
+        for expert in 0..<layout.expertCount { countSamples(delta.routingCount(expert), expert: expert) }
         delta.forEachFamily { countFamily($0, update: number) }
         if delta.routingCountCount > layout.expertCount || bestAddition == nil {
             var added: UInt64 = 0
@@ -201,9 +202,18 @@ public struct RoundAggregator: Sendable {
     /// samples (all samples for shared tensors) times the staleness factor,
     /// 1 under DP; nil when the weight is zero.
     private func weight(samples: UInt64, stalenessFactor: Double) -> Double? {
-        // Equal weights under DP keep each node's influence within the clip.
-        let weight = configuration.privacy != nil ? 1 : Double(samples) * stalenessFactor
+        // Equal weights under DP keep each node's influence within the clip;
+        // otherwise self-reported samples count up to the cap.
+        let counted = configuration.sampleCap.map { min(samples, $0) } ?? samples
+        let weight = configuration.privacy != nil ? 1 : Double(counted) * stalenessFactor
         return weight > 0 ? weight : nil
+    }
+
+    /// Adds an update's routed samples to the round's tally (saturating: the
+    /// tally is a report, and no number of updates may trap it).
+    private mutating func countSamples(_ samples: UInt64, expert: Int) {
+        let (sum, overflow) = samplesPerExpert[expert].addingReportingOverflow(samples)
+        samplesPerExpert[expert] = overflow ? .max : sum
     }
 
     /// Creates the running sum of layout tensor `index` at zero on first use.

@@ -52,16 +52,20 @@ public enum UpdateValidator {
         round: UInt64?,
         configuration: AggregationConfiguration
     ) throws(AggregationError) -> ValidatedUpdate {
+        let counts = delta.routingCounts
         let staleness = try checkHeader(
             architectureMatches: delta.architecture == layout.architecture, architecture: delta.architecture,
             round: delta.round, baseVersion: delta.baseVersion,
-            routingCounts: delta.routingCounts.count, layout: layout, currentVersion: currentVersion, openRound: round,
+            routingCounts: counts.count, routingCount: { counts[$0] }, layout: layout, currentVersion: currentVersion, openRound: round,
             configuration: configuration)
         var squaredNorm = 0.0
         var layoutIndices: [Int?] = []
         layoutIndices.reserveCapacity(delta.tensors.count)
         for tensor in delta.tensors {
             let index = try checkTensor(name: tensor.name, role: tensor.role, layout: layout)
+            if index == nil {
+                try checkAddition(named: tensor.name, layout: layout, routingCounts: counts.count)
+            }
             if let index {
                 guard tensor.shape == layout.entries[index].shape else {
                     throw shapeMismatch(tensor.name, tensor.shape, layout.entries[index].shape)
@@ -112,8 +116,8 @@ public enum UpdateValidator {
         let staleness = try checkHeader(
             architectureMatches: delta.hasArchitecture(layout.architecture), architecture: delta.architecture,
             round: delta.round, baseVersion: delta.baseVersion,
-            routingCounts: delta.routingCountCount, layout: layout, currentVersion: currentVersion, openRound: round,
-            configuration: configuration)
+            routingCounts: delta.routingCountCount, routingCount: delta.routingCount, layout: layout, currentVersion: currentVersion,
+            openRound: round, configuration: configuration)
         var squaredNorm = 0.0
         let count = delta.tensors.count
         if layoutIndices.count < count { layoutIndices.append(contentsOf: repeatElement(-1, count: count - layoutIndices.count)) }
@@ -133,6 +137,7 @@ public enum UpdateValidator {
                 guard found == nil else {
                     throw AggregationError(.shapeMismatch, "tensor '\(delta.name(ofTensor: position))' is sent as an addition but the model already has it")
                 }
+                try checkAddition(named: delta.name(ofTensor: position), layout: layout, routingCounts: delta.routingCountCount)
                 layoutIndices[position] = -1
             }
         }
@@ -143,6 +148,7 @@ public enum UpdateValidator {
     /// Architecture, round, base version and routing counts; returns the staleness.
     private static func checkHeader(
         architectureMatches: Bool, architecture: @autoclosure () -> String, round deltaRound: UInt64, baseVersion: UInt64, routingCounts: Int,
+        routingCount: (Int) -> UInt64,
         layout: ModelLayout, currentVersion: UInt64, openRound round: UInt64?, configuration: AggregationConfiguration
     ) throws(AggregationError) -> Int {
         guard architectureMatches else {
@@ -154,13 +160,16 @@ public enum UpdateValidator {
         if let round, deltaRound != round {
             throw AggregationError(.wrongRound, "the update answers round \(deltaRound); round \(round) is open")
         }
+        guard baseVersion >= 1 else {
+            throw AggregationError(.implausibleValue, "the update is based on version 0; versions are numbered from 1")
+        }
         guard baseVersion <= currentVersion else {
             throw AggregationError(
                 .staleBaseVersion,
                 "the update is based on version \(baseVersion), newer than the current version \(currentVersion)"
             )
         }
-        let staleness = Int(currentVersion - baseVersion)
+        let staleness = Int(clamping: currentVersion - baseVersion)
         guard staleness <= configuration.maxStaleness else {
             throw AggregationError(
                 .staleBaseVersion,
@@ -173,7 +182,48 @@ public enum UpdateValidator {
                 "the update has \(routingCounts) routing counts; the model has \(layout.expertCount) experts"
             )
         }
+        let added = routingCounts - layout.expertCount
+        if added > 0 {
+            guard added <= configuration.maxAddedExperts else {
+                throw AggregationError(
+                    .invalidAddition,
+                    "the update adds \(added) experts; at most \(configuration.maxAddedExperts) may be added by one update"
+                )
+            }
+            guard routingCounts <= configuration.maxExperts else {
+                throw AggregationError(
+                    .invalidAddition,
+                    "the update would grow the model to \(routingCounts) experts; at most \(configuration.maxExperts) are allowed"
+                )
+            }
+        }
+        // Every count is bounded, so no sum of them (at most 2¹² × 2⁴⁸ per update) can overflow.
+        for expert in 0..<routingCounts {
+            let count = routingCount(expert)
+            guard count <= configuration.maxRoutingCount else {
+                throw AggregationError(
+                    .implausibleValue,
+                    "the update routes \(count) samples to expert \(expert); at most \(configuration.maxRoutingCount) are plausible"
+                )
+            }
+            if expert >= layout.expertCount && count == 0 {
+                throw AggregationError(
+                    .invalidAddition,
+                    "the update adds expert \(expert) but routes no sample to it; an expert no state is routed to is not a lesson"
+                )
+            }
+        }
         return staleness
+    }
+
+    /// An added tensor must belong to one of the experts the update's routing counts add.
+    private static func checkAddition(named name: String, layout: ModelLayout, routingCounts: Int) throws(AggregationError) {
+        guard let expert = ModelLayout.expertIndex(ofTensorNamed: name), expert >= layout.expertCount, expert < routingCounts else {
+            throw AggregationError(
+                .invalidAddition,
+                "tensor '\(name)' is sent as an addition but is not part of an expert the update adds (the model has \(layout.expertCount), the update counts \(routingCounts))"
+            )
+        }
     }
 
     /// The tensor's position in the layout (nil for an addition), after checking its name.
@@ -196,8 +246,20 @@ public enum UpdateValidator {
         AggregationError(.shapeMismatch, "tensor '\(name)' has shape \(shape); the model's is \(expected)")
     }
 
+    /// The largest L2 norm any update may have, whatever the configuration.
+    ///
+    /// No lesson comes near it (real ones are about 10); below it, a round's
+    /// Float sums cannot overflow: weight ≤ 2⁴⁸ samples × 10⁶ × 10⁶ updates < 3.4 × 10³⁸.
+    public static let absoluteNormLimit: Double = 1e6
+
     private static func checkNorm(_ squaredNorm: Double, configuration: AggregationConfiguration) throws(AggregationError) -> Double {
         let norm = squaredNorm.squareRoot()
+        guard norm.isFinite, norm <= absoluteNormLimit else {
+            throw AggregationError(
+                .implausibleValue,
+                "the update's L2 norm is \(norm); no lesson's exceeds \(absoluteNormLimit)"
+            )
+        }
         if let bound = configuration.normBound, norm > bound {
             throw AggregationError(
                 .normBoundExceeded,

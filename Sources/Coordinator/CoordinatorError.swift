@@ -18,6 +18,8 @@ public struct CoordinatorError: Error, Hashable, Sendable, CustomStringConvertib
         public static let notParticipant = Code("not_participant", 403)
         /// The node already sent its update for this round.
         public static let duplicateUpdate = Code("duplicate_update", 409)
+        /// The version asked to be approved is already published or was rejected.
+        public static let notAwaitingApproval = Code("not_awaiting_approval", 409)
         /// The update is based on a model version the coordinator will not accept.
         public static let staleUpdate = Code("stale_update", 409)
         /// The body is not a valid update (codec or validation failure).

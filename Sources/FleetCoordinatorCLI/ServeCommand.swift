@@ -58,8 +58,12 @@ struct Serve: AsyncParsableCommand {
     // MARK: Aggregation
     @Option(help: "How updates are combined: weighted-mean (default), trimmed-mean or median.") var rule: Rule?
     @Option(help: "trimmed-mean: share dropped at each end [0, 0.5) (default 0.2).") var trimFraction: Double?
-    @Option(help: "Refuse updates whose L2 norm is above this.") var normBound: Double?
-    @Option(help: "Scale updates whose L2 norm is above this down to it.") var clipNorm: Double?
+    @Option(help: "Refuse updates whose L2 norm is above this (default \(AggregationConfiguration.defaultNormBound)).") var normBound: Double?
+    @Option(help: "Scale updates whose L2 norm is above this down to it (default \(AggregationConfiguration.defaultClipNorm)).") var clipNorm: Double?
+    @Option(help: "Most routed samples one update weighs with in any tensor's average (default \(AggregationConfiguration.defaultSampleCap)).")
+    var sampleCap: UInt64?
+    @Option(help: "Most experts one update may add (default 1; 0 refuses every addition).") var maxAddedExperts: Int?
+    @Option(help: "Most experts the model may grow to (default 64).") var maxExperts: Int?
     @Option(help: "Most versions an update's base may lag behind (default 4).") var maxStaleness: Int?
     @Option(help: "Server optimizer: fedavg (default), fedadam or fedyogi.") var optimizer: Optimizer?
     @Option(help: "Server learning rate (default 1 for fedavg, 0.01 for fedadam/fedyogi).") var serverLearningRate: Float?
@@ -110,6 +114,9 @@ struct Serve: AsyncParsableCommand {
         trimFraction = try trimFraction ?? env.value("TRIM_FRACTION")
         normBound = try normBound ?? env.value("NORM_BOUND")
         clipNorm = try clipNorm ?? env.value("CLIP_NORM")
+        sampleCap = try sampleCap ?? env.value("SAMPLE_CAP")
+        maxAddedExperts = try maxAddedExperts ?? env.value("MAX_ADDED_EXPERTS")
+        maxExperts = try maxExperts ?? env.value("MAX_EXPERTS")
         maxStaleness = try maxStaleness ?? env.value("MAX_STALENESS")
         optimizer = try optimizer ?? env.value("OPTIMIZER")
         serverLearningRate = try serverLearningRate ?? env.value("SERVER_LEARNING_RATE")
@@ -223,7 +230,11 @@ struct Serve: AsyncParsableCommand {
         case .trimmedMean: .trimmedMean(fraction: trimFraction ?? 0.2)
         case .median: .median
         }
-        return AggregationConfiguration(rule: combined, normBound: normBound, clipNorm: clipNorm, maxStaleness: maxStaleness ?? 4)
+        let defaults = AggregationConfiguration()
+        return AggregationConfiguration(
+            rule: combined, normBound: normBound ?? defaults.normBound, clipNorm: clipNorm ?? defaults.clipNorm,
+            sampleCap: sampleCap ?? defaults.sampleCap, maxAddedExperts: maxAddedExperts ?? defaults.maxAddedExperts,
+            maxExperts: maxExperts ?? defaults.maxExperts, maxStaleness: maxStaleness ?? defaults.maxStaleness)
     }
 
     func optimizerKind() -> ServerOptimizer.Kind {

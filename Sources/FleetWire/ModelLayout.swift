@@ -70,6 +70,11 @@ public struct ModelLayout: Sendable, Equatable {
         )
     }
 
+    /// The expert a tensor of that name belongs to (`experts.<i>.…`); nil for shared tensors.
+    public static func expertIndex(ofTensorNamed name: String) -> Int? {
+        MoEPolicy.expertIndex(ofParameter: name)
+    }
+
     /// The entry of that name, if the model has it.
     public subscript(name: String) -> Entry? {
         indexByName[name].map { entries[$0] }

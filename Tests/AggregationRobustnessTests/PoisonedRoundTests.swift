@@ -28,8 +28,8 @@ struct PoisonedRoundTests {
         let round = try PoisonedRound(lessons: Self.lessons, nodes: Self.nodes)
         #expect(round.poisoned.count == Self.nodes / 5)
 
-        let clean = try round.aggregate(poisoned: false, configuration: AggregationConfiguration())
-        let plain = try round.aggregate(poisoned: true, configuration: AggregationConfiguration())
+        let clean = try round.aggregate(poisoned: false, configuration: AggregationConfiguration(normBound: nil, clipNorm: nil, sampleCap: nil))
+        let plain = try round.aggregate(poisoned: true, configuration: AggregationConfiguration(normBound: nil, clipNorm: nil, sampleCap: nil))
         let robust = try round.aggregate(
             poisoned: true,
             configuration: AggregationConfiguration(rule: .trimmedMean(fraction: 0.25), clipNorm: round.clipNorm))

@@ -24,7 +24,9 @@ func update(
         architecture: "test-arch", baseVersion: base, round: round, nodeID: node,
         tensors: [TensorDelta(name: "experts.\(expert).fc1.weight", shape: [4, 3], payload: .dense(values))],
         routingCounts: counts,
-        metadata: DeltaMetadata(families: families, samples: Int(counts.reduce(0, +)), captures: 1)
+        metadata: DeltaMetadata(
+            families: families, samples: Int(clamping: counts.reduce(0) { $0.addingReportingOverflow($1).overflow ? .max : $0 + $1 }),
+            captures: 1)
     )
 }
 
@@ -56,7 +58,8 @@ struct WeightedMeanTests {
         )
         let dense = TensorDelta(name: "experts.1.fc1.weight", shape: [4, 3], payload: .dense(sparse.denseValues()))
         func aggregate(_ tensor: TensorDelta) throws -> [Float]? {
-            var aggregator = try RoundAggregator(layout: layout, currentVersion: 5, round: 1)
+            var aggregator = try RoundAggregator(
+                layout: layout, configuration: .init(normBound: nil, clipNorm: nil), currentVersion: 5, round: 1)
             try aggregator.add(PolicyDelta(
                 architecture: "test-arch", baseVersion: 5, round: 1, nodeID: "n", tensors: [tensor],
                 routingCounts: [0, 3], metadata: DeltaMetadata()
@@ -164,9 +167,11 @@ struct ValidationTests {
 
 @Suite("robust aggregation")
 struct RobustTests {
-    /// Ten honest nodes near +1, two poisoned ones scaled ×100 and sign-flipped.
+    /// Ten honest nodes near +1, two poisoned ones scaled ×100 and sign-flipped
+    /// (no norm bound or clip: the rules alone).
     func poisonedRound(_ rule: AggregationConfiguration.Rule) throws -> [Float] {
-        var aggregator = try RoundAggregator(layout: layout, configuration: .init(rule: rule), currentVersion: 5, round: 1)
+        var aggregator = try RoundAggregator(
+            layout: layout, configuration: .init(rule: rule, normBound: nil, clipNorm: nil), currentVersion: 5, round: 1)
         for node in 0..<10 {
             try aggregator.add(update(node: "honest-\(node)", values: constant(1 + Float(node - 5) / 50)))
         }

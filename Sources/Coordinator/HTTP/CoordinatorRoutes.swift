@@ -37,6 +37,7 @@ enum CoordinatorRoutes {
             let id = try node(context)
             let bytes = try await body(request, context, upTo: limits.maxJSONBytes)
             let heartbeat = try JSONDecoder().decode(API.Heartbeat.self, from: Data(bytes))
+            try checkHeartbeat(heartbeat)
             return try json(await service.heartbeat(from: id, heartbeat))
         }
         router.get("/v1/task") { request, context in
@@ -133,10 +134,32 @@ enum CoordinatorRoutes {
     }
 
     static func number(_ name: String, _ context: CoordinatorRequestContext) throws(CoordinatorError) -> UInt64 {
-        guard let text = context.parameters.get(name), let value = UInt64(text), value >= 1 else {
-            throw CoordinatorError(.notFound, "'\(context.parameters.get(name) ?? "")' is not a \(name) number (an integer ≥ 1)")
+        try parseNumber(name, context.parameters.get(name))
+    }
+
+    /// A path number: decimal digits only, 1…2⁶³−1 (the store's integers are
+    /// signed 64-bit; no version or round reaches past them).
+    static func parseNumber(_ name: String, _ text: String?) throws(CoordinatorError) -> UInt64 {
+        let shown = text.map { $0.count > 40 ? String($0.prefix(40)) + "…" : $0 } ?? ""
+        guard let text, !text.isEmpty, text.utf8.count <= 19, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              let value = UInt64(text), value >= 1, value <= UInt64(Int64.max)
+        else {
+            throw CoordinatorError(.notFound, "'\(shown)' is not a \(name) number (an integer from 1 to \(Int64.max))")
         }
         return value
+    }
+
+    /// A heartbeat's numbers and names, in the ranges the API declares.
+    static func checkHeartbeat(_ heartbeat: API.Heartbeat) throws(CoordinatorError) {
+        if let pending = heartbeat.capturesPending, pending < 0 {
+            throw CoordinatorError(.invalidRequest, "captures_pending is \(pending); it counts captures and must be ≥ 0")
+        }
+        if let version = heartbeat.modelVersion, version < 1 || version > UInt64(Int64.max) {
+            throw CoordinatorError(.invalidRequest, "model_version is \(version); versions are numbered from 1 to \(Int64.max)")
+        }
+        if let region = heartbeat.region, region.utf8.count > 128 {
+            throw CoordinatorError(.invalidRequest, "region is \(region.utf8.count) bytes long; at most 128 are accepted")
+        }
     }
 
     /// The body, refused past `limit` bytes (413) or `timeout` seconds (408).
@@ -166,7 +189,7 @@ enum CoordinatorRoutes {
         for tag in entityTags(value) {
             let bare = tag.hasPrefix("W/") ? tag.dropFirst(2) : tag
             guard bare.count >= 4, bare.count <= 24, bare.hasPrefix("\"v"), bare.hasSuffix("\"") else { continue }
-            if let version = UInt64(bare.dropFirst(2).dropLast()), version >= 1 { return version }
+            if let version = UInt64(bare.dropFirst(2).dropLast()), version >= 1, version <= UInt64(Int64.max) { return version }
         }
         return nil
     }

@@ -93,7 +93,7 @@ public struct ModelRegistry: Sendable {
             throw CoordinatorError(.notFound, "there is no version \(number)")
         }
         guard record.status == .awaitingApproval else {
-            throw CoordinatorError(.duplicateUpdate, "version \(number) is \(record.status.rawValue), not awaiting approval")
+            throw CoordinatorError(.notAwaitingApproval, "version \(number) is \(record.status.rawValue), not awaiting approval; only a version the gate held for approval can be approved")
         }
         let signature = try sign([UInt8](record.manifest))
         try store.setStatus(.published, signature: signature, of: number)
@@ -152,7 +152,7 @@ public struct ModelRegistry: Sendable {
             throw CoordinatorError(.storage, "the stored manifest of version \(record.version) is damaged: \(error.message)")
         }
         return PublishedVersion(
-            number: UInt64(record.version), status: record.status, manifest: manifest,
+            number: UInt64(clamping: record.version), status: record.status, manifest: manifest,
             manifestBytes: bytes, signature: record.signature.map { [UInt8]($0) }, deltaHash: record.deltaHash
         )
     }

@@ -34,11 +34,22 @@ public enum API {
         public var currentVersion: UInt64
         public var nodesOnline: Int
         public var round: Round?
+        /// Set when the coordinator serves an older version because a newer
+        /// published one could not be loaded (a damaged checkpoint).
+        public var storageWarning: String?
+
+        public init(currentVersion: UInt64, nodesOnline: Int, round: Round?, storageWarning: String? = nil) {
+            self.currentVersion = currentVersion
+            self.nodesOnline = nodesOnline
+            self.round = round
+            self.storageWarning = storageWarning
+        }
 
         enum CodingKeys: String, CodingKey {
             case round
             case currentVersion = "current_version"
             case nodesOnline = "nodes_online"
+            case storageWarning = "storage_warning"
         }
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import Foundation
 import Aggregation
 import FleetWire
 
@@ -24,7 +25,7 @@ extension CoordinatorService {
             uniquingKeysWith: { first, _ in first }
         )
         for row in unfinished {
-            let number = UInt64(row.number)
+            let number = UInt64(clamping: row.number)
             if let version = byRound[number] {
                 var closed = row
                 closed.status = switch version.status {
@@ -38,7 +39,7 @@ extension CoordinatorService {
                 continue
             }
             let asynchronous = configuration.rounds.mode != .synchronous
-            if !asynchronous && UInt64(row.baseVersion) != state.currentVersion {
+            if !asynchronous && UInt64(clamping: row.baseVersion) != state.currentVersion {
                 var abandoned = row
                 abandoned.status = .abandoned
                 abandoned.reason = "restart: the round was based on version \(row.baseVersion), version \(state.currentVersion) is current"
@@ -48,23 +49,29 @@ extension CoordinatorService {
                 continue
             }
             var round = RoundStateMachine.Round(
-                number: number, baseVersion: UInt64(row.baseVersion), openedAt: row.openedAt,
+                number: number, baseVersion: UInt64(clamping: row.baseVersion), openedAt: row.openedAt,
                 invitedCount: row.invitedCount.map(Int.init)
             )
             var aggregator = try makeAggregator(for: round)
-            // Read one at a time; the few that cannot be folded again are forgotten afterwards.
-            var dropped: [(node: String, reason: String)] = []
+            // Read one at a time; the few that cannot be folded again are
+            // quarantined afterwards: a poison never stops the coordinator.
+            var dropped: [(node: String, hash: String, reason: String)] = []
             try store.forEachAcceptedUpdate(round: number) { node, hash in
                 do throws(CoordinatorError) {
                     try refold(hash, into: &aggregator)
                     round.acceptedCount += 1
                 } catch {
-                    dropped.append((node, error.message))
+                    dropped.append((node, hash, error.message))
                 }
             }
-            for (node, reason) in dropped {
+            for (node, hash, reason) in dropped {
+                let kept = blobs.quarantine(hash)
                 try store.removeAcceptedUpdate(round: number, node: node)
-                try store.audit("update", subject: node, detail: "dropped on restart from round \(number): \(reason)", at: now)
+                let detail = "quarantined on restart from round \(number): \(reason)"
+                    + (kept.map { "; its body is kept at \($0.path)" } ?? "")
+                try store.audit("update", subject: node, detail: detail, at: now)
+                logger.warning(
+                    "update quarantined", metadata: ["round": "\(number)", "node": "\(node)", "reason": "\(reason)"])
             }
             aggregators[number] = aggregator
             if row.status == .collecting && state.collecting == nil {
@@ -81,7 +88,7 @@ extension CoordinatorService {
             }
             try store.audit(
                 "round", subject: "\(number)",
-                detail: "resumed on restart with \(round.acceptedCount) acknowledged updates re-folded" + (dropped.isEmpty ? "" : ", \(dropped.count) dropped"),
+                detail: "resumed on restart with \(round.acceptedCount) acknowledged updates re-folded" + (dropped.isEmpty ? "" : ", \(dropped.count) quarantined"),
                 at: now
             )
             logger.info("round resumed", metadata: ["round": "\(number)", "updates": "\(round.acceptedCount)", "status": "\(row.status.rawValue)"])

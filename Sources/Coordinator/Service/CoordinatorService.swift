@@ -56,6 +56,9 @@ public actor CoordinatorService: Service {
     var referenceReport: EvaluationReport?
     /// Rounds closed and waiting to be aggregated and gated, in order.
     var pendingFinishing: [RoundStateMachine.Round] = []
+    /// Set when the newest published version could not be loaded on start
+    /// and an older intact one is served instead (shown in the status).
+    var storageWarning: String?
     var isFinishing = false
 
     /// Opens (or creates) the coordinator's state in `configuration.dataDirectory`.
@@ -111,9 +114,14 @@ public actor CoordinatorService: Service {
             )
             try store.audit("version", subject: "1", detail: "seed model published", at: now)
         }
-        let current = latest!
-        currentPolicy = try registry.policy(of: current)
-        served = try ServedModel(version: current, checkpoint: try registry.checkpoint(of: current))
+        let intact = try Self.newestIntactVersion(registry: registry, newest: latest!, logger: logger)
+        let current = intact.version
+        currentPolicy = intact.policy
+        served = intact.served
+        storageWarning = intact.warning
+        if let warning = intact.warning {
+            try store.audit("version", subject: "\(current.number)", detail: warning, at: now)
+        }
         servedDelta = Self.storedDelta(of: current, registry: registry, logger: logger)
         state = try RoundStateMachine(
             configuration: configuration.rounds, ledger: ledger, currentVersion: current.number,
@@ -121,6 +129,42 @@ public actor CoordinatorService: Service {
         )
         metrics.currentVersion.record(Int64(current.number))
         try recoverUnfinishedRounds(at: now)
+    }
+
+    /// The newest published version whose checkpoint is intact, starting from `newest`.
+    ///
+    /// A damaged checkpoint (a flipped bit fails its hash) must not keep the
+    /// coordinator from starting: it serves the newest version it can still
+    /// prove, and says so in its log, its audit trail and its status.
+    static func newestIntactVersion(
+        registry: ModelRegistry, newest: PublishedVersion, logger: Logger
+    ) throws(CoordinatorError) -> (version: PublishedVersion, policy: MoEPolicy, served: ServedModel, warning: String?) {
+        var candidates = [newest]
+        var damaged: [(UInt64, String)] = []
+        var listed = false
+        while !candidates.isEmpty {
+            let version = candidates.removeFirst()
+            do throws(CoordinatorError) {
+                let policy = try registry.policy(of: version)
+                let served = try ServedModel(version: version, checkpoint: try registry.checkpoint(of: version))
+                guard !damaged.isEmpty else { return (version, policy, served, nil) }
+                let list = damaged.map { "version \($0.0) (\($0.1))" }.joined(separator: "; ")
+                let warning = "serving version \(version.number): the newer published " + list + " could not be loaded"
+                logger.error("serving an older version: a newer one is damaged", metadata: ["version": "\(version.number)", "damaged": "\(list)"])
+                return (version, policy, served, warning)
+            } catch {
+                damaged.append((version.number, error.message))
+                logger.error("a published version cannot be loaded", metadata: ["version": "\(version.number)", "error": "\(error.message)"])
+                if !listed {
+                    listed = true
+                    candidates = try registry.all().filter { $0.status == .published && $0.number < version.number }
+                }
+            }
+        }
+        throw CoordinatorError(
+            .storage,
+            "no published version can be loaded: " + damaged.map { "version \($0.0): \($0.1)" }.joined(separator: "; ")
+        )
     }
 
     // MARK: Nodes
@@ -274,7 +318,8 @@ public actor CoordinatorService: Service {
                 accepted: closing.acceptedCount, deadlineSeconds: 0
             )
         }
-        return API.Status(currentVersion: state.currentVersion, nodesOnline: state.liveCount(at: now), round: round)
+        return API.Status(
+            currentVersion: state.currentVersion, nodesOnline: state.liveCount(at: now), round: round, storageWarning: storageWarning)
     }
 
     /// The HTML dashboard.

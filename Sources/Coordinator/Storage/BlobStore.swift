@@ -67,6 +67,24 @@ public struct BlobStore: Sendable {
         try? FileManager.default.removeItem(at: url(for: hash))
     }
 
+    /// Moves a blob aside into `quarantine/` (an update that can no longer be
+    /// folded), so an operator can inspect it and it is never read again as
+    /// an update. Returns where it went, or nil if there was nothing to move.
+    @discardableResult
+    public func quarantine(_ hash: String) -> URL? {
+        guard Self.isValidName(hash) else { return nil }
+        let folder = directory.appendingPathComponent("quarantine", isDirectory: true)
+        let target = folder.appendingPathComponent(String(hash.dropFirst("sha256:".count)))
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(at: target)
+            try FileManager.default.moveItem(at: url(for: hash), to: target)
+            return target
+        } catch {
+            return nil
+        }
+    }
+
     private func url(for hash: String) -> URL {
         directory.appendingPathComponent(String(hash.dropFirst("sha256:".count)))
     }

@@ -236,7 +236,7 @@ public final class CoordinatorStore: Sendable {
             createdAt: Double, deltaHash: String? = nil
         ) {
             self.deltaHash = deltaHash
-            self.version = Int64(version)
+            self.version = Int64(clamping: version)
             self.parent = parent.map(Int64.init)
             self.status = status
             self.contentHash = contentHash
@@ -276,7 +276,7 @@ public final class CoordinatorStore: Sendable {
         let changed = try write("update version \(version)") { db -> Bool in
             try db.execute(
                 sql: "UPDATE version SET status = ?, signature = COALESCE(?, signature) WHERE version = ?",
-                arguments: [status.rawValue, signature.map { Data($0) }, Int64(version)]
+                arguments: [status.rawValue, signature.map { Data($0) }, Int64(clamping: version)]
             )
             return db.changesCount > 0
         }
@@ -285,7 +285,7 @@ public final class CoordinatorStore: Sendable {
 
     public func version(_ number: UInt64) throws(CoordinatorError) -> Version? {
         try read("read version \(number)") { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM version WHERE version = ?", arguments: [Int64(number)]).map(Version.init(row:))
+            try Row.fetchOne(db, sql: "SELECT * FROM version WHERE version = ?", arguments: [Int64(clamping: number)]).map(Version.init(row:))
         }
     }
 
@@ -309,7 +309,7 @@ public final class CoordinatorStore: Sendable {
     /// The highest version number used so far (published or not).
     public func highestVersionNumber() throws(CoordinatorError) -> UInt64 {
         try read("read version numbers") { db in
-            UInt64(try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM version") ?? 0)
+            UInt64(clamping: try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM version") ?? 0)
         }
     }
 
@@ -332,8 +332,8 @@ public final class CoordinatorStore: Sendable {
         public var reason: String?
 
         public init(number: UInt64, baseVersion: UInt64, status: Status, openedAt: Double, closedAt: Double? = nil, invitedCount: Int?, reason: String? = nil) {
-            self.number = Int64(number)
-            self.baseVersion = Int64(baseVersion)
+            self.number = Int64(clamping: number)
+            self.baseVersion = Int64(clamping: baseVersion)
             self.status = status
             self.openedAt = openedAt
             self.closedAt = closedAt
@@ -372,7 +372,7 @@ public final class CoordinatorStore: Sendable {
 
     public func round(_ number: UInt64) throws(CoordinatorError) -> Round? {
         try read("read round \(number)") { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM round WHERE number = ?", arguments: [Int64(number)]).map(Round.init(row:))
+            try Row.fetchOne(db, sql: "SELECT * FROM round WHERE number = ?", arguments: [Int64(clamping: number)]).map(Round.init(row:))
         }
     }
 
@@ -388,7 +388,7 @@ public final class CoordinatorStore: Sendable {
     /// The highest round number used so far.
     public func highestRoundNumber() throws(CoordinatorError) -> UInt64 {
         try read("read round numbers") { db in
-            UInt64(try Int64.fetchOne(db, sql: "SELECT MAX(number) FROM round") ?? 0)
+            UInt64(clamping: try Int64.fetchOne(db, sql: "SELECT MAX(number) FROM round") ?? 0)
         }
     }
 
@@ -406,7 +406,7 @@ public final class CoordinatorStore: Sendable {
             var invited = 0
             while let node = try nodes.next() {
                 guard picker.pickNext() else { continue }
-                try insert.execute(arguments: [Int64(round), node])
+                try insert.execute(arguments: [Int64(clamping: round), node])
                 invited += 1
             }
             return invited
@@ -415,20 +415,20 @@ public final class CoordinatorStore: Sendable {
 
     public func isInvited(_ node: String, to round: UInt64) throws(CoordinatorError) -> Bool {
         try read("read the participants of round \(round)") { db in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM participant WHERE round = ? AND node = ?", arguments: [Int64(round), node]) ?? false
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM participant WHERE round = ? AND node = ?", arguments: [Int64(clamping: round), node]) ?? false
         }
     }
 
     /// The invited nodes of `round`, sorted.
     public func participants(of round: UInt64) throws(CoordinatorError) -> [String] {
         try read("read the participants of round \(round)") { db in
-            try String.fetchAll(db, sql: "SELECT node FROM participant WHERE round = ? ORDER BY node", arguments: [Int64(round)])
+            try String.fetchAll(db, sql: "SELECT node FROM participant WHERE round = ? ORDER BY node", arguments: [Int64(clamping: round)])
         }
     }
 
     public func hasSent(_ node: String, in round: UInt64) throws(CoordinatorError) -> Bool {
         try read("read the updates of round \(round)") { db in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM acceptedUpdate WHERE round = ? AND node = ?", arguments: [Int64(round), node]) ?? false
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM acceptedUpdate WHERE round = ? AND node = ?", arguments: [Int64(clamping: round), node]) ?? false
         }
     }
 
@@ -441,7 +441,7 @@ public final class CoordinatorStore: Sendable {
                 FROM participant LEFT JOIN node ON node.id = participant.node
                 WHERE participant.round = ?2 AND (node.lastSeen >= ?1 OR EXISTS (
                     SELECT 1 FROM acceptedUpdate WHERE acceptedUpdate.round = ?2 AND acceptedUpdate.node = participant.node))
-                """, arguments: [time, Int64(round)])
+                """, arguments: [time, Int64(clamping: round)])
             return (row?[0] ?? 0, row?[1])
         }
     }
@@ -451,7 +451,7 @@ public final class CoordinatorStore: Sendable {
         try write("refresh the participants of round \(round)") { db in
             try db.execute(
                 sql: "UPDATE node SET lastSeen = MAX(lastSeen, ?) WHERE id IN (SELECT node FROM participant WHERE round = ?)",
-                arguments: [time, Int64(round)]
+                arguments: [time, Int64(clamping: round)]
             )
         }
     }
@@ -459,7 +459,7 @@ public final class CoordinatorStore: Sendable {
     /// The nodes whose updates `round` acknowledged, in arrival order.
     public func contributors(of round: UInt64) throws(CoordinatorError) -> [String] {
         try read("read the updates of round \(round)") { db in
-            try String.fetchAll(db, sql: "SELECT node FROM acceptedUpdate WHERE round = ? ORDER BY receivedAt, node", arguments: [Int64(round)])
+            try String.fetchAll(db, sql: "SELECT node FROM acceptedUpdate WHERE round = ? ORDER BY receivedAt, node", arguments: [Int64(clamping: round)])
         }
     }
 
@@ -468,7 +468,7 @@ public final class CoordinatorStore: Sendable {
         try write("record the update of \(node)") { db in
             try db.execute(
                 sql: "INSERT INTO acceptedUpdate (round, node, blobHash, receivedAt) VALUES (?, ?, ?, ?)",
-                arguments: [Int64(round), node, blobHash, time]
+                arguments: [Int64(clamping: round), node, blobHash, time]
             )
         }
     }
@@ -476,7 +476,7 @@ public final class CoordinatorStore: Sendable {
     /// The updates `round` acknowledged, in arrival order.
     public func acceptedUpdates(round: UInt64) throws(CoordinatorError) -> [(node: String, blobHash: String)] {
         try read("read the updates of round \(round)") { db in
-            try Row.fetchAll(db, sql: "SELECT node, blobHash FROM acceptedUpdate WHERE round = ? ORDER BY receivedAt, node", arguments: [Int64(round)])
+            try Row.fetchAll(db, sql: "SELECT node, blobHash FROM acceptedUpdate WHERE round = ? ORDER BY receivedAt, node", arguments: [Int64(clamping: round)])
                 .map { ($0["node"], $0["blobHash"]) }
         }
     }
@@ -487,7 +487,7 @@ public final class CoordinatorStore: Sendable {
     public func forEachAcceptedUpdate(round: UInt64, _ body: (_ node: String, _ blobHash: String) -> Void) throws(CoordinatorError) {
         try read("read the updates of round \(round)") { db in
             let rows = try Row.fetchCursor(
-                db, sql: "SELECT node, blobHash FROM acceptedUpdate WHERE round = ? ORDER BY receivedAt, node", arguments: [Int64(round)]
+                db, sql: "SELECT node, blobHash FROM acceptedUpdate WHERE round = ? ORDER BY receivedAt, node", arguments: [Int64(clamping: round)]
             )
             while let row = try rows.next() { body(row[0], row[1]) }
         }
@@ -497,7 +497,7 @@ public final class CoordinatorStore: Sendable {
     /// whose body is no longer readable after a restart).
     public func removeAcceptedUpdate(round: UInt64, node: String) throws(CoordinatorError) {
         try write("forget the update of \(node)") { db in
-            try db.execute(sql: "DELETE FROM acceptedUpdate WHERE round = ? AND node = ?", arguments: [Int64(round), node])
+            try db.execute(sql: "DELETE FROM acceptedUpdate WHERE round = ? AND node = ?", arguments: [Int64(clamping: round), node])
         }
     }
 
