@@ -156,3 +156,47 @@ struct CrashTests {
         #expect(Set(rounds).count == rounds.count)
     }
 }
+
+/// The real `fleet-coordinator` process against a node with a valid
+/// certificate that sends what no honest node would.
+@Suite("a hostile node cannot crash fleet-coordinator")
+struct HostileProcessTests {
+    let pki = TestPKI.shared
+
+    @Test("an update whose routing counts sum past 2⁶⁴ is refused; the coordinator keeps serving, restarts and publishes the next version")
+    func poisonUpload() async throws {
+        guard let curl = ExternalTool.find("curl") else {
+            print("skipped: the curl binary is not installed"); return
+        }
+        guard let executable = CoordinatorProcess.executable() else {
+            print("skipped: the fleet-coordinator executable was not found beside the test bundle (run `swift build` first)"); return
+        }
+        let directory = Fixture.temporaryDirectory("poison")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let harness = CrashTests.Harness(executable: executable, curl: curl, pki: pki, directory: directory)
+
+        var (process, port) = try await harness.start()
+        let task = try await harness.task(port)
+        let poison = Fixture.body(Fixture.poison(node: "car-1", round: task.round, baseVersion: task.baseVersion))
+        let refused = try await harness.call(port, "car-1", "PUT", "/v1/rounds/\(task.round)/updates", body: poison, headers: ["Content-Encoding: zstd"])
+        #expect(refused.status == 400 && refused.body.contains("\"error\":\"invalid_update\""), "\(refused.status) \(refused.body)")
+        // Path numbers past Int64 on every numbered route.
+        for path in ["/v1/models/9223372036854775808", "/v1/models/18446744073709551615/delta", "/v1/versions/9223372036854775808"] {
+            let reply = try await harness.call(port, "car-1", "GET", path)
+            #expect(reply.status == 404, "\(path): \(reply.status) \(reply.body)")
+        }
+        #expect(try await harness.status(port).round?.accepted == 0, "nothing of the poison was acknowledged")
+
+        // A restart finds nothing to replay, and the round completes.
+        process.stop(SIGTERM)
+        (process, port) = try await harness.start()
+        #expect(try await harness.status(port).currentVersion == 1)
+        #expect(try await harness.upload(port, "car-1", task) == 202)
+        #expect(try await harness.upload(port, "car-2", task) == 202)
+        let next = try await harness.task(port)
+        #expect(next.baseVersion == 2)
+        #expect(try await harness.checkModel(port) == (2, true))
+        process.stop(SIGTERM)
+        #expect(process.terminationStatus == 0, "\(process.text.suffix(500))")
+    }
+}

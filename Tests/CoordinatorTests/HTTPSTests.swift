@@ -113,7 +113,21 @@ struct HTTPSTests {
             #expect(try await call("car-1", "GET", "/v1/versions/1").body.contains("\"content_hash\""))
             #expect(try await call("car-1", "POST", "/v1/versions/1/approve").status == 403)
             let operatorReply = try await call("ops", "POST", "/v1/versions/1/approve")
-            #expect(operatorReply.status == 409 && operatorReply.body.contains("not awaiting approval"), "\(operatorReply.body)")
+            #expect(operatorReply.status == 409 && operatorReply.body.contains("not_awaiting_approval"), "\(operatorReply.body)")
+            // Path numbers at and past every integer edge are a 404 with the JSON error, never a trap.
+            for number in ["0", "-1", "9223372036854775807", "9223372036854775808", "18446744073709551615", "18446744073709551616", "1e3", "%2B1", "0x10"] {
+                for (node, method, path) in [
+                    ("car-1", "GET", "/v1/models/\(number)"), ("car-1", "GET", "/v1/models/\(number)/delta"),
+                    ("car-1", "GET", "/v1/versions/\(number)"), ("ops", "POST", "/v1/versions/\(number)/approve"),
+                ] {
+                    let reply = try await call(node, method, path)
+                    #expect(reply.status == 404 && reply.body.contains("\"error\":\"not_found\""), "\(method) \(path): \(reply.status) \(reply.body)")
+                }
+            }
+            let negativeCaptures = try await call("car-1", "POST", "/v1/heartbeat", body: Array(#"{"state":"idle","captures_pending":-5}"#.utf8))
+            #expect(negativeCaptures.status == 400 && negativeCaptures.body.contains("captures_pending"), "\(negativeCaptures.body)")
+            let versionZero = try await call("car-1", "POST", "/v1/heartbeat", body: Array(#"{"state":"idle","model_version":0}"#.utf8))
+            #expect(versionZero.status == 400, "\(versionZero.body)")
             #expect(try await call("car-1", "GET", "/v1/task?wait=99").status == 400)
             #expect(try await call("car-1", "POST", "/v1/heartbeat", body: Array("{}".utf8)).status == 400)
 
@@ -127,6 +141,8 @@ struct HTTPSTests {
                 ("body over the size bound", "car-1", "/v1/rounds/\(round)/updates", [UInt8](repeating: 7, count: 2 << 20), zstd, 413, "payload_too_large"),
                 ("wrong shapes", "car-1", "/v1/rounds/\(round)/updates", Fixture.body(Fixture.delta(node: "car-1", round: round, shape: [3], values: [0, 0, 0])), zstd, 400, "invalid_update"),
                 ("NaN", "car-1", "/v1/rounds/\(round)/updates", Fixture.nanBody(node: "car-1", round: round), zstd, 400, "invalid_update"),
+                ("routing counts past 2⁶⁴", "car-1", "/v1/rounds/\(round)/updates", Fixture.body(Fixture.poison(node: "car-1", round: round)), zstd, 400, "invalid_update"),
+                ("base version 0", "car-1", "/v1/rounds/\(round)/updates", Fixture.body(Fixture.delta(node: "car-1", round: round, baseVersion: 0)), zstd, 400, "invalid_update"),
                 ("update for a closed round", "car-1", "/v1/rounds/\(round + 5)/updates", Fixture.body(Fixture.delta(node: "car-1", round: round + 5)), zstd, 409, "round_closed"),
                 ("not zstd", "car-1", "/v1/rounds/\(round)/updates", valid, [], 415, "unsupported_media_type"),
                 ("revoked node", "car-13", "/v1/rounds/\(round)/updates", Fixture.body(Fixture.delta(node: "car-13", round: round)), zstd, 403, "forbidden"),
@@ -157,7 +173,7 @@ struct HTTPSTests {
             #expect(after.status == 200 && after.body.contains("\"accepted\":1"), "\(after.body)")
             let metrics = try await call("car-1", "GET", "/metrics")
             #expect(metrics.status == 200)
-            #expect(metrics.body.contains(#"fleet_updates_rejected_total{reason="invalid_update"} 4"#), "\(metrics.body)")
+            #expect(metrics.body.contains(#"fleet_updates_rejected_total{reason="invalid_update"} 6"#), "\(metrics.body)")
             #expect(metrics.body.contains("fleet_updates_accepted_total 1"), "\(metrics.body)")
             let dashboard = try await call("car-1", "GET", "/")
             #expect(dashboard.status == 200 && dashboard.body.contains("Fleet Learning coordinator"))

@@ -59,6 +59,8 @@ public actor CoordinatorService: Service {
     /// Set when the newest published version could not be loaded on start
     /// and an older intact one is served instead (shown in the status).
     var storageWarning: String?
+    /// Published versions that could not be loaded (never tried again).
+    var unloadableVersions: Set<UInt64> = []
     var isFinishing = false
 
     /// Opens (or creates) the coordinator's state in `configuration.dataDirectory`.
@@ -119,6 +121,7 @@ public actor CoordinatorService: Service {
         currentPolicy = intact.policy
         served = intact.served
         storageWarning = intact.warning
+        unloadableVersions = intact.damaged
         if let warning = intact.warning {
             try store.audit("version", subject: "\(current.number)", detail: warning, at: now)
         }
@@ -138,7 +141,7 @@ public actor CoordinatorService: Service {
     /// prove, and says so in its log, its audit trail and its status.
     static func newestIntactVersion(
         registry: ModelRegistry, newest: PublishedVersion, logger: Logger
-    ) throws(CoordinatorError) -> (version: PublishedVersion, policy: MoEPolicy, served: ServedModel, warning: String?) {
+    ) throws(CoordinatorError) -> (version: PublishedVersion, policy: MoEPolicy, served: ServedModel, warning: String?, damaged: Set<UInt64>) {
         var candidates = [newest]
         var damaged: [(UInt64, String)] = []
         var listed = false
@@ -147,11 +150,11 @@ public actor CoordinatorService: Service {
             do throws(CoordinatorError) {
                 let policy = try registry.policy(of: version)
                 let served = try ServedModel(version: version, checkpoint: try registry.checkpoint(of: version))
-                guard !damaged.isEmpty else { return (version, policy, served, nil) }
+                guard !damaged.isEmpty else { return (version, policy, served, nil, []) }
                 let list = damaged.map { "version \($0.0) (\($0.1))" }.joined(separator: "; ")
                 let warning = "serving version \(version.number): the newer published " + list + " could not be loaded"
                 logger.error("serving an older version: a newer one is damaged", metadata: ["version": "\(version.number)", "damaged": "\(list)"])
-                return (version, policy, served, warning)
+                return (version, policy, served, warning, Set(damaged.map(\.0)))
             } catch {
                 damaged.append((version.number, error.message))
                 logger.error("a published version cannot be loaded", metadata: ["version": "\(version.number)", "error": "\(error.message)"])
@@ -359,7 +362,16 @@ public actor CoordinatorService: Service {
     public func tick() async {
         let now = clock.now()
         do {
-            if let latest = try registry.latest(), latest.number > served.version { try adopt(latest) }
+            if let latest = try registry.latest(), latest.number > served.version, !unloadableVersions.contains(latest.number) {
+                do throws(CoordinatorError) {
+                    try adopt(latest)
+                } catch {
+                    // Tried once: a damaged version stays served by the one before it.
+                    unloadableVersions.insert(latest.number)
+                    storageWarning = "serving version \(served.version): version \(latest.number) could not be loaded (\(error.message))"
+                    logger.error("a published version cannot be loaded", metadata: ["version": "\(latest.number)", "error": "\(error.message)"])
+                }
+            }
         } catch {
             logger.error("cannot read the latest version", metadata: ["error": "\(error.message)"])
         }

@@ -27,12 +27,16 @@ public struct BlobStore: Sendable {
         SHA256Digest.contentHash(of: bytes)
     }
 
-    /// Stores `bytes` durably and returns their hash (a no-op if already stored).
+    /// Stores `bytes` durably and returns their hash (a no-op if already stored intact).
     @discardableResult
     public func put(_ bytes: [UInt8]) throws(CoordinatorError) -> String {
         let hash = Self.hash(of: bytes)
         let target = url(for: hash)
-        if FileManager.default.fileExists(atPath: target.path) { return hash }
+        // Already stored and intact: nothing to write. A damaged copy (a
+        // flipped bit) is replaced by these bytes, which are the right ones.
+        if let existing = FileManager.default.contents(atPath: target.path), Self.hash(of: [UInt8](existing)) == hash {
+            return hash
+        }
         do {
             try DurableFile.write(bytes, to: target)
         } catch {

@@ -85,6 +85,14 @@ enum Fixture {
         )
     }
 
+    /// A well-formed update whose routing counts sum past 2⁶⁴ (`[2⁶⁴−1, 1, 0, …]`):
+    /// it once passed validation and trapped the fold, on every restart again.
+    static func poison(node: String, round: UInt64, baseVersion: UInt64 = 1) -> PolicyDelta {
+        var delta = delta(node: node, round: round, baseVersion: baseVersion)
+        delta.routingCounts = [UInt64.max, 1] + [UInt64](repeating: 0, count: delta.routingCounts.count - 2)
+        return delta
+    }
+
     static func body(_ delta: PolicyDelta) -> [UInt8] {
         try! DeltaCodec.encodeCompressed(delta)
     }
