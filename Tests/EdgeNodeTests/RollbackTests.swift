@@ -318,6 +318,36 @@ struct RollbackTests {
     }
 }
 
+extension RollbackTests {
+    @Test("a version whose checkpoint is not the one the freshness statement names is refused (mix-and-match); the right one is installed",
+          .timeLimit(.minutes(10)))
+    func nodeRefusesMixAndMatch() async throws {
+        let state = FakeState()
+        let model = try fleet.publish(version: 1)
+        await state.publish(model)
+        let clock = WallClock(1_800_000_000)
+        @Sendable func signed(hash: String, issuedAt: Double) throws -> SignedFreshness {
+            let bytes = try FreshnessStatement(version: 1, contentHash: hash, issuedAt: issuedAt, expiresAt: issuedAt + 3_600).canonicalBytes()
+            return SignedFreshness(statementBytes: bytes, signature: try ModelSignature.sign(bytes, with: fleet.signingKey))
+        }
+        // Validly signed, but naming other weights for version 1.
+        await state.setFreshness(try signed(hash: "sha256:" + String(repeating: "00", count: 32), issuedAt: clock.now))
+        let log = EventLog()
+        try await FakeCoordinator.serve(state) { port in
+            let agent = try self.agent(port: port, data: fleet.dataDirectory("mix"), clock: clock)
+            try await run(agent, log) {
+                await log.wait { $0.refusals.count >= 1 }
+                #expect(agent.live.version == 0, "the bootstrap policy still drives")
+                await state.setFreshness(try signed(hash: ModelVerifier.contentHash(of: model.checkpoint), issuedAt: clock.now + 1))
+                await log.wait { $0.installed.contains(1) }
+            }
+        }
+        let events = await log.events
+        #expect(events.refusals.first == .modelRefused(version: 1, requested: 1, floor: 0))
+        #expect(events.installed == [1])
+    }
+}
+
 /// A settable wall clock (seconds since 1970) for the agent's freshness checks.
 final class WallClock: Sendable {
     private let time: Mutex<Double>
