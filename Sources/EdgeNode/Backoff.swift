@@ -28,6 +28,18 @@ public struct Backoff: Sendable, Equatable {
         return ceiling * nextUnit()
     }
 
+    /// Records a failure and returns a delay in [ceiling / 2, ceiling] ("equal jitter").
+    ///
+    /// For refusals rather than outages: a coordinator (or a man in the middle)
+    /// that answers at once with a model the node refuses must not be asked
+    /// again at once, so the wait has a floor that doubles with each refusal,
+    /// and n refusals in a row take at least base · (2ⁿ − 1) / 2 seconds (until the cap).
+    public mutating func nextDelayAtLeastHalf() -> Double {
+        let ceiling = min(cap, base * Double(1 << min(failures, 30)))
+        failures += 1
+        return ceiling / 2 + ceiling / 2 * nextUnit()
+    }
+
     /// The ceiling the next delay will be drawn under.
     public var nextCeiling: Double { min(cap, base * Double(1 << min(failures, 30))) }
 

@@ -89,6 +89,8 @@ struct Serve: AsyncParsableCommand {
 
     // MARK: Process
     @Option(help: "Seconds between timer ticks (default 1).") var tickInterval: Double?
+    @Option(help: "Seconds a signed freshness statement of the current version stays valid; nodes that see none valid for longer report the coordinator stale (default 86400, at least 60). [env FLEET_COORDINATOR_FRESHNESS_VALIDITY]")
+    var freshnessValidity: Double?
     @Option(help: "Log level: trace, debug, info (default), notice, warning, error, critical. [env FLEET_COORDINATOR_LOG_LEVEL]") var logLevel: String?
 
     func run() async throws {
@@ -128,6 +130,7 @@ struct Serve: AsyncParsableCommand {
         driftStandardErrors = try driftStandardErrors ?? env.value("DRIFT_STANDARD_ERRORS")
         gateEpisodesPerFamily = try gateEpisodesPerFamily ?? env.value("GATE_EPISODES_PER_FAMILY")
         tickInterval = try tickInterval ?? env.value("TICK_INTERVAL")
+        freshnessValidity = try freshnessValidity ?? env.value("FRESHNESS_VALIDITY")
         if gateFamily.isEmpty, let families = env["GATE_FAMILY"] { gateFamily = families.split(separator: ",").map(String.init) }
         if `operator`.isEmpty, let operators = env["OPERATOR"] { `operator` = operators.split(separator: ",").map(String.init) }
         if !manualApproval, env["MANUAL_APPROVAL"] == "1" || env["MANUAL_APPROVAL"] == "true" { manualApproval = true }
@@ -162,7 +165,8 @@ struct Serve: AsyncParsableCommand {
             ),
             gateSuite: .init(episodesPerFamily: gateEpisodesPerFamily, families: gateFamily.isEmpty ? nil : gateFamily),
             tickInterval: tickInterval ?? 1,
-            operators: Set(`operator`)
+            operators: Set(`operator`),
+            freshnessValidity: freshnessValidity ?? CoordinatorConfiguration.defaultFreshnessValidity
         )
         // Every file is read before anything is opened or written.
         let tls = TLSConfiguration.server(

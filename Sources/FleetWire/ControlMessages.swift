@@ -40,14 +40,19 @@ public struct HeartbeatReply: Sendable, Equatable, Codable {
     public var openRound: UInt64?
     /// Seconds until the next heartbeat is due.
     public var heartbeatInterval: Double
+    /// The signed, short-lived statement that ``currentVersion`` is current
+    /// (``FreshnessStatement``); absent from coordinators that predate it.
+    public var freshness: SignedFreshness?
 
-    public init(currentVersion: UInt64, openRound: UInt64?, heartbeatInterval: Double) {
+    public init(currentVersion: UInt64, openRound: UInt64?, heartbeatInterval: Double, freshness: SignedFreshness? = nil) {
         self.currentVersion = currentVersion
         self.openRound = openRound
         self.heartbeatInterval = heartbeatInterval
+        self.freshness = freshness
     }
 
     enum CodingKeys: String, CodingKey {
+        case freshness
         case currentVersion = "current_version"
         case openRound = "open_round"
         case heartbeatInterval = "heartbeat_interval"

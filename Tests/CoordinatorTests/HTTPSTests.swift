@@ -95,6 +95,11 @@ struct HTTPSTests {
                 let reply = try await call(node, "POST", "/v1/heartbeat", body: Array(#"{"state":"driving","region":"alps"}"#.utf8))
                 #expect(reply.status == 200, "\(reply.body)")
                 #expect(reply.body.contains("\"heartbeat_interval\""))
+                // The signed freshness statement of the current version, as curl sees it.
+                let decoded = try JSONDecoder().decode(HeartbeatReply.self, from: Data(reply.body.utf8))
+                let signed = try #require(decoded.freshness, "\(reply.body)")
+                let statement = try FreshnessStatement.decode(try #require(signed.statementBytes))
+                #expect(statement.version == 1 && statement.expiresAt > statement.issuedAt)
             }
             let task = try await call("car-1", "GET", "/v1/task?wait=0")
             #expect(task.status == 200, "\(task.body)")

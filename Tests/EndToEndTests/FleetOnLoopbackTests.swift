@@ -246,6 +246,11 @@ final class Fleet: Sendable {
             #expect(metrics["fleet_node_models_rejected_total"] == 0, "\(node): every model it was sent verified")
             #expect(metrics["fleet_node_transport_failures_total"] == 0, "\(node): the coordinator was reachable throughout")
             #expect((metrics["fleet_node_models_installed_total"] ?? 0) >= 2, "\(node): the seed model and at least one published version")
+            // Every freshness statement the coordinator signed was accepted; the floor is the version it drove.
+            #expect((metrics["fleet_node_freshness_refused_total"] ?? 0) == 0, "\(node): \(metrics)")
+            #expect(metrics["fleet_node_coordinator_stale"] == 0, "\(node): \(metrics)")
+            #expect(metrics["fleet_node_version_floor"].map { String(Int($0)) } == installed, "\(node): \(metrics)")
+            #expect(!process.log.contains("freshness statement refused"), "\(node): \(process.log.suffix(800))")
             let stopped = process.log.split(separator: "\n").last { $0.contains("edge node stopped") }
             let spoolCount = stopped.flatMap { line in
                 line.split(separator: " ").first { $0.hasPrefix("spool=") }.flatMap { Int($0.dropFirst("spool=".count)) }

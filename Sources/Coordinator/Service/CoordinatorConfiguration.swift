@@ -45,6 +45,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var tickInterval: Double
     /// Node ids (from their certificates) allowed to approve versions over HTTP.
     public var operators: Set<String>
+    /// Seconds a signed freshness statement of the current version stays valid
+    /// (``FreshnessStatement``); a node that has seen no valid one for longer reports the coordinator stale.
+    public var freshnessValidity: Double
 
     public init(
         dataDirectory: URL,
@@ -58,7 +61,8 @@ public struct CoordinatorConfiguration: Sendable {
         maxTaskWait: Double = 60,
         heartbeatInterval: Double? = nil,
         tickInterval: Double = 1,
-        operators: Set<String> = []
+        operators: Set<String> = [],
+        freshnessValidity: Double = CoordinatorConfiguration.defaultFreshnessValidity
     ) {
         self.dataDirectory = dataDirectory
         self.rounds = rounds
@@ -72,7 +76,11 @@ public struct CoordinatorConfiguration: Sendable {
         self.heartbeatInterval = heartbeatInterval ?? min(10, rounds.heartbeatTimeout / 3)
         self.tickInterval = tickInterval
         self.operators = operators
+        self.freshnessValidity = freshnessValidity
     }
+
+    /// A freshness statement's validity unless told otherwise: 24 hours, as TUF's timestamp role suggests for a day's tolerance.
+    public static let defaultFreshnessValidity: Double = 86_400
 
     /// The downlink every coordinator uses unless told otherwise (see ``StepCompressor/Configuration``).
     public static let defaultDownlink = StepCompressor.Configuration()
@@ -105,6 +113,9 @@ public struct CoordinatorConfiguration: Sendable {
             throw fail("heartbeatInterval", "must be positive and below rounds.heartbeatTimeout")
         }
         guard tickInterval > 0 else { throw fail("tickInterval", "must be positive") }
+        guard freshnessValidity >= 60, freshnessValidity.isFinite else {
+            throw fail("freshnessValidity", "must be at least 60 seconds (nodes allow a few minutes of clock skew)")
+        }
         guard deltaLimits.maxCompressedBytes > 0, deltaLimits.maxDecompressedBytes > 0 else {
             throw fail("deltaLimits", "sizes must be positive")
         }

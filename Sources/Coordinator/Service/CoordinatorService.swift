@@ -40,6 +40,8 @@ public actor CoordinatorService: Service {
     nonisolated let roundOpened = RoundSignal()
     /// Wakes the timer loop when a round closed and waits for aggregation.
     nonisolated let workQueued = RoundSignal()
+    /// Signs the short-lived statement of the current version that heartbeat replies carry.
+    nonisolated let freshness: FreshnessSigner
 
     var state: RoundStateMachine
     var currentPolicy: MoEPolicy
@@ -96,6 +98,7 @@ public actor CoordinatorService: Service {
         ledger = StoredRoundLedger(store: store, logger: logger)
         blobs = try BlobStore(directory: directory.appendingPathComponent("blobs"))
         registry = ModelRegistry(store: store, blobs: blobs, signingKey: signingKey)
+        freshness = FreshnessSigner(signingKey: signingKey, validity: configuration.freshnessValidity, logger: logger)
         optimizer = ServerOptimizer(kind: configuration.serverOptimizer)
         do {
             downlink = try StepCompressor(configuration: configuration.downlink)
@@ -179,7 +182,8 @@ public actor CoordinatorService: Service {
         ledger.noteDetails(of: node, at: now, region: heartbeat.region, modelVersion: heartbeat.modelVersion)
         return API.HeartbeatReply(
             currentVersion: state.currentVersion, openRound: state.collecting?.number,
-            heartbeatInterval: configuration.heartbeatInterval
+            heartbeatInterval: configuration.heartbeatInterval,
+            freshness: freshness.statement(version: served.version, contentHash: served.contentHash, now: now)
         )
     }
 

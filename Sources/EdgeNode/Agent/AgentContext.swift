@@ -1,4 +1,5 @@
 import DrivingSimulator
+import FleetWire
 import Logging
 
 /// What the drive loop and the sync loop share: the configuration, the live
@@ -19,6 +20,12 @@ struct AgentContext: Sendable {
     let logger: Logger
     let metrics: AgentMetrics
     let events: AsyncStream<AgentEvent>.Continuation
+    /// The highest version ever installed, as stored when the agent started.
+    let floor: UInt64
+    /// The newest freshness statement accepted before the agent started (signature verified again).
+    let freshness: FreshnessStatement?
+    /// Seconds since 1970: the time freshness statements are checked against (injected by tests).
+    let wallClock: @Sendable () -> Double
 
     func emit(_ event: AgentEvent) { events.yield(event) }
 

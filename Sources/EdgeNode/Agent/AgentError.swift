@@ -16,6 +16,12 @@ public struct AgentError: Error, Sendable, Equatable, CustomStringConvertible {
         /// version the node holds (or did not apply to it); the node downloads the
         /// whole checkpoint instead.
         public static let deltaRejected = Code("deltaRejected")
+        /// A verified download is not the version asked for, or is not newer than the
+        /// installed version and the floor (the highest version ever installed): a rollback.
+        public static let rollbackRefused = Code("rollbackRefused")
+        /// The coordinator's freshness statement does not verify, has expired, goes backwards
+        /// or names a version below the floor.
+        public static let freshnessRefused = Code("freshnessRefused")
         /// The data directory or a file in it could not be read or written.
         public static let storage = Code("storage")
         /// A line of the observation feed is not a valid frame.

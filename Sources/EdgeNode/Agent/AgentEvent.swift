@@ -15,6 +15,16 @@ public enum AgentEvent: Sendable, Equatable {
     case modelInstalled(version: UInt64)
     /// A downloaded model failed verification and was discarded.
     case modelRejected(version: UInt64?, message: String)
+    /// A verified download was refused: not the version asked for, or older than the node's floor.
+    case modelRefused(version: UInt64, requested: UInt64, floor: UInt64)
+    /// A training base older than the installed version was fetched and verified; it is learned on, never installed.
+    case trainingBaseFetched(version: UInt64)
+    /// The coordinator's freshness statement was refused (the message says why).
+    case freshnessRefused(message: String)
+    /// No valid freshness statement for longer than the last one's validity: the coordinator may be frozen.
+    case coordinatorStale(lastIssuedAt: Double?)
+    /// A valid freshness statement arrived again after the coordinator was stale.
+    case coordinatorFresh(version: UInt64)
     /// A heartbeat was acknowledged.
     case heartbeatAcknowledged(currentVersion: UInt64)
     /// A task arrived.

@@ -17,6 +17,13 @@ struct AgentMetrics: Sendable {
     let uploadsRefused = Counter(label: "fleet_node_uploads_total", dimensions: [("outcome", "refused")])
     let transportFailures = Counter(label: "fleet_node_transport_failures_total")
     let heartbeats = Counter(label: "fleet_node_heartbeats_total")
+    /// Verified downloads refused because they were not the version asked for or older than the floor.
+    let modelsRefused = Counter(label: "fleet_node_models_refused_total")
+    let freshnessRefused = Counter(label: "fleet_node_freshness_refused_total")
+    /// 1 while the node has no valid freshness statement (the coordinator may be frozen), else 0.
+    let coordinatorStale = Gauge(label: "fleet_node_coordinator_stale")
+    /// The highest version ever installed: nothing below it is installed again.
+    let versionFloor = Gauge(label: "fleet_node_version_floor")
     let modelVersion = Gauge(label: "fleet_node_model_version")
     let spoolCaptures = Gauge(label: "fleet_node_spool_captures")
 }

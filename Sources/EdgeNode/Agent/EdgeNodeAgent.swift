@@ -2,6 +2,7 @@ import DrivingSimulator
 import CoreMetrics
 import EdgeLearning
 import FleetEvaluation
+import FleetWire
 import Foundation
 public import Logging
 public import ServiceLifecycle
@@ -42,10 +43,12 @@ public final class EdgeNodeAgent: Service, Sendable {
     ///   - connection: how to reach the coordinator.
     ///   - verifier: checks every model with the fleet's signing key.
     ///   - logger: where the agent reports.
+    ///   - wallClock: seconds since 1970, against which the coordinator's freshness statements are checked (default: the system clock).
     /// - Throws: ``AgentError`` naming the bad setting, file or directory.
     public init(
         configuration: EdgeNodeConfiguration, connection: any CoordinatorConnection, verifier: ModelVerifier,
-        logger: Logger = Logger(label: "fleet.node")
+        logger: Logger = Logger(label: "fleet.node"),
+        wallClock: (@Sendable () -> Double)? = nil
     ) throws(AgentError) {
         try configuration.validate()
         self.configuration = configuration
@@ -95,6 +98,17 @@ public final class EdgeNodeAgent: Service, Sendable {
         } catch {
             logger.error("the stored model does not verify; it will not drive", metadata: ["error": "\(error.message)"])
         }
+        // The floor: never install below the highest version ever installed, across restarts.
+        var floor = live.version ?? 0
+        do throws(AgentError) { floor = max(floor, try store.loadFloor()) } catch {
+            logger.error("the stored version floor is unreadable; using the stored model's version", metadata: ["error": "\(error.message)"])
+        }
+        var freshness: FreshnessStatement?
+        if let signed = store.loadFreshness() {
+            do throws(AgentError) { freshness = try verifier.verify(signed) } catch {
+                logger.warning("the stored freshness statement does not verify; ignoring it", metadata: ["error": "\(error.message)"])
+            }
+        }
         if live.snapshot == nil && configuration.bootstrapFromBasePolicy {
             if let policy = try? BasePolicy.load(from: content) {
                 live.install(version: 0, policy: policy)
@@ -108,7 +122,10 @@ public final class EdgeNodeAgent: Service, Sendable {
         self.events = events
         context = AgentContext(
             configuration: configuration, live: live, spool: self.spool, connection: connection, verifier: verifier, store: store,
-            library: library, guardrail: guardrail, vehicle: vehicle, logger: logger, metrics: AgentMetrics(), events: sink)
+            library: library, guardrail: guardrail, vehicle: vehicle, logger: logger, metrics: AgentMetrics(), events: sink,
+            floor: floor, freshness: freshness, wallClock: wallClock ?? { Date().timeIntervalSince1970 })
+        context.metrics.versionFloor.record(Int64(floor))
+        context.metrics.coordinatorStale.record(0)
         context.metrics.spoolCaptures.record(self.spool.count)
         if let version = live.version { context.metrics.modelVersion.record(Int64(version)) }
     }

@@ -45,6 +45,16 @@ public struct EdgeNodeConfiguration: Sendable {
     /// Backoff after a failed request: first ceiling and largest ceiling, seconds.
     public var backoffBase: Double
     public var backoffCap: Double
+    /// Backoff after a refused download (an older or unasked-for version, or one failing verification):
+    /// first ceiling and largest ceiling, seconds. Each wait is at least half its ceiling, and only an
+    /// installed version resets it, so a coordinator answering at once is not asked again in a hot loop.
+    public var refusalBackoffBase: Double = 2
+    public var refusalBackoffCap: Double = 600
+    /// Seconds the node's clock and the coordinator's may disagree when freshness statements are checked.
+    public var clockSkewAllowance: Double = 300
+    /// Seconds a node that never received a valid freshness statement (an older coordinator, or one
+    /// whose answers are stripped) keeps going before it reports the coordinator stale.
+    public var freshnessGracePeriod: Double = 86_400
     /// Whether the safety guardrail (`Simulator/rules/guardrail.json`) filters the policy.
     public var guardrail: Bool
     /// Simulated vehicle: whether the teacher watches in shadow mode (disagreement trigger; costs time).
@@ -111,6 +121,11 @@ public struct EdgeNodeConfiguration: Sendable {
         guard (0...60).contains(pollWaitSeconds) else { throw bad("pollWaitSeconds", "must be 0…60, got \(pollWaitSeconds)") }
         guard heartbeatInterval > 0, heartbeatInterval.isFinite else { throw bad("heartbeatInterval", "must be > 0") }
         guard backoffBase > 0, backoffCap >= backoffBase else { throw bad("backoffBase", "need 0 < backoffBase ≤ backoffCap") }
+        guard refusalBackoffBase > 0, refusalBackoffCap >= refusalBackoffBase else {
+            throw bad("refusalBackoffBase", "need 0 < refusalBackoffBase ≤ refusalBackoffCap")
+        }
+        guard clockSkewAllowance >= 0, clockSkewAllowance.isFinite else { throw bad("clockSkewAllowance", "must be ≥ 0") }
+        guard freshnessGracePeriod > 0 else { throw bad("freshnessGracePeriod", "must be > 0") }
         guard maxCapturesPerLesson >= 1 else { throw bad("maxCapturesPerLesson", "must be ≥ 1") }
         guard anchorEpisodesPerFamily >= 0 else { throw bad("anchorEpisodesPerFamily", "must be ≥ 0") }
         guard validationEpisodesPerFamily >= 0 else { throw bad("validationEpisodesPerFamily", "must be ≥ 0") }

@@ -1,4 +1,5 @@
 import _DurableFiles
+import FleetWire
 import Foundation
 
 /// The verified model on disk, so a restarted node drives at once with what it last trusted.
@@ -10,6 +11,12 @@ import Foundation
 /// crash at any moment leaves `current` naming a complete set. On start the
 /// set is verified again (signature and hash) before it may drive; older
 /// sets are removed once a newer one is current.
+///
+/// Beside them, `floor` holds the highest version ever installed (written
+/// after `current`, so a crash between the two leaves a floor one version low,
+/// which the verified `current` raises again on start — never one too high),
+/// and `freshness.json` the newest freshness statement accepted, with its
+/// signature, so neither a rollback nor a replayed statement gets past a restart.
 struct ModelStore: Sendable {
     let directory: URL
 
@@ -28,6 +35,9 @@ struct ModelStore: Sendable {
             try DurableFile.write(model.manifestBytes, to: directory.appendingPathComponent(stem + ".manifest.json"))
             try DurableFile.write(model.signature, to: directory.appendingPathComponent(stem + ".signature"))
             try DurableFile.write(Array("\(model.version)\n".utf8), to: directory.appendingPathComponent("current"))
+            if model.version > ((try? loadFloor()) ?? 0) {
+                try DurableFile.write(Array("\(model.version)\n".utf8), to: directory.appendingPathComponent("floor"))
+            }
         } catch {
             throw AgentError(.storage, "cannot store model version \(model.version) in \(directory.path): \(error.message)")
         }
@@ -52,6 +62,32 @@ struct ModelStore: Sendable {
         }
         return try verifier.verify(
             manifestBytes: try read(".manifest.json"), signature: try read(".signature"), checkpoint: try read(".safetensors"))
+    }
+
+    /// The highest version ever installed (0 when none was).
+    /// - Throws: ``AgentError/Code/storage`` when the file does not hold a version number.
+    func loadFloor() throws(AgentError) -> UInt64 {
+        guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent("floor").path) else { return 0 }
+        guard let floor = UInt64(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw AgentError(.storage, "\(directory.path)/floor does not hold a version number")
+        }
+        return floor
+    }
+
+    /// Keeps the newest accepted freshness statement, as signed.
+    func saveFreshness(_ signed: SignedFreshness) throws(AgentError) {
+        do {
+            let bytes = try JSONEncoder().encode(signed)
+            try DurableFile.write(Array(bytes), to: directory.appendingPathComponent("freshness.json"))
+        } catch {
+            throw AgentError(.storage, "cannot store the freshness statement in \(directory.path): \(error)")
+        }
+    }
+
+    /// The newest freshness statement accepted before, as signed (verify it before use); nil when none is stored or it is unreadable.
+    func loadFreshness() -> SignedFreshness? {
+        guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent("freshness.json").path) else { return nil }
+        return try? JSONDecoder().decode(SignedFreshness.self, from: data)
     }
 
     private func removeAll(except version: UInt64) {

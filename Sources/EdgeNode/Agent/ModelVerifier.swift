@@ -123,6 +123,28 @@ public struct ModelVerifier: Sendable {
         return try verify(manifest: manifest, manifestBytes: manifestBytes, signature: signature, checkpoint: checkpoint)
     }
 
+    /// Checks the signature over a coordinator's freshness statement and parses it.
+    ///
+    /// Only the signature and the format are checked here; whether the statement
+    /// is recent enough, and not older than one already seen, is ``FreshnessTracker``'s decision.
+    /// - Throws: ``AgentError/Code/freshnessRefused`` with `check` `signature` or `statement`.
+    public func verify(_ signed: SignedFreshness) throws(AgentError) -> FreshnessStatement {
+        guard let bytes = signed.statementBytes, let signature = signed.signatureBytes else {
+            throw AgentError(.freshnessRefused, "the coordinator's freshness statement or its signature is not base64", context: ["check": "statement"])
+        }
+        do {
+            try ModelSignature.verify(signature, of: bytes, with: signingKey)
+        } catch {
+            throw AgentError(.freshnessRefused, "the freshness statement's signature does not verify with the fleet's signing key: \(error.message)",
+                             context: ["check": "signature"])
+        }
+        do {
+            return try FreshnessStatement.decode(bytes)
+        } catch {
+            throw AgentError(.freshnessRefused, "the signed freshness statement is not valid: \(error.message)", context: ["check": "statement"])
+        }
+    }
+
     private func verifiedManifest(bytes: [UInt8], signature: [UInt8]) throws(AgentError) -> ModelManifest {
         do {
             try ModelSignature.verify(signature, of: bytes, with: signingKey)

@@ -14,6 +14,15 @@ import PolicyNetwork
 /// alive, upload the delta, and back off with jitter whenever the coordinator
 /// cannot be reached. The state machine decides; this loop only performs the
 /// I/O and reports each outcome back as the next event.
+///
+/// Rollback and freeze: a verified download is installed only when
+/// ``SyncStateMachine/refusal(ofInstalling:requested:)`` finds nothing against
+/// it (the version asked for, newer than the installed one and the floor) and,
+/// when a freshness statement named that version, only with the statement's
+/// content hash. The coordinator's current version is believed from its signed
+/// freshness statement as ``FreshnessTracker`` accepts it; when no valid one has
+/// come for longer than allowed, the node reports the coordinator stale (log,
+/// event, the `fleet_node_coordinator_stale` gauge) and keeps driving what it has.
 struct SyncLoop {
     let agent: AgentContext
     private var machine: SyncStateMachine
@@ -30,13 +39,24 @@ struct SyncLoop {
     private var anchor: (version: UInt64, set: TrainingSet)?
     /// The last round this node had nothing to send for.
     private var declinedRound: UInt64?
+    /// The coordinator's freshness statements: which to believe, and whether it has gone stale.
+    private var freshness: FreshnessTracker
+    /// Whether the coordinator was last reported stale.
+    private var reportedStale = false
+    /// A task's base older than the installed version, verified, to learn on (never installed).
+    private var trainingBase: LivePolicy.Snapshot?
 
     init(agent: AgentContext) {
         self.agent = agent
         let configuration = agent.configuration
         machine = SyncStateMachine(
-            installedVersion: agent.live.version ?? 0,
-            backoff: Backoff(base: configuration.backoffBase, cap: configuration.backoffCap, seed: configuration.seed ^ 0xBAC0_FF00))
+            installedVersion: agent.live.version ?? 0, floor: agent.floor,
+            backoff: Backoff(base: configuration.backoffBase, cap: configuration.backoffCap, seed: configuration.seed ^ 0xBAC0_FF00),
+            refusalBackoff: Backoff(
+                base: configuration.refusalBackoffBase, cap: configuration.refusalBackoffCap, seed: configuration.seed ^ 0x5EF0_5A15))
+        freshness = FreshnessTracker(
+            newest: agent.freshness, startedAt: agent.wallClock(), clockSkew: configuration.clockSkewAllowance,
+            gracePeriod: configuration.freshnessGracePeriod)
         started = clock.now
         heartbeatInterval = configuration.heartbeatInterval
         compressor = DeltaCompressor(configuration: configuration.learner.compression)
@@ -56,6 +76,8 @@ struct SyncLoop {
                 action = await poll()
             case .fetchModel(let version):
                 action = await fetch(version)
+            case .fetchBase(let task):
+                action = await fetchBase(task)
             case .adapt(let task):
                 action = await adapt(task)
             case .upload(let task):
@@ -118,7 +140,12 @@ struct SyncLoop {
         do {
             switch try await agent.connection.fetchModel(request) {
             case .notModified:
-                return machine.modelInstalled(version: agent.live.version ?? 0)
+                let installed = agent.live.version ?? 0
+                guard installed == version else {
+                    // "Not modified" while a newer version is current: a frozen answer, not an install.
+                    return refuse(.notRequested(version: installed, requested: version), "answered 304 Not Modified")
+                }
+                return machine.modelInstalled(version: installed)
             case .model(let download):
                 model = try verified(download)
             case .delta(let delta):
@@ -131,6 +158,13 @@ struct SyncLoop {
         } catch {
             return machine.modelRejected(now: now)
         }
+        if let refusal = machine.refusal(ofInstalling: model.version, requested: version) {
+            return refuse(refusal, "")
+        }
+        if let statement = freshness.newest, statement.version == model.version, statement.contentHash != model.manifest.contentHash {
+            return refuse(.notRequested(version: model.version, requested: version),
+                          "its content hash \(model.manifest.contentHash) is not the \(statement.contentHash) the freshness statement names")
+        }
         do {
             try agent.store.save(model)
         } catch {
@@ -142,11 +176,56 @@ struct SyncLoop {
         agent.live.install(version: model.version, policy: model.policy)
         agent.metrics.modelsInstalled.increment()
         agent.metrics.modelVersion.record(Int64(model.version))
+        agent.metrics.versionFloor.record(Int64(max(machine.floor, model.version)))
         agent.logger.notice("model installed", metadata: [
             "version": "\(model.version)", "round": "\(model.manifest.round.map(String.init) ?? "none")",
         ])
         agent.emit(.modelInstalled(version: model.version))
         return machine.modelInstalled(version: model.version)
+    }
+
+    /// A task's base older than the installed version: downloaded exactly, verified, kept to learn on — never installed.
+    private mutating func fetchBase(_ task: SyncStateMachine.Task) async -> SyncStateMachine.Action {
+        let version = task.baseVersion
+        if let trainingBase, trainingBase.version == version { return machine.baseFetched(version: version) }
+        let model: VerifiedModel
+        do {
+            model = try await verifiedCheckpoint(of: version)
+        } catch let error as ConnectionError {
+            return transportFailed(error)
+        } catch {
+            return machine.modelRejected(now: now)
+        }
+        guard model.version == version else {
+            return refuse(.notRequested(version: model.version, requested: version), "as the task's base")
+        }
+        trainingBase = LivePolicy.Snapshot(version: version, policy: model.policy)
+        agent.logger.info("the task's older base was fetched to learn on; it will not drive", metadata: [
+            "base": "\(version)", "installed": "\(machine.installedVersion)", "round": "\(task.round)",
+        ])
+        agent.emit(.trainingBaseFetched(version: version))
+        return machine.baseFetched(version: version)
+    }
+
+    /// A verified download the node will not install: counted, logged, reported, and asked for again only after a growing wait.
+    private mutating func refuse(_ refusal: SyncStateMachine.Refusal, _ detail: String) -> SyncStateMachine.Action {
+        let (version, requested): (UInt64, UInt64) = switch refusal {
+        case .notRequested(let version, let requested): (version, requested)
+        case .rollback(let version, _, _): (version, machine.state.requestedVersion ?? version)
+        }
+        agent.metrics.modelsRefused.increment()
+        // The coordinator's view may simply have moved on since the last heartbeat: ask for it before the next try.
+        lastHeartbeat = nil
+        let action = machine.modelRejected(now: now)
+        var retryIn = 0.0
+        if case .sleep(let until) = action { retryIn = max(0, until - now) }
+        let message = "\(refusal)" + (detail.isEmpty ? "" : " (\(detail))")
+        agent.logger.error("model refused", metadata: [
+            "version": "\(version)", "requested": "\(requested)", "floor": "\(machine.floor)", "error": "\(message)",
+            "refusals": "\(machine.refusedModels)", "retryIn": "\(String(format: "%.2f", retryIn))",
+        ])
+        agent.emit(.modelRefused(version: version, requested: requested, floor: machine.floor))
+        return action
     }
 
     /// A downloaded checkpoint, verified; a refusal is logged, counted and thrown.
@@ -201,7 +280,12 @@ struct SyncLoop {
 
     private mutating func adapt(_ task: SyncStateMachine.Task) async -> SyncStateMachine.Action {
         pending = nil
-        guard let base = agent.live.snapshot, base.version == task.baseVersion else {
+        let base: LivePolicy.Snapshot
+        if let trainingBase, trainingBase.version == task.baseVersion {
+            base = trainingBase
+        } else if let live = agent.live.snapshot, live.version == task.baseVersion {
+            base = live
+        } else {
             agent.logger.warning("the task's base is not the installed model", metadata: ["base": "\(task.baseVersion)"])
             return finishAdaptation(task, delta: false)
         }
@@ -364,14 +448,59 @@ struct SyncLoop {
         return action
     }
 
-    /// Sends a heartbeat now; remembers the coordinator's version and interval.
+    /// Sends a heartbeat now; remembers the coordinator's version (from its freshness statement when it sends one) and interval.
     private mutating func heartbeat(_ state: NodeHeartbeat.State) async -> Bool {
         lastHeartbeat = clock.now
         let reply = await Self.reply(agent, state, modelVersion: agent.live.version)
+        defer { reportStaleness() }
         guard let reply else { return false }
-        coordinatorVersion = reply.currentVersion
+        if let signed = reply.freshness {
+            believe(signed)
+        } else {
+            // A coordinator from before freshness statements: its word is unsigned. The floor still
+            // refuses any rollback, and with no statement the node reports it stale after the grace period.
+            coordinatorVersion = reply.currentVersion
+        }
         if reply.heartbeatInterval > 0, reply.heartbeatInterval.isFinite { heartbeatInterval = reply.heartbeatInterval }
         return true
+    }
+
+    /// Takes the coordinator's current version from its signed freshness statement, if the statement passes.
+    private mutating func believe(_ signed: SignedFreshness) {
+        let seen = freshness.newest
+        do throws(AgentError) {
+            let statement = try agent.verifier.verify(signed)
+            try freshness.accept(statement, floor: machine.floor, now: agent.wallClock())
+            coordinatorVersion = statement.version
+            if seen?.issuedAt != statement.issuedAt || seen?.version != statement.version {
+                do { try agent.store.saveFreshness(signed) } catch {
+                    agent.logger.warning("the freshness statement could not be stored", metadata: ["error": "\(error.message)"])
+                }
+            }
+        } catch {
+            agent.metrics.freshnessRefused.increment()
+            agent.logger.error("freshness statement refused", metadata: ["error": "\(error.message)", "check": "\(error.context["check"] ?? "")"])
+            agent.emit(.freshnessRefused(message: error.message))
+        }
+    }
+
+    /// Reports when the coordinator goes stale (no valid freshness statement for too long) and when it is fresh again.
+    private mutating func reportStaleness() {
+        let stale = freshness.isStale(now: agent.wallClock())
+        guard stale != reportedStale else { return }
+        reportedStale = stale
+        agent.metrics.coordinatorStale.record(stale ? 1 : 0)
+        if stale {
+            agent.logger.error("coordinator stale: no valid freshness statement; possible freeze", metadata: [
+                "lastIssuedAt": "\(freshness.newest.map { String($0.issuedAt) } ?? "none")",
+                "expiredAt": "\(freshness.newest.map { String($0.expiresAt) } ?? "none")",
+                "installed": "\(machine.installedVersion)",
+            ])
+            agent.emit(.coordinatorStale(lastIssuedAt: freshness.newest?.issuedAt))
+        } else {
+            agent.logger.notice("coordinator fresh again", metadata: ["version": "\(freshness.newest?.version ?? 0)"])
+            agent.emit(.coordinatorFresh(version: freshness.newest?.version ?? 0))
+        }
     }
 
     private static func sendHeartbeat(_ agent: AgentContext, _ state: NodeHeartbeat.State, modelVersion: UInt64?) async -> Double? {

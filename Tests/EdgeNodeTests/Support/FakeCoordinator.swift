@@ -41,6 +41,18 @@ actor FakeState {
     var uploadStatus: Int?
     var pollDelay: Double = 0
     var heartbeatPadding = 0
+    /// The signed freshness statement heartbeat replies carry (nil: none, as from an older coordinator).
+    var freshness: SignedFreshness?
+    /// A stale coordinator or a man in the middle: every model request is answered with this version.
+    var servedOverride: UInt64?
+    /// Model requests answered (`GET /v1/model` and `GET /v1/models/{version}`).
+    var modelRequests = 0
+
+    func setFreshness(_ signed: SignedFreshness?) { freshness = signed }
+    func setServedOverride(_ version: UInt64?) { servedOverride = version }
+    /// Names `version` as current in heartbeat replies without publishing it.
+    func setCurrentVersion(_ version: UInt64) { currentVersion = version }
+    func countModelRequest() { modelRequests += 1 }
 
     func publish(_ model: PublishedModel) {
         models[model.version] = model
@@ -146,7 +158,10 @@ enum FakeCoordinator {
             let version = await state.currentVersion
             let round = await state.openRound
             let padding = String(repeating: " ", count: await state.heartbeatPadding)
-            return json(.ok, #"{"current_version":\#(version),"open_round":\#(round.map(String.init) ?? "null"),"heartbeat_interval":0.5}"# + padding)
+            let signed = await state.freshness
+            let freshness = signed.map { #","freshness":{"statement":"\#($0.statement)","signature":"\#($0.signature)"}"# } ?? ""
+            return json(.ok, #"{"current_version":\#(version),"open_round":\#(round.map(String.init) ?? "null"),"heartbeat_interval":0.5"#
+                        + freshness + "}" + padding)
         }
         router.get("v1/task") { request, context -> Response in
             await state.saw(node: context.node, port: context.clientPort)
@@ -165,6 +180,10 @@ enum FakeCoordinator {
         }
         router.get("v1/model") { request, context -> Response in
             await state.saw(node: context.node, port: context.clientPort)
+            await state.countModelRequest()
+            if let forced = await state.servedOverride, let model = await state.models[forced] {
+                return await modelResponse(model, ifNoneMatch: nil, state: state)
+            }
             let version = await state.currentVersion
             if request.headers[.ifNoneMatch] == "\"v\(version)\"" { return Response(status: .notModified) }
             if let delta = await state.deltas[version], request.headers[.ifNoneMatch] == "\"v\(delta.parent)\"",
@@ -177,6 +196,10 @@ enum FakeCoordinator {
         router.get("v1/models/:version") { request, context -> Response in
             await state.saw(node: context.node, port: context.clientPort)
             if let version = context.parameters.get("version", as: UInt64.self) { await state.recordVersionRequest(version) }
+            await state.countModelRequest()
+            if let forced = await state.servedOverride, let model = await state.models[forced] {
+                return await modelResponse(model, ifNoneMatch: nil, state: state)
+            }
             guard let version = context.parameters.get("version", as: UInt64.self), let model = await state.models[version] else {
                 return json(.notFound, #"{"error":"unknown_version","message":"no such version"}"#)
             }
