@@ -129,6 +129,9 @@ struct HTTPSTests {
                     #expect(reply.status == 404 && reply.body.contains("\"error\":\"not_found\""), "\(method) \(path): \(reply.status) \(reply.body)")
                 }
             }
+            // A request the HTTP parser refuses still gets the JSON error body.
+            let malformed = try await call("car-1", "GET", "/v1/status", headers: ["Bad Header: x"])
+            #expect(malformed.status == 400 && malformed.body.contains("\"error\":\"invalid_request\""), "\(malformed.status) \(malformed.body)")
             let negativeCaptures = try await call("car-1", "POST", "/v1/heartbeat", body: Array(#"{"state":"idle","captures_pending":-5}"#.utf8))
             #expect(negativeCaptures.status == 400 && negativeCaptures.body.contains("captures_pending"), "\(negativeCaptures.body)")
             let versionZero = try await call("car-1", "POST", "/v1/heartbeat", body: Array(#"{"state":"idle","model_version":0}"#.utf8))

@@ -77,7 +77,9 @@ public enum CoordinatorHTTPServer {
         )
         let server = try HTTPServerBuilder.http1(
             tls: tls,
-            http1: .init(idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1_000)))
+            http1: .init(
+                additionalChannelHandlers: [ParseErrorResponder()],
+                idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1_000)))
         )
         return Application(
             router: router,
