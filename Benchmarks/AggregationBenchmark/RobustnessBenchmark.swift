@@ -58,13 +58,15 @@ enum RobustnessBenchmark {
         print("| --- | --- | ---: | ---: |")
         let baseScore = try await score(base, "base")
         print("| — | base policy (no round) | \(String(format: "%.1f", baseScore)) | |")
-        let clean = try await score(apply(try aggregate(false, AggregationConfiguration()).meanDelta, to: base), "clean")
+        // No bound, clip or cap unless a row names it: each row measures its rule alone.
+        let unbounded = AggregationConfiguration(normBound: nil, clipNorm: nil, sampleCap: nil)
+        let clean = try await score(apply(try aggregate(false, unbounded).meanDelta, to: base), "clean")
         print("| clean (all honest) | weighted mean (FedAvg) | \(String(format: "%.1f", clean)) | 0.0 |")
         let cases: [(String, AggregationConfiguration)] = [
-            ("weighted mean, no defence", AggregationConfiguration()),
-            ("weighted mean + clipping", AggregationConfiguration(clipNorm: clipNorm)),
-            ("trimmed mean (25 %) + clipping", AggregationConfiguration(rule: .trimmedMean(fraction: 0.25), clipNorm: clipNorm)),
-            ("median + clipping", AggregationConfiguration(rule: .median, clipNorm: clipNorm)),
+            ("weighted mean, no defence", unbounded),
+            ("weighted mean + clipping", AggregationConfiguration(normBound: nil, clipNorm: clipNorm, sampleCap: nil)),
+            ("trimmed mean (25 %) + clipping", AggregationConfiguration(rule: .trimmedMean(fraction: 0.25), normBound: nil, clipNorm: clipNorm, sampleCap: nil)),
+            ("median + clipping", AggregationConfiguration(rule: .median, normBound: nil, clipNorm: clipNorm, sampleCap: nil)),
         ]
         for (label, configuration) in cases {
             let value = try await score(apply(try aggregate(true, configuration).meanDelta, to: base), label)

@@ -32,7 +32,7 @@ struct PoisonedRoundTests {
         let plain = try round.aggregate(poisoned: true, configuration: AggregationConfiguration(normBound: nil, clipNorm: nil, sampleCap: nil))
         let robust = try round.aggregate(
             poisoned: true,
-            configuration: AggregationConfiguration(rule: .trimmedMean(fraction: 0.25), clipNorm: round.clipNorm))
+            configuration: AggregationConfiguration(rule: .trimmedMean(fraction: 0.25), normBound: nil, clipNorm: round.clipNorm))
 
         // The aggregates themselves: the robust one stays near the clean one, the plain one is thrown far off.
         let robustDistance = PoisonedRound.distance(robust.meanDelta, clean.meanDelta)

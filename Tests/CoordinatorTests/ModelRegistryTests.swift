@@ -39,7 +39,7 @@ struct ModelRegistryTests {
         #expect(approved.status == .published)
         #expect(ModelSignature.isValid(try #require(approved.signature), of: approved.manifestBytes, with: registry.verificationKey))
         #expect(try registry.latest()?.number == 2)
-        #expect(throws: CoordinatorError(.duplicateUpdate, "")) { try registry.approve(2) }
+        #expect(throws: CoordinatorError(.notAwaitingApproval, "")) { try registry.approve(2) }
         #expect(throws: CoordinatorError(.notFound, "")) { try registry.approve(9) }
     }
 
