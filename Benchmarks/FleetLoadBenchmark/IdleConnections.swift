@@ -127,7 +127,7 @@ struct IdleConnectionsRun {
         }
         var reports: [WorkerReport] = []
         for (process, pipe) in processes {
-            let output = try await Task.detached { pipe.fileHandleForReading.readDataToEndOfFile() }.value
+            let output = await Task.detached { pipe.fileHandleForReading.readDataToEndOfFile() }.value
             process.waitUntilExit()
             guard let line = String(decoding: output, as: UTF8.self).split(separator: "\n").last,
                   let report = try? JSONDecoder().decode(WorkerReport.self, from: Data(line.utf8)) else {

@@ -89,6 +89,25 @@ struct ConnectionLimitTests {
         #expect(process.terminationStatus == 0, "graceful shutdown on SIGTERM: \(process.text.suffix(500))")
     }
 
+    @Test("serve refuses connection limits out of range before opening anything, naming the flag", arguments: [
+        (["--max-connections", "0"], "--max-connections"),
+        (["--max-connections-per-address", "0"], "--max-connections-per-address"),
+        (["--max-connections", "100", "--max-pending-handshakes", "200", "--max-pending-handshakes-per-address", "10"], "--max-pending-handshakes"),
+        (["--max-pending-handshakes-per-address", "2000"], "--max-pending-handshakes-per-address"),
+        (["--handshake-timeout", "0"], "--handshake-timeout"),
+    ])
+    func invalidLimits(_ arguments: [String], _ flag: String) async throws {
+        guard let executable = CoordinatorProcess.executable() else {
+            print("skipped: the fleet-coordinator executable was not found beside the test bundle (run `swift build` first)"); return
+        }
+        let directory = Fixture.temporaryDirectory("conn-limits-cli")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = try await ExternalTool.run(executable, ["serve", "--port", "0", "--data-dir", directory.appendingPathComponent("data").path] + arguments)
+        #expect(output.status != 0)
+        #expect(output.stderr.contains(flag + " "), "\(output.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("data").path), "nothing is created before validation")
+    }
+
     /// The descriptor count once it has stopped changing (three equal readings in a row).
     func settledCount(_ pid: Int32) async -> Int? {
         var previous = Descriptors.count(of: pid)

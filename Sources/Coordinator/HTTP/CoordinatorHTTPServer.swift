@@ -33,11 +33,19 @@ public enum CoordinatorHTTPServer {
         /// for the defaults and why. Per-address caps apply to unauthenticated
         /// connections only, so many nodes behind one address still connect.
         public var connectionLimits: ConnectionLimits
+        /// Connections the kernel may queue before the server accepts them (`listen(2)`'s backlog).
+        ///
+        /// Why 1,024 and not Hummingbird's 256: when the queue is full the kernel
+        /// drops the SYN and the client retries only after a second (then 3, 7 s…),
+        /// so a short pause of the accept loop under a connection flood would cost
+        /// every node connecting then a second or more. Linux caps it at
+        /// `net.core.somaxconn` (4,096 by default).
+        public var listenBacklog: Int
 
         public init(
             host: String = "127.0.0.1", port: Int = 8443, tls: TLSConfiguration, revocationList: RevocationList? = nil,
             idleTimeout: Double = 120, bodyTimeout: Double = 60, maxJSONBytes: Int = 64 << 10,
-            connectionLimits: ConnectionLimits = .init()
+            connectionLimits: ConnectionLimits = .init(), listenBacklog: Int = 1_024
         ) {
             self.host = host
             self.port = port
@@ -47,6 +55,7 @@ public enum CoordinatorHTTPServer {
             self.bodyTimeout = bodyTimeout
             self.maxJSONBytes = maxJSONBytes
             self.connectionLimits = connectionLimits
+            self.listenBacklog = listenBacklog
         }
 
         /// Throws ``TLSError/Code/invalidConfiguration`` naming the first field out of range.
@@ -56,6 +65,9 @@ public enum CoordinatorHTTPServer {
             }
             for (name, value) in [("idleTimeout", idleTimeout), ("bodyTimeout", bodyTimeout)] where !(value > 0 && value.isFinite) {
                 throw TLSError(.invalidConfiguration, "\(name) must be a positive number of seconds (it is \(value))")
+            }
+            if listenBacklog < 1 {
+                throw TLSError(.invalidConfiguration, "listenBacklog must be at least 1 (it is \(listenBacklog))")
             }
             if maxJSONBytes < 1 {
                 throw TLSError(.invalidConfiguration, "maxJSONBytes must be at least 1 (it is \(maxJSONBytes))")
@@ -107,7 +119,10 @@ public enum CoordinatorHTTPServer {
         return Application(
             router: router,
             server: server,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fleet-coordinator"),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "fleet-coordinator",
+                backlog: configuration.listenBacklog
+            ),
             onServerRunning: onServerRunning,
             logger: logger
         )
