@@ -33,7 +33,10 @@ public import NIOCore
 ///   pool, so at least four addresses are needed to fill it; 256 handshakes
 ///   in flight at once from one address is far beyond what nodes behind one
 ///   NAT need (each handshakes for milliseconds, then holds an authenticated
-///   connection that no longer counts here).
+///   connection that no longer counts here). A burst of more simultaneous
+///   handshakes than this from one address (1,000 nodes behind one NAT all
+///   reconnecting in the same instant) has the excess closed; nodes retry
+///   with backoff, and such a set-up should raise the cap.
 /// - ``handshakeTimeout`` 10 s: a handshake takes milliseconds on a fleet's
 ///   links and well under a second on a loaded machine; 10 s leaves room for
 ///   slow mobile links while an idle connection is gone 12× sooner than the
