@@ -12,6 +12,13 @@ import Foundation
 /// Prints, per fleet size, the median over runs of updates per second, p50
 /// and p99 upload latency and the coordinator's memory, then the aggregation
 /// path against memcpy on the same bodies in the same process.
+///
+///     ulimit -n 65536   # or as high as the hard limit allows
+///     swift run -c release fleet-load-benchmark --idle-connections 25000 [--hold 120]
+///
+/// instead floods the coordinator (at its default connection limits) with idle
+/// TCP connections from 127.0.0.1 and reports a node's heartbeat latency, the
+/// coordinator's memory and descriptors throughout (see ``IdleConnectionsRun``).
 struct Options {
     var nodes = [100, 1_000]
     var runs = 3
@@ -19,6 +26,8 @@ struct Options {
     var trials = 7
     var coordinator: String?
     var lessons = "Tests/AggregationRobustnessTests/Lessons"
+    var idleConnections: Int?
+    var hold = 120
 
     init(_ arguments: [String]) throws {
         var iterator = arguments.makeIterator()
@@ -34,8 +43,11 @@ struct Options {
             case "--trials": trials = Int(try value(flag)) ?? trials
             case "--coordinator": coordinator = try value(flag)
             case "--lessons": lessons = try value(flag)
+            case "--idle-connections": idleConnections = Int(try value(flag))
+            case "--hold": hold = Int(try value(flag)) ?? hold
             case "-h", "--help":
                 print("usage: fleet-load-benchmark [--nodes 100,1000] [--runs 3] [--concurrency 32] [--trials 7] [--coordinator PATH] [--lessons DIR]")
+                print("       fleet-load-benchmark --idle-connections 25000 [--hold 120] [--coordinator PATH] [--lessons DIR]")
                 exit(0)
             default: throw BenchmarkError("unknown option \(flag) (see --help)")
             }
@@ -48,6 +60,10 @@ struct Options {
 
 func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
 
+if CommandLine.arguments.count == 5, CommandLine.arguments[1] == "--idle-flood-worker",
+   let port = Int(CommandLine.arguments[2]), let count = Int(CommandLine.arguments[3]), let hold = Int(CommandLine.arguments[4]) {
+    FloodWorker.run(port: port, count: count, hold: hold)
+}
 let options = try Options(Array(CommandLine.arguments.dropFirst()))
 let executable = options.coordinator ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     .appendingPathComponent("fleet-coordinator").path
@@ -57,6 +73,15 @@ guard FileManager.default.isExecutableFile(atPath: executable) else {
 guard let content = SimulatorContent.locate() else { throw BenchmarkError("run from the repository (Simulator/ not found)") }
 let layout = ModelLayout(policy: try BasePolicy.load(from: content))
 let modelBytes = 4 * layout.entries.reduce(0) { $0 + $1.elementCount }
+
+if let connections = options.idleConnections {
+    guard connections > 0, options.hold > 0 else { throw BenchmarkError("--idle-connections and --hold must be positive") }
+    let fleet = try SimulatedFleet(nodes: 2, lessonDirectory: options.lessons)
+    print("coordinator: \(executable) at its default connection limits; \(connections) idle connections, held up to \(options.hold) s\n")
+    try await IdleConnectionsRun(fleet: fleet, coordinator: executable, connections: connections, holdSeconds: options.hold).run()
+    fleet.removeFiles()
+    exit(0)
+}
 
 let largest = options.nodes.max()!
 print("issuing \(largest) node certificates …")

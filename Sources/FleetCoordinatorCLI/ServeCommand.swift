@@ -43,6 +43,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seed model checkpoint (safetensors) published as version 1 on first start (default: the committed base policy). [env FLEET_COORDINATOR_SEED_MODEL]") var seedModel: String?
     @Option(help: "A node id allowed to approve versions over HTTP (repeatable).") var `operator`: [String] = []
 
+    // MARK: Connection limits
+    @Option(help: "Most connections open at once, authenticated or not (default \(ConnectionLimits().maximumConnections)). [env FLEET_COORDINATOR_MAX_CONNECTIONS]")
+    var maxConnections: Int?
+    @Option(help: "Most connections open at once from one address, authenticated or not (default: no such cap; nodes behind one NAT share an address). [env FLEET_COORDINATOR_MAX_CONNECTIONS_PER_ADDRESS]")
+    var maxConnectionsPerAddress: Int?
+    @Option(help: "Most connections whose TLS handshake has not completed (default \(ConnectionLimits().maximumPendingHandshakes)). [env FLEET_COORDINATOR_MAX_PENDING_HANDSHAKES]")
+    var maxPendingHandshakes: Int?
+    @Option(help: "Most connections whose TLS handshake has not completed, per address (IPv6: per /64) (default \(ConnectionLimits().maximumPendingHandshakesPerAddress)). [env FLEET_COORDINATOR_MAX_PENDING_HANDSHAKES_PER_ADDRESS]")
+    var maxPendingHandshakesPerAddress: Int?
+    @Option(help: "Seconds a connection may take to complete its TLS handshake before it is closed (default 10). [env FLEET_COORDINATOR_HANDSHAKE_TIMEOUT]")
+    var handshakeTimeout: Double?
+
     // MARK: Rounds
     @Option(help: "Round mode: sync (quorum or deadline, default) or async (FedBuff buffer).") var mode: Mode?
     @Option(help: "Async mode: updates per version (default 10).") var bufferSize: Int?
@@ -102,6 +114,11 @@ struct Serve: AsyncParsableCommand {
     /// Options not given on the command line are taken from `FLEET_COORDINATOR_<OPTION>`.
     mutating func fillFromEnvironment() throws {
         let env = Environment()
+        maxConnections = try maxConnections ?? env.value("MAX_CONNECTIONS")
+        maxConnectionsPerAddress = try maxConnectionsPerAddress ?? env.value("MAX_CONNECTIONS_PER_ADDRESS")
+        maxPendingHandshakes = try maxPendingHandshakes ?? env.value("MAX_PENDING_HANDSHAKES")
+        maxPendingHandshakesPerAddress = try maxPendingHandshakesPerAddress ?? env.value("MAX_PENDING_HANDSHAKES_PER_ADDRESS")
+        handshakeTimeout = try handshakeTimeout ?? env.value("HANDSHAKE_TIMEOUT")
         mode = try mode ?? env.value("MODE")
         bufferSize = try bufferSize ?? env.value("BUFFER_SIZE")
         participation = try participation ?? env.value("PARTICIPATION")
@@ -138,6 +155,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func serve() async throws {
+        let limits = try connectionLimits()
         HeapKeeper.capArenas()
         let env = Environment()
         let level = Logger.Level(rawValue: logLevel ?? env["LOG_LEVEL"] ?? "info") ?? .info
@@ -147,6 +165,7 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "fleet.coordinator")
+        OpenFileLimit.raise(for: limits, logger: logger)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
@@ -191,7 +210,7 @@ struct Serve: AsyncParsableCommand {
         let server = CoordinatorHTTPServer.Configuration(
             host: host ?? env["HOST"] ?? "127.0.0.1",
             port: port ?? env["PORT"].flatMap(Int.init) ?? 8443,
-            tls: tls, revocationList: RevocationList(path: revocationPath)
+            tls: tls, revocationList: RevocationList(path: revocationPath), connectionLimits: limits
         )
         let application = try CoordinatorHTTPServer.application(
             service: service, configuration: server, metricsRegistry: registry, logger: logger,
@@ -210,6 +229,32 @@ struct Serve: AsyncParsableCommand {
             )
         )
         try await group.run()
+    }
+
+    /// The connection caps from the options, validated; a bad value is reported with its flag.
+    func connectionLimits() throws -> ConnectionLimits {
+        var limits = ConnectionLimits()
+        if let maxConnections { limits.maximumConnections = maxConnections }
+        limits.maximumConnectionsPerAddress = maxConnectionsPerAddress
+        if let maxPendingHandshakes { limits.maximumPendingHandshakes = maxPendingHandshakes }
+        if let maxPendingHandshakesPerAddress { limits.maximumPendingHandshakesPerAddress = maxPendingHandshakesPerAddress }
+        if let handshakeTimeout {
+            guard handshakeTimeout > 0, handshakeTimeout.isFinite else {
+                throw ValidationError("--handshake-timeout must be a positive number of seconds (it is \(handshakeTimeout))")
+            }
+            limits.handshakeTimeout = .nanoseconds(Int64(handshakeTimeout * 1e9))
+        }
+        if let (field, reason) = limits.problem {
+            let flag = switch field {
+            case .maximumConnections: "--max-connections"
+            case .maximumConnectionsPerAddress: "--max-connections-per-address"
+            case .maximumPendingHandshakes: "--max-pending-handshakes"
+            case .maximumPendingHandshakesPerAddress: "--max-pending-handshakes-per-address"
+            case .handshakeTimeout: "--handshake-timeout"
+            }
+            throw ValidationError("\(flag) \(reason)")
+        }
+        return limits
     }
 
     func roundConfiguration() throws -> RoundConfiguration {

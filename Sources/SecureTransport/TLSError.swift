@@ -33,6 +33,10 @@ public struct TLSError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let closeTimeout = Code("closeTimeout")
         /// Data was written after the connection started closing.
         public static let writeAfterClose = Code("writeAfterClose")
+        /// The peer did not complete the TLS handshake within the server's time limit.
+        public static let handshakeTimeout = Code("handshakeTimeout")
+        /// A connection was closed at once because a connection limit was reached.
+        public static let connectionLimitReached = Code("connectionLimitReached")
         /// Too much plaintext was written before the handshake completed.
         public static let bufferLimitExceeded = Code("bufferLimitExceeded")
         /// A configuration value is missing or inconsistent.

@@ -28,10 +28,24 @@ public enum CoordinatorHTTPServer {
         public var bodyTimeout: Double
         /// Largest JSON request body.
         public var maxJSONBytes: Int
+        /// Caps on open and not-yet-authenticated connections (in total and per
+        /// source address) and the TLS handshake timeout; see ``ConnectionLimits``
+        /// for the defaults and why. Per-address caps apply to unauthenticated
+        /// connections only, so many nodes behind one address still connect.
+        public var connectionLimits: ConnectionLimits
+        /// Connections the kernel may queue before the server accepts them (`listen(2)`'s backlog).
+        ///
+        /// Why 1,024 and not Hummingbird's 256: when the queue is full the kernel
+        /// drops the SYN and the client retries only after a second (then 3, 7 s…),
+        /// so a short pause of the accept loop under a connection flood would cost
+        /// every node connecting then a second or more. Linux caps it at
+        /// `net.core.somaxconn` (4,096 by default).
+        public var listenBacklog: Int
 
         public init(
             host: String = "127.0.0.1", port: Int = 8443, tls: TLSConfiguration, revocationList: RevocationList? = nil,
-            idleTimeout: Double = 120, bodyTimeout: Double = 60, maxJSONBytes: Int = 64 << 10
+            idleTimeout: Double = 120, bodyTimeout: Double = 60, maxJSONBytes: Int = 64 << 10,
+            connectionLimits: ConnectionLimits = .init(), listenBacklog: Int = 1_024
         ) {
             self.host = host
             self.port = port
@@ -40,6 +54,25 @@ public enum CoordinatorHTTPServer {
             self.idleTimeout = idleTimeout
             self.bodyTimeout = bodyTimeout
             self.maxJSONBytes = maxJSONBytes
+            self.connectionLimits = connectionLimits
+            self.listenBacklog = listenBacklog
+        }
+
+        /// Throws ``TLSError/Code/invalidConfiguration`` naming the first field out of range.
+        public func validate() throws(TLSError) {
+            if !(port >= 0 && port <= 65_535) {
+                throw TLSError(.invalidConfiguration, "port \(port) is not a TCP port (0–65535)")
+            }
+            for (name, value) in [("idleTimeout", idleTimeout), ("bodyTimeout", bodyTimeout)] where !(value > 0 && value <= 1e6) {
+                throw TLSError(.invalidConfiguration, "\(name) must be a positive number of seconds up to 10⁶ (it is \(value))")
+            }
+            if listenBacklog < 1 {
+                throw TLSError(.invalidConfiguration, "listenBacklog must be at least 1 (it is \(listenBacklog))")
+            }
+            if maxJSONBytes < 1 {
+                throw TLSError(.invalidConfiguration, "maxJSONBytes must be at least 1 (it is \(maxJSONBytes))")
+            }
+            try connectionLimits.validate()
         }
     }
 
@@ -60,7 +93,8 @@ public enum CoordinatorHTTPServer {
 
     /// The HTTPS application; run it (with the service) under a `ServiceGroup`.
     ///
-    /// - Throws: ``TLSError`` when the TLS configuration is not a valid server configuration.
+    /// - Throws: ``TLSError`` when the TLS configuration is not a valid server
+    ///   configuration or a field of `configuration` is out of range (the message names it).
     public static func application(
         service: CoordinatorService,
         configuration: Configuration,
@@ -68,6 +102,7 @@ public enum CoordinatorHTTPServer {
         logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) throws(TLSError) -> some ApplicationProtocol {
+        try configuration.validate()
         var tls = configuration.tls
         // Revocation is answered per request with a readable 403 (see AuthenticationMiddleware).
         tls.revocationList = nil
@@ -79,12 +114,17 @@ public enum CoordinatorHTTPServer {
             tls: tls,
             http1: .init(
                 additionalChannelHandlers: [ParseErrorResponder()],
-                idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1_000)))
+                idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1_000))),
+            limits: configuration.connectionLimits,
+            observer: metricsRegistry.map { ConnectionMetrics.observer(registry: $0) }
         )
         return Application(
             router: router,
             server: server,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fleet-coordinator"),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "fleet-coordinator",
+                backlog: configuration.listenBacklog
+            ),
             onServerRunning: onServerRunning,
             logger: logger
         )

@@ -15,6 +15,13 @@ public import NIOCore
 /// Errors (a ``TLSError``) are fired with `fireErrorCaught` and the channel is
 /// closed; an EOF without close_notify is reported as
 /// ``TLSError/Code/uncleanShutdown``.
+///
+/// Memory before the handshake: a server's OpenSSL connection (`SSL*`, its
+/// memory BIO and record buffers, together tens of kilobytes once a handshake
+/// step has run) is created only when the client's first bytes arrive, so a
+/// connection that is accepted and then sits silent costs the handler a few
+/// hundred bytes. An optional handshake timeout closes connections that do not
+/// complete the handshake in time.
 public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
@@ -32,8 +39,15 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     static let encryptChunk = 48 * 1024
 
     private var machine = TLSStateMachine()
-    private let engine: TLSEngine
+    /// The OpenSSL connection: created in `init` for a client (it speaks first),
+    /// on the first ciphertext for a server. Every use below is on a path that
+    /// runs only after ciphertext arrived or the handshake started.
+    private var engine: TLSEngine!
+    private let tlsContext: TLSContext
     private let configuration: TLSConfiguration
+    /// Closes the connection if the handshake has not completed by then (nil: no limit).
+    private let handshakeTimeout: TimeAmount?
+    private var handshakeTimer: Scheduled<Void>?
     private var pendingWrites = CircularBuffer<(buffer: ByteBuffer, promise: EventLoopPromise<Void>?)>()
     private var bufferedBytes = 0
     private var flushRequested = false
@@ -69,29 +83,67 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     ///     certificate must match (names are also sent as SNI).
     ///   - handshakePromise: Completed with the connection facts when the
     ///     handshake succeeds, failed with the ``TLSError`` when it does not.
+    ///   - handshakeTimeout: Closes the connection with
+    ///     ``TLSError/Code/handshakeTimeout`` if the handshake has not completed
+    ///     this long after the channel became active (nil: no limit).
     public init(
         context: TLSContext,
         serverHostname: String? = nil,
-        handshakePromise: EventLoopPromise<TLSConnectionInfo>? = nil
+        handshakePromise: EventLoopPromise<TLSConnectionInfo>? = nil,
+        handshakeTimeout: TimeAmount? = nil
     ) throws(TLSError) {
         if context.configuration.role == .client && context.configuration.verifyPeer && serverHostname == nil {
             throw TLSError(.invalidConfiguration, "serverHostname: a verifying client must name the server it expects")
         }
-        engine = try TLSEngine(context: context, serverHostname: serverHostname)
+        if context.configuration.role == .client {
+            engine = try TLSEngine(context: context, serverHostname: serverHostname)
+        }
+        tlsContext = context
         configuration = context.configuration
         self.handshakePromise = handshakePromise
+        self.handshakeTimeout = handshakeTimeout
+    }
+
+    /// Whether the OpenSSL connection exists yet (a server creates it on the client's first bytes).
+    var hasEngine: Bool { engine != nil }
+
+    /// Creates the server's engine on first use; false (and the channel closing) when OpenSSL fails.
+    private func ensureEngine(_ context: ChannelHandlerContext) -> Bool {
+        if engine != nil { return true }
+        do {
+            engine = try TLSEngine(context: tlsContext, serverHostname: nil)
+            return true
+        } catch {
+            perform(machine.encryptionFailed(error), context)
+            return false
+        }
+    }
+
+    private var awaitsPeer: Bool { configuration.role == .server }
+
+    /// The channel is active: start the handshake (or wait for the client) and its timer.
+    private func becameActive(_ context: ChannelHandlerContext) {
+        let action = machine.channelActive(awaitingPeer: awaitsPeer)
+        if action != .none, let timeout = handshakeTimeout {
+            handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+                self.handshakeTimer = nil
+                self.perform(self.machine.handshakeTimedOut(), context)
+            }
+        }
+        perform(action, context)
     }
 
     // MARK: Lifecycle
 
     public func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { perform(machine.channelActive(), context) }
+        if context.channel.isActive { becameActive(context) }
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
         let error = TLSError(.internalFailure, "the TLS handler was removed from the pipeline")
         failPending(error)
         closeTimer?.cancel()
+        handshakeTimer?.cancel()
         let promise = closePromise
         closePromise = nil
         promise?.fail(error)
@@ -99,7 +151,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func channelActive(context: ChannelHandlerContext) {
         context.fireChannelActive()
-        perform(machine.channelActive(), context)
+        becameActive(context)
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
@@ -110,6 +162,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let ciphertext = unwrapInboundIn(data)
+        guard machine.state != .closed, ensureEngine(context) else { return }
         engine.receive(ciphertext)
         perform(machine.ciphertextReceived(), context)
     }
@@ -185,6 +238,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .flushAndRead:
             flushCiphertext(context)
             context.read()
+        case .awaitPeer:
+            context.read()
         case .completeHandshake:
             completeHandshake(context)
         case .decode:
@@ -203,6 +258,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .failAndClose(let error):
             flushCiphertext(context)
             closeTimer?.cancel()
+            handshakeTimer?.cancel()
             failPending(error)
             context.fireErrorCaught(error)
             let promise = closePromise
@@ -211,12 +267,14 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .closeChannel:
             flushCiphertext(context)
             closeTimer?.cancel()
+            handshakeTimer?.cancel()
             failPending(TLSError(.writeAfterClose, "the connection closed before the write was sent"))
             let promise = closePromise
             closePromise = nil
             context.close(promise: promise)
         case .reportInactive(let error):
             closeTimer?.cancel()
+            handshakeTimer?.cancel()
             failPending(error ?? TLSError(.writeAfterClose, "the connection closed before the write was sent"))
             // The peer closed the socket while we waited for its close_notify: our close is done.
             let promise = closePromise
@@ -228,6 +286,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func completeHandshake(_ context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
         let info = engine.connectionInfo()
         connectionInfo = info
         flushCiphertext(context)
@@ -382,7 +442,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func flushCiphertext(_ context: ChannelHandlerContext) {
-        if let ciphertext = engine.takeCiphertext(allocator: context.channel.allocator) {
+        if let engine, let ciphertext = engine.takeCiphertext(allocator: context.channel.allocator) {
             context.writeAndFlush(wrapOutboundOut(ciphertext), promise: nil)
         }
     }

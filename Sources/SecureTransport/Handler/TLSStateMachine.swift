@@ -28,6 +28,9 @@ struct TLSStateMachine {
         case none
         /// Run one handshake step and report it with ``handshakeStepped(_:)``.
         case stepHandshake
+        /// Ask the network for the peer's first flight; nothing to send yet (a server
+        /// waits for the ClientHello before it needs a TLS engine at all).
+        case awaitPeer
         /// Flush the ciphertext the engine produced and ask the network for more.
         case flushAndRead
         /// The handshake finished: publish the connection facts, encrypt the buffered
@@ -60,10 +63,31 @@ struct TLSStateMachine {
     private(set) var state: State = .idle
 
     /// The channel became active (or the handler joined an active channel).
-    mutating func channelActive() -> Action {
+    ///
+    /// - Parameter awaitingPeer: True for a server: the peer speaks first, so no
+    ///   handshake step runs (and no TLS engine need exist) until its bytes arrive.
+    ///   An idle connection that never sends a byte then costs no OpenSSL memory.
+    mutating func channelActive(awaitingPeer: Bool = false) -> Action {
         guard state == .idle else { return .none }
         state = .handshaking
-        return .stepHandshake
+        return awaitingPeer ? .awaitPeer : .stepHandshake
+    }
+
+    /// The handshake did not complete within its time limit.
+    ///
+    /// Why: a connection that never finishes its handshake holds a socket and
+    /// memory without being anyone the server knows; closing it after a bound
+    /// keeps idle or slow (slowloris) peers from accumulating.
+    mutating func handshakeTimedOut() -> Action {
+        switch state {
+        case .idle, .handshaking:
+            state = .closed
+            return .failAndClose(TLSError(
+                .handshakeTimeout, "the TLS handshake did not complete in time; the connection was closed"
+            ))
+        case .active, .closing, .closed:
+            return .none
+        }
     }
 
     /// Ciphertext from the peer is now in the engine.

@@ -54,6 +54,9 @@ final class CoordinatorProcess: Sendable {
 
     var text: String { output.text }
 
+    /// The process id (for `/proc/<pid>/…`).
+    var pid: Int32 { process.processIdentifier }
+
     /// The port from the "listening on" line, once it is printed; nil if the process ended first.
     func port() async -> Int? {
         func parse() -> Int? {
