@@ -52,26 +52,12 @@ public struct FreshnessStatement: Sendable, Equatable, Codable {
 
     /// The canonical bytes that are signed: JSON with sorted keys, no extra spaces.
     public func canonicalBytes() throws(FleetWireError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do {
-            return Array(try encoder.encode(self))
-        } catch {
-            throw FleetWireError(.invalidMetadata, "the freshness statement cannot be written as JSON: \(error)")
-        }
+        try SignedJSON.canonicalBytes(of: self, naming: "freshness statement")
     }
 
     /// Parses and checks a statement's signed bytes.
     public static func decode(_ bytes: some Collection<UInt8>, maxBytes: Int = 4_096) throws(FleetWireError) -> FreshnessStatement {
-        guard bytes.count <= maxBytes else {
-            throw FleetWireError(.limitExceeded, "the freshness statement is \(bytes.count) bytes, more than the limit of \(maxBytes)")
-        }
-        let statement: FreshnessStatement
-        do {
-            statement = try JSONDecoder().decode(FreshnessStatement.self, from: Data(bytes))
-        } catch {
-            throw FleetWireError(.invalidMetadata, "the freshness statement is not valid: \(error)")
-        }
+        let statement = try SignedJSON.decode(FreshnessStatement.self, from: bytes, maxBytes: maxBytes, naming: "freshness statement")
         guard statement.format == currentFormat else {
             throw FleetWireError(
                 .unsupportedVersion, "freshness statement format \(statement.format) is not supported (expected \(currentFormat))")

@@ -83,26 +83,12 @@ public struct ModelManifest: Sendable, Equatable, Codable {
 
     /// The canonical bytes that are signed: JSON with sorted keys, no extra spaces.
     public func canonicalBytes() throws(FleetWireError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do {
-            return Array(try encoder.encode(self))
-        } catch {
-            throw FleetWireError(.invalidMetadata, "the manifest cannot be written as JSON: \(error)")
-        }
+        try SignedJSON.canonicalBytes(of: self, naming: "manifest")
     }
 
     /// Parses and checks a manifest received from the coordinator.
     public static func decode(_ bytes: some Collection<UInt8>, maxBytes: Int = 1 << 20) throws(FleetWireError) -> ModelManifest {
-        guard bytes.count <= maxBytes else {
-            throw FleetWireError(.limitExceeded, "the manifest is \(bytes.count) bytes, more than the limit of \(maxBytes)")
-        }
-        let manifest: ModelManifest
-        do {
-            manifest = try JSONDecoder().decode(ModelManifest.self, from: Data(bytes))
-        } catch {
-            throw FleetWireError(.invalidMetadata, "the manifest is not valid: \(error)")
-        }
+        let manifest = try SignedJSON.decode(ModelManifest.self, from: bytes, maxBytes: maxBytes, naming: "manifest")
         guard manifest.format == currentFormat else {
             throw FleetWireError(.unsupportedVersion, "manifest format \(manifest.format) is not supported (expected \(currentFormat))")
         }
