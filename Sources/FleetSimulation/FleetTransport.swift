@@ -23,6 +23,20 @@ enum FleetTransport {
         }
     }
 
+    /// How the simulated nodes reach the coordinator on `port` of 127.0.0.1.
+    ///
+    /// Why longer time bounds than a node's defaults: those are for a remote
+    /// coordinator on a bad network, after which a real node backs off and
+    /// tries again. Here the coordinator runs in this process and shares its
+    /// cores (and, in tests, its threads) with every node's driving and
+    /// learning, so an answer can wait a long time for a free thread without
+    /// anything being wrong; and the simulation, in lock step, has no later
+    /// attempt to fall back on. The bounds still end a run that hangs. The
+    /// server's bound on reading a body is raised alike.
+    static func connectionConfiguration(port: Int) -> ConnectionConfiguration {
+        ConnectionConfiguration(host: "127.0.0.1", port: port, connectTimeout: .minutes(5), requestTimeout: .minutes(10))
+    }
+
     /// An ephemeral CA issues the server's certificate and one per node; the
     /// coordinator's HTTPS server listens on a port of its choosing on
     /// 127.0.0.1 and is stopped gracefully when `body` returns.
@@ -38,7 +52,8 @@ enum FleetTransport {
             service: service,
             configuration: .init(
                 host: "127.0.0.1", port: 0,
-                tls: .server(certificateChain: [server.certificate], privateKey: server.privateKey, trustRoots: [authority.certificate])),
+                tls: .server(certificateChain: [server.certificate], privateKey: server.privateKey, trustRoots: [authority.certificate]),
+                bodyTimeout: 600),
             metricsRegistry: nil, logger: logger,
             onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) })
         // The service's own timer loop is not run: the simulation ticks it.
@@ -60,7 +75,7 @@ enum FleetTransport {
                     let issued = try authority.issueNodeCertificate(nodeID: node)
                     let tls = try TLSContext(configuration: .client(
                         trustRoots: [authority.certificate], certificateChain: [issued.certificate], privateKey: issued.privateKey))
-                    return try HTTPSCoordinatorConnection(configuration: .init(host: "127.0.0.1", port: port), tls: tls)
+                    return try HTTPSCoordinatorConnection(configuration: connectionConfiguration(port: port), tls: tls)
                 }
                 outcome = .success(try await body(connections))
                 for connection in connections { await connection.close() }

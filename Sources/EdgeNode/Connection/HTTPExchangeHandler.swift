@@ -95,7 +95,11 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let tls = error as? TLSError {
+        if let tls = error as? TLSError, tls.code == .uncleanShutdown {
+            // The socket closed without close_notify: the connection was dropped (the framing of HTTP,
+            // not TLS, tells a cut answer), so it is a closed connection like any other.
+            abort(context, ConnectionError(.connectionClosed, "the coordinator dropped the connection before answering completely: \(tls)"))
+        } else if let tls = error as? TLSError {
             abort(context, ConnectionError(.tlsFailed, "TLS failed: \(tls)"))
         } else {
             abort(context, ConnectionError(.connectionClosed, "the connection failed: \(error)"))

@@ -16,9 +16,15 @@ public import SecureTransport
 /// read whole under the size bounds of ``ConnectionConfiguration``, and the
 /// coordinator's JSON errors become typed ``ConnectionError``s.
 ///
-/// A request that fails because a reused keep-alive connection turned out to
-/// be closed (the coordinator dropped it while idle) is sent once more on a
-/// fresh connection; every other failure is reported to the caller.
+/// A request whose connection closed before its answer arrived is sent again
+/// on a fresh connection, up to ``maxAttempts`` connections in all: a
+/// keep-alive connection the coordinator dropped while idle, or a new one it
+/// dropped at once, says nothing about the request. Resending is safe for
+/// every request of the API: reads and heartbeats change nothing twice, and
+/// the coordinator takes one update per node and round, answering a second
+/// copy with 409 `duplicate_update` — which, after an attempt that was sent
+/// and went unanswered, means that attempt was taken, so the upload succeeds.
+/// Every other failure (a timeout, TLS, an answer) is reported to the caller.
 /// Cancelling the calling task closes the connection and ends its request at
 /// once, so a graceful shutdown never waits out a long poll.
 public actor HTTPSCoordinatorConnection: CoordinatorConnection {
@@ -26,8 +32,6 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
     private let tls: TLSContext
     private let group: any EventLoopGroup
     private var channel: (any Channel)?
-    /// Whether the open channel has already carried an exchange.
-    private var channelUsed = false
     private var busy = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
@@ -95,9 +99,16 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
     }
 
     public func uploadUpdate(round: UInt64, compressedDelta: [UInt8]) async throws(ConnectionError) -> UpdateReceipt {
-        let response = try await exchange(
+        let exchanged = try await exchangeResending(
             .PUT, "/v1/rounds/\(round)/updates",
             headers: [("Content-Encoding", "zstd")], contentType: "application/octet-stream", body: compressedDelta)
+        let response = exchanged.response
+        if exchanged.unansweredAttemptSent, response.status == 409,
+           (try? JSONDecoder().decode(ErrorReply.self, from: Data(response.bytes)))?.error == "duplicate_update" {
+            // An earlier attempt reached the coordinator and was taken; only its answer was lost.
+            // The coordinator's count went with that answer: this update is the least it holds.
+            return UpdateReceipt(round: round, acceptedUpdates: 1)
+        }
         try Self.expect(response, status: 202)
         return try Self.decode(UpdateReceipt.self, from: response)
     }
@@ -110,11 +121,32 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
 
     // MARK: Exchanges
 
+    /// The most connections one request is tried on before its failure is reported.
+    public static let maxAttempts = 3
+
+    /// An answer, and whether an earlier attempt of the same request was written whole and went unanswered.
+    struct Exchanged {
+        var response: HTTPResponse
+        var unansweredAttemptSent: Bool
+    }
+
     /// Sends one request and reads its whole answer, waiting for the connection to be free first.
     private func exchange(
         _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], contentType: String? = nil,
         body: [UInt8]? = nil, maxResponseBytes: Int? = nil, extraTime: TimeAmount = .zero
     ) async throws(ConnectionError) -> HTTPResponse {
+        try await exchangeResending(
+            method, path, headers: headers, contentType: contentType, body: body, maxResponseBytes: maxResponseBytes,
+            extraTime: extraTime
+        ).response
+    }
+
+    /// ``exchange(_:_:headers:contentType:body:maxResponseBytes:extraTime:)``, telling whether the request may have
+    /// reached the coordinator before the attempt that was answered.
+    private func exchangeResending(
+        _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], contentType: String? = nil,
+        body: [UInt8]? = nil, maxResponseBytes: Int? = nil, extraTime: TimeAmount = .zero
+    ) async throws(ConnectionError) -> Exchanged {
         await acquire()
         defer { release() }
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
@@ -127,24 +159,33 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
         let limit = maxResponseBytes ?? configuration.maxControlResponseBytes
         let timeout = configuration.requestTimeout + extraTime
 
-        for attempt in 0..<2 {
+        var unansweredAttemptSent = false
+        var failure = ConnectionError(.connectionClosed, "the request was not attempted")
+        for _ in 0..<Self.maxAttempts {
             let channel = try await connectedChannel()
-            let reused = channelUsed
-            channelUsed = true
+            let written = channel.eventLoop.makePromise(of: Void.self)
             do {
-                return try await send(head: head, body: body, limit: limit, timeout: timeout, on: channel)
+                let response = try await send(head: head, body: body, limit: limit, timeout: timeout, on: channel, written: written)
+                return Exchanged(response: response, unansweredAttemptSent: unansweredAttemptSent)
             } catch {
                 drop(channel)
                 if Task.isCancelled { throw ConnectionError(.connectionClosed, "the request was cancelled") }
-                if attempt == 0 && reused && error.code == .connectionClosed { continue }
-                throw error
+                // Closed before the answer came: a stale keep-alive connection, or one the coordinator
+                // dropped at once. Any other failure is the caller's to see.
+                guard error.code == .connectionClosed else { throw error }
+                // The write's outcome is known by now: a channel fails its pending writes as it closes.
+                if (try? await written.futureResult.get()) != nil { unansweredAttemptSent = true }
+                failure = error
             }
         }
-        throw ConnectionError(.connectionClosed, "the coordinator closed two connections in a row without answering")
+        failure.message = "the coordinator closed \(Self.maxAttempts) connections in a row without answering; the last: \(failure.message)"
+        throw failure
     }
 
+    /// Writes one request on `channel` and reads its answer; `written` completes when the request was written whole.
     private func send(
-        head: HTTPRequestHead, body: [UInt8]?, limit: Int, timeout: TimeAmount, on channel: any Channel
+        head: HTTPRequestHead, body: [UInt8]?, limit: Int, timeout: TimeAmount, on channel: any Channel,
+        written: EventLoopPromise<Void>
     ) async throws(ConnectionError) -> HTTPResponse {
         let promise = channel.eventLoop.makePromise(of: HTTPResponse.self)
         let buffer = body.map { ByteBuffer(bytes: $0) }
@@ -153,8 +194,14 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
         let timer = channel.eventLoop.scheduleTask(in: timeout) {
             (try? channel.pipeline.syncOperations.handler(type: HTTPExchangeHandler.self))?.timeOut(after: seconds)
         }
-        channel.writeAndFlush(exchange).whenFailure { error in
-            promise.fail(ConnectionError(.connectionClosed, "the request could not be sent: \(error)"))
+        channel.writeAndFlush(exchange).whenComplete { result in
+            switch result {
+            case .success:
+                written.succeed()
+            case .failure(let error):
+                written.fail(error)
+                promise.fail(ConnectionError(.connectionClosed, "the request could not be sent: \(error)"))
+            }
         }
         defer { timer.cancel() }
         do {
@@ -198,14 +245,7 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
             throw ConnectionError(
                 .connectFailed, "cannot connect to \(configuration.hostHeader): \(error)")
         }
-        let timer = opened.eventLoop.scheduleTask(in: configuration.connectTimeout) {
-            handshake.fail(ConnectionError(.timedOut, "the TLS handshake took longer than the connect timeout"))
-            opened.close(promise: nil)
-        }
-        opened.closeFuture.whenComplete { _ in
-            handshake.fail(ConnectionError(.connectionClosed, "the coordinator closed the connection during the TLS handshake"))
-        }
-        defer { timer.cancel() }
+        Self.limitHandshake(handshake, of: opened, to: configuration.connectTimeout)
         do {
             _ = try await handshake.futureResult.get()
         } catch {
@@ -214,8 +254,27 @@ public actor HTTPSCoordinatorConnection: CoordinatorConnection {
             throw ConnectionError(.tlsFailed, "the TLS handshake with \(configuration.hostHeader) failed: \(error)")
         }
         channel = opened
-        channelUsed = false
         return opened
+    }
+
+    /// Fails `handshake` when it has not completed within `timeout` or the channel closes first, and closes
+    /// `channel` when — and only when — the handshake failed.
+    ///
+    /// Why the close follows the handshake's outcome and not the timer: the caller learns of the handshake
+    /// when this actor next runs, which on a busy machine can be long after the event loop completed it. A
+    /// timer that closed the channel itself would cut a connection that had shaken hands in time, and the
+    /// request then written to it would fail with "I/O on closed channel".
+    static func limitHandshake(_ handshake: EventLoopPromise<TLSConnectionInfo>, of channel: any Channel, to timeout: TimeAmount) {
+        let timer = channel.eventLoop.scheduleTask(in: timeout) {
+            handshake.fail(ConnectionError(.timedOut, "the TLS handshake took longer than the connect timeout"))
+        }
+        channel.closeFuture.whenComplete { _ in
+            handshake.fail(ConnectionError(.connectionClosed, "the coordinator closed the connection during the TLS handshake"))
+        }
+        handshake.futureResult.whenComplete { result in
+            timer.cancel()
+            if case .failure = result { channel.close(promise: nil) }
+        }
     }
 
     private func drop(_ failed: any Channel) {

@@ -16,11 +16,23 @@ extension Fleet {
     // MARK: The coordinator's API over curl, with car-1's certificate
 
     struct Status: Decodable {
+        struct Round: Decodable, Equatable {
+            var number: UInt64
+            var phase: String
+            var accepted: Int
+        }
         var currentVersion: UInt64
         var nodesOnline: Int
+        var round: Round?
         enum CodingKeys: String, CodingKey {
             case currentVersion = "current_version"
             case nodesOnline = "nodes_online"
+            case round
+        }
+
+        /// What changes as rounds move on: the version, and the open round's number, phase and accepted updates.
+        var progress: String {
+            "version \(currentVersion), round " + (round.map { "\($0.number) \($0.phase) with \($0.accepted) accepted" } ?? "none")
         }
     }
 
