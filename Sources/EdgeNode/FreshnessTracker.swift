@@ -50,11 +50,11 @@ public struct FreshnessTracker: Sendable, Equatable {
                        context: ["check": check, "version": "\(statement.version)"])
         }
         guard now <= statement.expiresAt + clockSkew else {
-            throw refuse("expired", "it expired \(Int(now - statement.expiresAt)) s ago (issued at \(statement.issuedAt)); "
+            throw refuse("expired", "it expired \(Self.seconds(now - statement.expiresAt)) s ago (issued at \(statement.issuedAt)); "
                          + "the coordinator is frozen or its answer is replayed — check that it runs and that its clock is right")
         }
         guard statement.issuedAt <= now + clockSkew else {
-            throw refuse("future", "it was issued \(Int(statement.issuedAt - now)) s in the future; check this node's clock and the coordinator's")
+            throw refuse("future", "it was issued \(Self.seconds(statement.issuedAt - now)) s in the future; check this node's clock and the coordinator's")
         }
         if let newest, statement.issuedAt < newest.issuedAt {
             throw refuse("regressed", "it was issued at \(statement.issuedAt), before the statement already seen (issued at \(newest.issuedAt)); "
@@ -77,5 +77,10 @@ public struct FreshnessTracker: Sendable, Equatable {
     public func currentVersion(now: Double) -> UInt64? {
         guard let newest, !isStale(now: now) else { return nil }
         return newest.version
+    }
+
+    /// Whole seconds for a message; any finite span, however large, without trapping.
+    static func seconds(_ span: Double) -> String {
+        abs(span) < 1e15 ? String(Int(span)) : String(span)
     }
 }

@@ -133,7 +133,7 @@ public actor CoordinatorService: Service {
             configuration: configuration.rounds, ledger: ledger, currentVersion: current.number,
             nextRoundNumber: try store.highestRoundNumber() + 1
         )
-        metrics.currentVersion.record(Int64(current.number))
+        metrics.currentVersion.record(Int64(clamping: current.number))
         try recoverUnfinishedRounds(at: now)
     }
 
@@ -304,7 +304,7 @@ public actor CoordinatorService: Service {
         served = try ServedModel(version: version, checkpoint: try registry.checkpoint(of: version))
         servedDelta = Self.storedDelta(of: version, registry: registry, logger: logger)
         state.versionPublished(version.number)
-        metrics.currentVersion.record(Int64(version.number))
+        metrics.currentVersion.record(Int64(clamping: version.number))
         logger.info("serving version", metadata: ["version": "\(version.number)"])
     }
 

@@ -124,7 +124,7 @@ public final class EdgeNodeAgent: Service, Sendable {
             configuration: configuration, live: live, spool: self.spool, connection: connection, verifier: verifier, store: store,
             library: library, guardrail: guardrail, vehicle: vehicle, logger: logger, metrics: AgentMetrics(), events: sink,
             floor: floor, freshness: freshness, wallClock: wallClock ?? { Date().timeIntervalSince1970 })
-        context.metrics.versionFloor.record(Int64(floor))
+        context.metrics.versionFloor.record(Int64(clamping: floor))
         context.metrics.coordinatorStale.record(0)
         context.metrics.spoolCaptures.record(self.spool.count)
         if let version = live.version { context.metrics.modelVersion.record(Int64(version)) }

@@ -175,8 +175,8 @@ struct SyncLoop {
         }
         agent.live.install(version: model.version, policy: model.policy)
         agent.metrics.modelsInstalled.increment()
-        agent.metrics.modelVersion.record(Int64(model.version))
-        agent.metrics.versionFloor.record(Int64(max(machine.floor, model.version)))
+        agent.metrics.modelVersion.record(Int64(clamping: model.version))
+        agent.metrics.versionFloor.record(Int64(clamping: max(machine.floor, model.version)))
         agent.logger.notice("model installed", metadata: [
             "version": "\(model.version)", "round": "\(model.manifest.round.map(String.init) ?? "none")",
         ])
