@@ -38,7 +38,7 @@ struct ConnectionLimitTests {
         let harness = CrashTests.Harness(executable: executable, curl: curl, pki: pki, directory: directory)
         let process = try CoordinatorProcess(executable: executable, arguments: harness.arguments + [
             "--max-connections", "512", "--max-pending-handshakes", "128",
-            "--max-pending-handshakes-per-address", "\(Self.pendingPerAddress)", "--handshake-timeout", "3",
+            "--max-pending-handshakes-per-address", "\(Self.pendingPerAddress)", "--handshake-timeout", "5",
         ])
         defer { process.stop(SIGKILL) }
         guard let port = await process.port() else {
@@ -72,7 +72,7 @@ struct ConnectionLimitTests {
 
         // The handshake timeout closes the ones still held.
         let drained = sockets.wait(upTo: .seconds(60)) { $0.openCount == 0 }
-        #expect(drained, "\(sockets.openCount) idle connections outlived the 3 s handshake timeout")
+        #expect(drained, "\(sockets.openCount) idle connections outlived the 5 s handshake timeout")
         sockets.closeAll()
 
         // Every descriptor the flood cost the server is returned.
