@@ -47,10 +47,13 @@ final class TestFleet: Sendable {
 
     func connection(port: Int, configure: (inout ConnectionConfiguration) -> Void = { _ in }) throws -> HTTPSCoordinatorConnection {
         var configuration = ConnectionConfiguration(host: "127.0.0.1", port: port)
-        // Generous: CI runs every suite at once on two cores, and a debug-built TLS handshake
-        // to the fake coordinator then took over 10 s. Tests of timeouts set their own.
-        configuration.connectTimeout = .seconds(15)
-        configuration.requestTimeout = .seconds(30)
+        // Hang guards, not speed limits: the fake coordinator runs in this
+        // process, on the cooperative pool every suite shares; with the whole
+        // suite and a fleet-sim beside it on two cores (load 33) one answer
+        // took over 30 s. They stay under the suites' 10-minute limit. Tests
+        // of timeouts set their own.
+        configuration.connectTimeout = .seconds(300)
+        configuration.requestTimeout = .seconds(300)
         configure(&configuration)
         return try HTTPSCoordinatorConnection(configuration: configuration, tls: try clientContext())
     }
