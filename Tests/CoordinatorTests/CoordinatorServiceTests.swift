@@ -127,7 +127,7 @@ struct CoordinatorServiceTests {
 
     /// The clock's waits never end by themselves here: only the round opening
     /// can answer the poll (a lost wake-up would hit the time limit).
-    @Test("a long poll returns when a round opens, woken by the event", .timeLimit(.minutes(10)))
+    @Test("a long poll returns when a round opens, woken by the event", .timeLimit(.minutes(30)))
     func longPoll() async throws {
         let directory = Fixture.temporaryDirectory("poll")
         defer { try? FileManager.default.removeItem(at: directory) }

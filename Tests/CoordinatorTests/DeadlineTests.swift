@@ -12,7 +12,7 @@ struct DeadlineTests {
         #expect(value == 42)
     }
 
-    @Test("a body that does not arrive in time is cut short with 408", .timeLimit(.minutes(10)))
+    @Test("a body that does not arrive in time is cut short with 408", .timeLimit(.minutes(30)))
     func tooLate() async throws {
         let loop = MultiThreadedEventLoopGroup.singleton.any()
         do {
@@ -46,7 +46,7 @@ struct DeadlineTests {
         #expect(clock.now - start >= .milliseconds(50))
     }
 
-    @Test("a cancelled wait ends at once with CancellationError", .timeLimit(.minutes(10)))
+    @Test("a cancelled wait ends at once with CancellationError", .timeLimit(.minutes(30)))
     func cancelledWait() async throws {
         let loop = MultiThreadedEventLoopGroup.singleton.any()
         let waiter = Task { try await sleep(seconds: 3600, on: loop) }

@@ -13,7 +13,7 @@ import Testing
 ///
 /// The time limit guards against a hang, not slowness: under the full suite on two cores a test that takes
 /// seconds alone waits minutes for the cooperative thread pool, so the limit sits above a whole test run.
-@Suite("Edge node agent", .serialized, .timeLimit(.minutes(10)))
+@Suite("Edge node agent", .serialized, .timeLimit(.minutes(30)))
 struct AgentTests {
     let fleet = TestFleet.shared
 

@@ -9,7 +9,7 @@ import Testing
 /// The HTTPS client when the coordinator closes connections under it: a node
 /// must get its answer on a fresh connection, never fail a request because a
 /// connection it was handed or kept is gone.
-@Suite("HTTPS coordinator connection: connections the coordinator closes", .timeLimit(.minutes(10)))
+@Suite("HTTPS coordinator connection: connections the coordinator closes", .timeLimit(.minutes(30)))
 struct ConnectionRecoveryTests {
     let fleet = TestFleet.shared
     static let beat = NodeHeartbeat(state: .idle, modelVersion: nil, region: nil, capturesPending: 0)

@@ -6,7 +6,7 @@ import Testing
 @testable import EdgeNode
 
 /// The HTTPS client against a coordinator double on 127.0.0.1 behind mutual TLS.
-@Suite("HTTPS coordinator connection", .timeLimit(.minutes(10)))
+@Suite("HTTPS coordinator connection", .timeLimit(.minutes(30)))
 struct ConnectionTests {
     let fleet = TestFleet.shared
 

@@ -6,7 +6,7 @@ import Testing
 @testable import EdgeNode
 
 /// A node holding version k rebuilds version k + 1 from the published delta, or falls back to the checkpoint.
-@Suite("model deltas on the node", .serialized, .timeLimit(.minutes(10)))
+@Suite("model deltas on the node", .serialized, .timeLimit(.minutes(30)))
 struct ModelDeltaTests {
     let fleet = TestFleet.shared
 

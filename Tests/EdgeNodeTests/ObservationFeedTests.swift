@@ -94,7 +94,7 @@ struct ObservationFeedTests {
 }
 
 /// Reading a feed that may block forever (standard input of a vehicle stack).
-@Suite("Line reader", .timeLimit(.minutes(10)))
+@Suite("Line reader", .timeLimit(.minutes(30)))
 struct LineReaderTests {
     @Test("lines arrive as they are written, and a waiting read ends at once when cancelled")
     func pipe() async throws {

@@ -233,7 +233,7 @@ struct RollbackTests {
     }
 
     @Test("served an older validly signed version when it asked for a newer one, the node refuses it; the floor holds across a restart",
-          .timeLimit(.minutes(10)))
+          .timeLimit(.minutes(30)))
     func nodeRefusesRollback() async throws {
         let state = FakeState()
         await state.publish(try fleet.publish(version: 1))
@@ -278,7 +278,7 @@ struct RollbackTests {
     }
 
     @Test("a frozen coordinator's expired statement, and an older one replayed, are refused and the node reports it stale",
-          .timeLimit(.minutes(10)))
+          .timeLimit(.minutes(30)))
     func nodeReportsStaleCoordinator() async throws {
         let state = FakeState()
         let model = try fleet.publish(version: 1)
@@ -320,7 +320,7 @@ struct RollbackTests {
 
 extension RollbackTests {
     @Test("a version whose checkpoint is not the one the freshness statement names is refused (mix-and-match); the right one is installed",
-          .timeLimit(.minutes(10)))
+          .timeLimit(.minutes(30)))
     func nodeRefusesMixAndMatch() async throws {
         let state = FakeState()
         let model = try fleet.publish(version: 1)
