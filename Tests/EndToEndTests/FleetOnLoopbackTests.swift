@@ -130,7 +130,7 @@ final class Fleet: Sendable {
     }
 
     func run(coordinator: FleetProcess, nodeExecutable: String, content: SimulatorContent) async throws {
-        let port = try await eventually("the coordinator prints its port", within: Self.patience) { () -> Int? in
+        let port = try await eventually("the coordinator prints its port", within: FleetOnLoopbackTests.patience) { () -> Int? in
             guard coordinator.isRunning else { throw EndToEndError("the coordinator exited at start") }
             guard let line = coordinator.log.split(separator: "\n").first(where: { $0.hasPrefix("fleet-coordinator listening on ") }) else {
                 return nil
@@ -232,7 +232,7 @@ final class Fleet: Sendable {
             ],
             directory: directory, logFile: directory.appendingPathComponent("\(misconfigured).log"))
         add(outsider)
-        _ = try await eventually("\(misconfigured) refuses the model", within: Self.patience) { () -> Bool? in
+        _ = try await eventually("\(misconfigured) refuses the model", within: FleetOnLoopbackTests.patience) { () -> Bool? in
             guard outsider.isRunning else { throw EndToEndError("\(misconfigured) exited early") }
             return outsider.log.contains("model rejected") ? true : nil
         }
