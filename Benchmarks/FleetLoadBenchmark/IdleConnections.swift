@@ -37,11 +37,7 @@ struct IdleConnectionsRun {
     func run() async throws {
         let data = fleet.directory + "/data-idle-\(UUID().uuidString.prefix(6))"
         defer { try? FileManager.default.removeItem(atPath: data) }
-        let pki = fleet.directory
-        let child = try CoordinatorChild(executable: coordinator, arguments: [
-            "--host", "127.0.0.1", "--port", "0", "--data-dir", data,
-            "--cert", pki + "/server.pem", "--key", pki + "/server.key", "--ca-cert", pki + "/ca.pem",
-            "--revoked", pki + "/revoked.txt", "--signing-key", pki + "/model-signing.key",
+        let child = try CoordinatorChild(executable: coordinator, arguments: fleet.coordinatorArguments(dataDirectory: data) + [
             "--heartbeat-timeout", "600", "--gate-episodes-per-family", "1", "--gate-family", "cut-in",
             "--log-level", "warning",
         ])

@@ -39,11 +39,7 @@ struct LoadRun {
     func run() async throws -> Result {
         let data = fleet.directory + "/data-\(nodes)-\(UUID().uuidString.prefix(6))"
         defer { try? FileManager.default.removeItem(atPath: data) }
-        let pki = fleet.directory
-        let child = try CoordinatorChild(executable: coordinator, arguments: [
-            "--host", "127.0.0.1", "--port", "0", "--data-dir", data,
-            "--cert", pki + "/server.pem", "--key", pki + "/server.key", "--ca-cert", pki + "/ca.pem",
-            "--revoked", pki + "/revoked.txt", "--signing-key", pki + "/model-signing.key",
+        let child = try CoordinatorChild(executable: coordinator, arguments: fleet.coordinatorArguments(dataDirectory: data) + [
             "--min-participants", "\(nodes)", "--max-participants", "\(nodes)", "--quorum", "1",
             "--deadline", "600", "--heartbeat-timeout", "600", "--tick-interval", "0.2",
             "--gate-episodes-per-family", "1", "--gate-family", "cut-in", "--log-level", "warning",

@@ -50,6 +50,16 @@ struct SimulatedFleet: Sendable {
         }
     }
 
+    /// `fleet-coordinator serve` arguments for this fleet's certificates and
+    /// keys, on 127.0.0.1 at a free port, with its data in `dataDirectory`.
+    func coordinatorArguments(dataDirectory: String) -> [String] {
+        [
+            "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDirectory,
+            "--cert", directory + "/server.pem", "--key", directory + "/server.key", "--ca-cert", directory + "/ca.pem",
+            "--revoked", directory + "/revoked.txt", "--signing-key", directory + "/model-signing.key",
+        ]
+    }
+
     /// The compressed body node `index` uploads to `round` on `baseVersion`.
     func body(node index: Int, round: UInt64, baseVersion: UInt64) throws -> [UInt8] {
         var delta = lessons[index % lessons.count]
