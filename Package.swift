@@ -28,6 +28,7 @@ let package = Package(
         .executable(name: "fleet-node", targets: ["FleetNodeCLI"]),
         .executable(name: "fleet-load-benchmark", targets: ["FleetLoadBenchmark"]),
         .executable(name: "fedavg-benchmark", targets: ["FederatedAveragingBenchmark"]),
+        .executable(name: "gate-benchmark", targets: ["GateBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -267,6 +268,15 @@ let package = Package(
             ],
             path: "Benchmarks/FederatedAveragingBenchmark",
             exclude: ["flower_peer.py"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "GateBenchmark",
+            dependencies: [
+                "Coordinator", "FleetEvaluation", "FleetWire", "DrivingSimulator", "PolicyNetwork",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/GateBenchmark",
             swiftSettings: swiftSettings
         ),
 

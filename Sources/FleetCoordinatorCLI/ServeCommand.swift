@@ -83,16 +83,11 @@ struct Serve: AsyncParsableCommand {
     var downlinkFraction: Double?
 
     // MARK: Gate
-    @Option(help: "Most collision-free points any gold family may lose (default 2).") var gateTolerance: Double?
+    @Option(help: "Chance the gate rejects a candidate no worse than the serving model, over all gold families (paired sign test per family; default 0.05, 0 never rejects on collisions).")
+    var gateFalseRejectionRate: Double?
     @Option(help: "Most extra guardrail interventions per episode any family may need (default 0.05).") var interventionTolerance: Double?
-    @Option(help: "Most collision-free points any gold family may have lost against the fleet's first version (default: no bound).")
-    var driftTolerance: Double?
-    @Option(help: "Shrink each gold family's tolerance to this many binomial standard errors of its collision rate (default: the fixed tolerance only).")
-    var toleranceStandardErrors: Double?
-    @Option(help: "Reject a gold family whose episodes newly crashing outnumber those newly clean by this many √(flips) (McNemar; default: no such rule).")
-    var flipStandardErrors: Double?
-    @Option(help: "Bound each gold family's loss against the fleet's first version to this many binomial standard errors of its first collision rate (default: no such bound).")
-    var driftStandardErrors: Double?
+    @Flag(help: "Also test every gold family against the fleet's first version, so small losses cannot add up over rounds.")
+    var boundDrift = false
     @Option(help: "Gate on at most this many gold episodes per family (default: all).") var gateEpisodesPerFamily: Int?
     @Option(help: "Gate on this gold family only (repeatable; default: every family).") var gateFamily: [String] = []
     @Flag(help: "A candidate that passes the gate waits for `fleet-coordinator approve VERSION`.") var manualApproval = false
@@ -139,12 +134,8 @@ struct Serve: AsyncParsableCommand {
         maxStaleness = try maxStaleness ?? env.value("MAX_STALENESS")
         optimizer = try optimizer ?? env.value("OPTIMIZER")
         serverLearningRate = try serverLearningRate ?? env.value("SERVER_LEARNING_RATE")
-        gateTolerance = try gateTolerance ?? env.value("GATE_TOLERANCE")
+        gateFalseRejectionRate = try gateFalseRejectionRate ?? env.value("GATE_FALSE_REJECTION_RATE")
         interventionTolerance = try interventionTolerance ?? env.value("INTERVENTION_TOLERANCE")
-        driftTolerance = try driftTolerance ?? env.value("DRIFT_TOLERANCE")
-        toleranceStandardErrors = try toleranceStandardErrors ?? env.value("TOLERANCE_STANDARD_ERRORS")
-        flipStandardErrors = try flipStandardErrors ?? env.value("FLIP_STANDARD_ERRORS")
-        driftStandardErrors = try driftStandardErrors ?? env.value("DRIFT_STANDARD_ERRORS")
         gateEpisodesPerFamily = try gateEpisodesPerFamily ?? env.value("GATE_EPISODES_PER_FAMILY")
         tickInterval = try tickInterval ?? env.value("TICK_INTERVAL")
         freshnessValidity = try freshnessValidity ?? env.value("FRESHNESS_VALIDITY")
@@ -177,10 +168,8 @@ struct Serve: AsyncParsableCommand {
             serverOptimizer: optimizerKind(),
             downlink: .init(fraction: downlinkFraction ?? CoordinatorConfiguration.defaultDownlink.fraction, quantize: true),
             gate: .init(
-                tolerance: gateTolerance ?? 2, interventionTolerance: interventionTolerance ?? 0.05,
-                requiresApproval: manualApproval, screensUpdates: !noScreening, driftTolerance: driftTolerance,
-                toleranceStandardErrors: toleranceStandardErrors, flipStandardErrors: flipStandardErrors,
-                driftStandardErrors: driftStandardErrors
+                falseRejectionRate: gateFalseRejectionRate ?? 0.05, interventionTolerance: interventionTolerance ?? 0.05,
+                requiresApproval: manualApproval, screensUpdates: !noScreening, boundsDrift: boundDrift
             ),
             gateSuite: .init(episodesPerFamily: gateEpisodesPerFamily, families: gateFamily.isEmpty ? nil : gateFamily),
             tickInterval: tickInterval ?? 1,

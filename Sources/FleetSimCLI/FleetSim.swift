@@ -75,6 +75,8 @@ struct RunEpisode: AsyncParsableCommand {
     @Flag(help: "Filter the driver through Simulator/rules/guardrail.json.") var guardrail = false
     @Flag(help: "Run the teacher in shadow mode (disagreement trigger).") var shadow = false
     @Option(help: "Directory to write captures into.") var captures: String?
+    @Flag(help: "Print every decision: time, the driver's action, the executed one, the rule that changed it, the observed lead TTC and the true gap.")
+    var trace = false
 
     func run() async throws {
         let located = try content.locate()
@@ -88,6 +90,12 @@ struct RunEpisode: AsyncParsableCommand {
         if guardrail { options.guardrail = try Guardrail.load(contentsOf: located.guardrailRules) }
         if shadow { options.shadowTeacher = TeacherDriver() }
         var chosen = try makeDriver(driver)
+        if trace {
+            let traced = TracingDriver(base: chosen, guardrail: options.guardrail)
+            options.guardrail = nil
+            chosen = traced
+            traced.printHeader()
+        }
         let result = EpisodeRunner.run(world, driver: &chosen, options: options)
         print("episode \(episode.id) seed \(episode.seed) driver \(chosen.name)")
         print("  crashed: \(result.crashed) (collision \(result.collided)\(result.collisionWith.map { " with \($0)" } ?? ""), off road \(result.offRoad))")
@@ -222,13 +230,44 @@ struct Evaluate: AsyncParsableCommand {
 struct GenerateGold: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gold", abstract: "Regenerate the gold suite file deterministically.")
     @OptionGroup var content: ContentOptions
-    @Option(help: "Episodes per family.") var perFamily = 96
-    @Option(help: "Suite version.") var version = 3
+    @Option(help: "Episodes per family.") var perFamily = 500
+    @Option(help: "Suite version.") var version = 4
 
     func run() throws {
         let located = try content.locate()
         let suite = GoldSuite.generate(library: try content.library(), perFamily: perFamily, version: version)
         try suite.encoded().write(to: located.goldSuite)
         print("wrote \(suite.episodes.count) episodes to \(located.goldSuite.path)")
+    }
+}
+
+/// A driver that prints each decision (for `fleet-sim run --trace`); applies the guardrail itself so it can show what it changed.
+struct TracingDriver: Driver {
+    var base: any Driver
+    let guardrail: Guardrail?
+    var name: String { base.name + (guardrail == nil ? "" : "+guardrail") }
+
+    func printHeader() {
+        print("     t  driver      executed    rule              obs-TTC  true-gap  speed  lane")
+    }
+
+    mutating func decide(_ observation: Observation, context: DriverContext) -> MetaAction {
+        let proposed = base.decide(observation, context: context)
+        let verdict = guardrail?.filter(proposed, observation: observation, laneWidth: context.world.road.laneWidth)
+        let executed = verdict?.action ?? proposed
+        let world = context.world
+        let ego = world.actors[0]
+        func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
+        func number(_ value: Double) -> String { value.isFinite ? String(format: "%.2f", value) : "inf" }
+        print(String(format: "%6.2f", world.time) + "  " + pad("\(proposed)", 11) + " " + pad("\(executed)", 11) + " "
+              + pad(verdict?.rule ?? "-", 17) + " " + pad(number(observation.leadTimeToCollision), 8) + " "
+              + pad(number(world.egoHeadway(range: 150)), 9) + " " + pad(number(ego.speed), 6) + " " + "\(ego.lane)")
+        if verdict?.rule != nil {
+            for k in 0..<Observation.vehicleSlots {
+                guard let other = observation.vehicle(k) else { continue }
+                print("        seen: x \(number(other.x)) y \(number(other.y)) vx \(number(other.vx)) kind \(other.kind)")
+            }
+        }
+        return executed
     }
 }

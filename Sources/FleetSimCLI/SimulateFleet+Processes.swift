@@ -16,14 +16,11 @@ extension SimulateFleet {
         var configuration = ProcessFleetConfiguration(
             nodes: nodes, rounds: rounds, regions: regions.map { $0.split(separator: ",").map(String.init) }, seed: seed,
             participation: participation, variations: variations, anchorEpisodes: anchorEpisodes, maxCaptures: maxCaptures,
-            aggregator: aggregator, serverLearningRate: serverLearningRate, gateTolerance: gateTolerance,
+            aggregator: aggregator, serverLearningRate: serverLearningRate, gateFalseRejectionRate: gateFalseRejectionRate,
             interventionTolerance: interventionTolerance, gateEpisodesPerFamily: gateEpisodes == 0 ? nil : gateEpisodes,
             outputDirectory: outputDirectory, simulatorContent: try content.locate().root)
         configuration.downlinkFraction = downlinkFraction
-        configuration.driftTolerance = driftTolerance < 0 ? nil : driftTolerance
-        configuration.toleranceStandardErrors = gateToleranceStandardErrors < 0 ? nil : gateToleranceStandardErrors
-        configuration.flipStandardErrors = gateFlipStandardErrors < 0 ? nil : gateFlipStandardErrors
-        configuration.driftStandardErrors = driftStandardErrors < 0 ? nil : driftStandardErrors
+        configuration.boundsDrift = boundDrift
         let executables = try FleetExecutables.besideRunningExecutable()
         let fleet: ProcessFleet
         do { fleet = try ProcessFleet(configuration: configuration, executables: executables) } catch { throw ValidationError(error.message) }

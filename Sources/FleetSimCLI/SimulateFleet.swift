@@ -19,18 +19,11 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Seed of everything random; the same seed gives the same final model.") var seed: UInt64 = 1
     @Option(help: "How the coordinator combines updates: weighted-mean, trimmed-mean or median.") var aggregator = "weighted-mean"
     @Option(help: "FedAvg's server learning rate.") var serverLearningRate: Float = 1
-    @Option(help: "Points of gold-suite collision-free rate a family may lose before the gate rejects a candidate.") var gateTolerance = 4.2
+    @Option(help: "Chance the gate rejects a candidate no worse than the serving model, over all families (a paired sign test per family; 0 never rejects on collisions).")
+    var gateFalseRejectionRate = 0.05
     @Option(help: "Rise in guardrail interventions per episode the gate tolerates.") var interventionTolerance = 0.5
-    @Option(help: "Points of gold-suite collision-free rate a family may have lost against the fleet's first version (negative: no bound).")
-    var driftTolerance = -1.0
-    @Option(help: "Shrink each family's gate tolerance to this many binomial standard errors of its collision rate (negative: the fixed tolerance only).")
-    var gateToleranceStandardErrors = 1.0
-    @Option(help: "Reject a family whose episodes newly crashing outnumber those newly clean by this many √(flips) (McNemar; negative: no such rule).")
-    var gateFlipStandardErrors = -1.0
-    @Option(help: "Bound each family's loss against the fleet's first version to this many binomial standard errors of its first collision rate (negative: no such bound).")
-    var driftStandardErrors = 0.4
-    @Option(help: "Points of collision-free rate the whole gold suite must gain for a candidate to ship (negative: no such rule).")
-    var gateMinimumGain = 0.0
+    @Option(help: "Whether the gate also tests every family against the fleet's first version (true or false).")
+    var boundDrift = true
     @Option(help: "Captures in one lesson, at most.") var maxCaptures = 1
     @Option(help: "Passes over a lesson's labelled states per DAgger iteration.") var lessonEpochs = 16
     @Option(help: "Adam step size of a lesson.") var lessonLearningRate: Float = 2e-3
@@ -58,10 +51,8 @@ struct SimulateFleet: AsyncParsableCommand {
     var anchorDifficulty = "0.8"
     @Option(help: "Fresh episodes per family each node drives its lesson through, judged by the gate's rules, before sending it (0: no check).")
     var lessonCheckEpisodes = 96
-    @Option(help: "Collision-free points a family may lose in a node's check (default: the gate's tolerance).")
-    var lessonCheckTolerance: Double?
-    @Option(help: "Collision-free points a lesson must gain over a node's check episodes (default: the gate's minimum gain).")
-    var lessonCheckMinimumGain: Double?
+    @Option(help: "Collision-free points a lesson must gain over a node's check episodes before it is sent (negative: no such rule).")
+    var lessonCheckMinimumGain = 0.0
     @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 0
     @Flag(help: "Also run the baselines on the same captures: local-only twins (one per region) and a centralized trainer.")
     var baselines = false
@@ -100,11 +91,7 @@ struct SimulateFleet: AsyncParsableCommand {
             transport: transport, aggregation: AggregationConfiguration(rule: rule),
             serverOptimizer: .fedAvg(learningRate: serverLearningRate),
             gate: .init(
-                tolerance: gateTolerance, interventionTolerance: interventionTolerance,
-                minimumGain: gateMinimumGain < 0 ? nil : gateMinimumGain, driftTolerance: driftTolerance < 0 ? nil : driftTolerance,
-                toleranceStandardErrors: gateToleranceStandardErrors < 0 ? nil : gateToleranceStandardErrors,
-                flipStandardErrors: gateFlipStandardErrors < 0 ? nil : gateFlipStandardErrors,
-                driftStandardErrors: driftStandardErrors < 0 ? nil : driftStandardErrors),
+                falseRejectionRate: gateFalseRejectionRate, interventionTolerance: interventionTolerance, boundsDrift: boundDrift),
             compression: compression,
             asynchronous: asynchronous, participation: participation, poisonedShare: poisoned, episodesPerRound: episodesPerRound, variations: variations, variationSource: variationSource, maxCaptures: maxCaptures,
             lesson: LessonSettings(
@@ -116,8 +103,7 @@ struct SimulateFleet: AsyncParsableCommand {
             outputDirectory: outputDirectory, simulatorContent: try content.locate().root)
         configuration.variationSpread = variationSpread
         configuration.downlink = StepCompressor.Configuration(fraction: downlinkFraction, quantize: true)
-        configuration.lessonCheckTolerance = lessonCheckTolerance
-        configuration.lessonCheckMinimumGain = lessonCheckMinimumGain
+        configuration.lessonCheckMinimumGain = lessonCheckMinimumGain < 0 ? nil : lessonCheckMinimumGain
         configuration.seedModel = seedModel.map { URL(fileURLWithPath: $0) }
         let simulation: FleetSimulation
         do { simulation = try FleetSimulation(configuration: configuration) } catch { throw ValidationError(error.message) }

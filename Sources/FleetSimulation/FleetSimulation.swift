@@ -354,7 +354,7 @@ public struct FleetSimulation: Sendable {
         guard settings.lessonCheckEpisodes > 0 else { return nil }
         return try await LessonCheck(
             policy: policy, episodesPerFamily: settings.lessonCheckEpisodes, library: library, guardrail: guardrail,
-            gate: settings.lessonCheckGate)
+            gate: settings.gate, minimumGain: settings.lessonCheckMinimumGain)
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

@@ -76,23 +76,9 @@ public struct FleetSimulationConfiguration: Sendable {
     /// episodes) each node drives its lesson through before sending it,
     /// judged by the gate's rules (see ``LessonCheck``); 0: no check.
     public var lessonCheckEpisodes: Int
-    /// Collision-free points a family may lose in a node's check (nil: the gate's tolerance).
-    /// Several lessons land in one aggregate, so a node may hold its own lesson to less.
-    public var lessonCheckTolerance: Double?
     /// Collision-free points a lesson must gain over all of a node's check
-    /// episodes (nil: the gate's minimum gain). The gate may ask the fleet's
-    /// aggregate for more than any one lesson can show on its own.
+    /// episodes before the node sends it (nil: no such rule).
     public var lessonCheckMinimumGain: Double?
-    /// The gate's rules as a node's check applies them — all but the paired
-    /// flips: one lesson in a round's aggregate may flip an ice episode that
-    /// the others make up for, and only the gate sees the aggregate.
-    var lessonCheckGate: RegressionGate.Configuration {
-        var rules = gate
-        rules.flipStandardErrors = nil
-        if let lessonCheckTolerance { rules.tolerance = lessonCheckTolerance }
-        if let lessonCheckMinimumGain { rules.minimumGain = lessonCheckMinimumGain }
-        return rules
-    }
     /// Gold episodes per family the gate drives (nil: the full suite).
     public var gateEpisodesPerFamily: Int?
     /// Also run the baselines on the same captures: local-only twins (one
@@ -174,7 +160,6 @@ public struct FleetSimulationConfiguration: Sendable {
         guard (0..<1).contains(lesson.replay) else { throw fail("lesson-replay", "must be in [0, 1)") }
         guard captureLead >= 0, captureLead <= 5 else { throw fail("capture-lead", "must be in [0, 5] seconds") }
         guard lessonCheckEpisodes >= 0 else { throw fail("lesson-check-episodes", "must not be negative") }
-        if let lessonCheckTolerance, !(lessonCheckTolerance >= 0) { throw fail("lesson-check-tolerance", "must not be negative") }
         if let lessonCheckMinimumGain, !lessonCheckMinimumGain.isFinite { throw fail("lesson-check-minimum-gain", "must be a finite number") }
         guard anchorEpisodes >= 0 else { throw fail("anchor-episodes", "must not be negative") }
         if let anchorDifficulty, !(0...1).contains(anchorDifficulty) { throw fail("anchor-difficulty", "must be in [0, 1]") }

@@ -196,12 +196,9 @@ public struct ProcessFleet: Sendable {
         ]
         if let rate = configuration.serverLearningRate { arguments += ["--server-learning-rate", "\(rate)"] }
         if let fraction = configuration.downlinkFraction { arguments += ["--downlink-fraction", "\(fraction)"] }
-        if let tolerance = configuration.gateTolerance { arguments += ["--gate-tolerance", "\(tolerance)"] }
+        if let rate = configuration.gateFalseRejectionRate { arguments += ["--gate-false-rejection-rate", "\(rate)"] }
         if let tolerance = configuration.interventionTolerance { arguments += ["--intervention-tolerance", "\(tolerance)"] }
-        if let tolerance = configuration.driftTolerance { arguments += ["--drift-tolerance", "\(tolerance)"] }
-        if let errors = configuration.toleranceStandardErrors { arguments += ["--tolerance-standard-errors", "\(errors)"] }
-        if let errors = configuration.flipStandardErrors { arguments += ["--flip-standard-errors", "\(errors)"] }
-        if let errors = configuration.driftStandardErrors { arguments += ["--drift-standard-errors", "\(errors)"] }
+        if configuration.boundsDrift { arguments += ["--bound-drift"] }
         if let episodes = configuration.gateEpisodesPerFamily { arguments += ["--gate-episodes-per-family", "\(episodes)"] }
         for family in configuration.gateFamilies { arguments += ["--gate-family", family] }
         return arguments

@@ -139,14 +139,25 @@ public struct GateSummary: Sendable, Equatable, Codable {
         public var candidateCollisionRate: Double
         public var currentInterventions: Double
         public var candidateInterventions: Double
+        /// Episodes the candidate newly crashes in / newly drives clean, against the current model (nil in older manifests).
+        public var newlyCrashed: Int?
+        public var newlyClean: Int?
+        /// The paired sign test's p-value for the candidate's net loss (nil in older manifests).
+        public var pValue: Double?
 
-        public init(family: String, episodes: Int, currentCollisionRate: Double, candidateCollisionRate: Double, currentInterventions: Double, candidateInterventions: Double) {
+        public init(
+            family: String, episodes: Int, currentCollisionRate: Double, candidateCollisionRate: Double, currentInterventions: Double,
+            candidateInterventions: Double, newlyCrashed: Int? = nil, newlyClean: Int? = nil, pValue: Double? = nil
+        ) {
             self.family = family
             self.episodes = episodes
             self.currentCollisionRate = currentCollisionRate
             self.candidateCollisionRate = candidateCollisionRate
             self.currentInterventions = currentInterventions
             self.candidateInterventions = candidateInterventions
+            self.newlyCrashed = newlyCrashed
+            self.newlyClean = newlyClean
+            self.pValue = pValue
         }
 
         enum CodingKeys: String, CodingKey {
@@ -155,6 +166,9 @@ public struct GateSummary: Sendable, Equatable, Codable {
             case candidateCollisionRate = "candidate_collision_rate"
             case currentInterventions = "current_interventions"
             case candidateInterventions = "candidate_interventions"
+            case newlyCrashed = "newly_crashed"
+            case newlyClean = "newly_clean"
+            case pValue = "p_value"
         }
     }
 

@@ -25,7 +25,7 @@ struct ScreeningTests {
         let directory = Fixture.temporaryDirectory("screen")
         defer { try? FileManager.default.removeItem(at: directory) }
         var configuration = Fixture.configuration(
-            directory: directory, gate: .init(screensUpdates: screening))
+            directory: directory, gate: .init(falseRejectionRate: 1, screensUpdates: screening))
         configuration.rounds = RoundConfiguration(minParticipants: 3, quorumFraction: 1, minUpdates: 1, deadline: 60)
         let service = try await Fixture.service(configuration)
         let nodes = ["car-1", "car-2", "car-3"]

@@ -32,6 +32,48 @@ struct GuardrailTests {
         #expect(!guardrail.filter(.laneRight, observation: observation, laneWidth: 3.75).intervened)
     }
 
+    @Test("under 1 s to the lead, steering into a free lane passes and steering into an occupied one brakes")
+    func evasiveLaneChange() {
+        let lead = Fixtures.car(lane: 1, s: 112, speed: 15)
+        let free = observe(Fixtures.world(egoSpeed: 25, others: [lead]))
+        #expect(free.leadTimeToCollision < 1)
+        #expect(!guardrail.filter(.laneLeft, observation: free, laneWidth: 3.75).intervened, "steering around the lead is the way out")
+        #expect(guardrail.filter(.idle, observation: free, laneWidth: 3.75).action == .brake)
+        let occupied = observe(Fixtures.world(egoSpeed: 25, others: [lead, Fixtures.car(lane: 2, s: 101, speed: 25)]))
+        #expect(guardrail.filter(.laneLeft, observation: occupied, laneWidth: 3.75) == Guardrail.Verdict(action: .brake, rule: "ttc"))
+    }
+
+    @Test("in an emergency a blocked lane change brakes, never coasts, and a gap free by the emergency margin is open")
+    func emergencyGap() {
+        // Lead 1.3 s away: an emergency, though not yet under the 1 s of the brake rule.
+        let lead = Fixtures.car(lane: 1, s: 100 + Actor.carLength + 13, speed: 15)
+        let alongside = observe(Fixtures.world(egoSpeed: 25, others: [lead, Fixtures.car(lane: 2, s: 101, speed: 25)]))
+        #expect(alongside.leadTimeToCollision > 1 && alongside.leadTimeToCollision < 1.5)
+        #expect(guardrail.filter(.laneLeft, observation: alongside, laneWidth: 3.75) == Guardrail.Verdict(action: .brake, rule: "gap"))
+        // 3 m bumper to bumper, same speed: too close in ordinary driving, free in an emergency.
+        let behind = Fixtures.car(lane: 2, s: 100 - Actor.carLength - 3, speed: 25)
+        let ordinary = observe(Fixtures.world(egoSpeed: 25, others: [behind]))
+        #expect(guardrail.filter(.laneLeft, observation: ordinary, laneWidth: 3.75) == Guardrail.Verdict(action: .idle, rule: "gap"))
+        let emergency = observe(Fixtures.world(egoSpeed: 25, others: [lead, behind]))
+        #expect(!guardrail.filter(.laneLeft, observation: emergency, laneWidth: 3.75).intervened)
+    }
+
+    @Test("under the repository's rules the teacher crashes in no gold episode it drives clean without them")
+    func teacherUnderRules() async throws {
+        let rules = try Guardrail.load(contentsOf: Fixtures.content.guardrailRules)
+        // Every episode the rules of rule-file version 1 turned into a crash, and the first three of every family.
+        var wanted = Set([4, 22, 25, 37, 41, 45, 47, 49, 51, 55, 75, 82, 85].map { String(format: "stalled-vehicle-%03d", $0) })
+        wanted.insert("pedestrian-006")
+        let suite = try GoldSuite.load(contentsOf: Fixtures.content.goldSuite, library: Fixtures.library)
+        let episodes = suite.episodes.filter { wanted.contains($0.id) || (Int($0.id.suffix(3)) ?? 99) < 3 }
+        let free = try await Evaluator.evaluate(episodes: episodes, library: Fixtures.library, driverName: "teacher") { TeacherDriver() }
+        let guarded = try await Evaluator.evaluate(episodes: episodes, library: Fixtures.library, driverName: "teacher", guardrail: rules) { TeacherDriver() }
+        let crashedFree = Set(free.episodes.filter(\.crashed).map(\.id))
+        let madeWorse = guarded.episodes.filter { $0.crashed && !crashedFree.contains($0.id) }.map(\.id)
+        #expect(madeWorse.isEmpty, "the rules turned clean drives into crashes: \(madeWorse)")
+        #expect(guarded.episodes.count == episodes.count)
+    }
+
     @Test("never more than 10 % over the limit")
     func speedLimit() {
         let fast = observe(Fixtures.world(egoSpeed: 34))

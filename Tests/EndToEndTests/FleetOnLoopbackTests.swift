@@ -78,7 +78,7 @@ struct FleetOnLoopbackTests {
                 "--min-participants", "3", "--quorum", "0.66", "--min-updates", "1", "--deadline", "240",
                 "--heartbeat-timeout", "120", "--tick-interval", "0.2",
                 "--gate-episodes-per-family", "1", "--gate-family", "cut-in",
-                "--gate-tolerance", "100", "--intervention-tolerance", "100",
+                "--gate-false-rejection-rate", "0", "--intervention-tolerance", "100",
                 "--log-level", "info",
             ],
             directory: directory, logFile: directory.appendingPathComponent("coordinator.log"))

@@ -70,7 +70,7 @@ struct FleetSimulationTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         var configuration = try Self.configuration(seed: 7, output: directory)
         configuration.lessonCheckEpisodes = 1
-        configuration.gate.minimumGain = 100  // no lesson can pass: it would have to gain more than 100 points
+        configuration.lessonCheckMinimumGain = 100  // no lesson can pass: it would have to gain more than 100 points
         let summary = try await FleetSimulation(configuration: configuration).run()
         let round = try #require(summary.rounds.first)
         #expect(round.lessonsWithheld > 0, "the nodes with captures learned and held their lessons back")

@@ -17,7 +17,7 @@ struct LessonCheckTests {
         try await LessonCheck(
             policy: base, episodesPerFamily: 1, library: try ScenarioLibrary.load(directory: content.scenarios),
             guardrail: try Guardrail.load(contentsOf: content.guardrailRules),
-            gate: .init(tolerance: 0, interventionTolerance: 0))
+            gate: .init(falseRejectionRate: 1, interventionTolerance: 0))
     }
 
     /// `base` with every weight multiplied by `factor`.

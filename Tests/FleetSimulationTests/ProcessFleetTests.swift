@@ -43,7 +43,7 @@ struct ProcessFleetTests {
         }
         let configuration = ProcessFleetConfiguration(
             nodes: 2, rounds: 1, regions: ["highway"], seed: 3, variations: 2, anchorEpisodes: 0, maxCaptures: 1,
-            gateTolerance: 100, interventionTolerance: 100, gateEpisodesPerFamily: 1, gateFamilies: ["cut-in"],
+            gateFalseRejectionRate: 0, interventionTolerance: 100, gateEpisodesPerFamily: 1, gateFamilies: ["cut-in"],
             roundDeadline: 300, outputDirectory: output, simulatorContent: content.root)
         let announced = Announced()
         let summary = try await ProcessFleet(configuration: configuration, executables: executables).run { announced.append($0) }

@@ -1,109 +1,66 @@
+import Foundation
 public import DrivingSimulator
-import FleetEvaluation
+public import FleetEvaluation
 public import FleetWire
 public import PolicyNetwork
 
 /// Decides whether a candidate model may replace the current one.
 ///
-/// Both drive the gold-standard suite in the simulator under the guardrail.
-/// The candidate is promoted only if no scenario family's collision-free rate
-/// falls by more than `tolerance` points and the guardrail does not have to
-/// step in more often in any family; otherwise it is rejected and the reasons
-/// name each family and its numbers. An aggregate that helped the fleet
-/// overall but made fog worse does not ship.
+/// Both drive the gold-standard suite in the simulator under the guardrail,
+/// episode for episode. Per family, the episodes where the two differ decide
+/// (a paired, one-sided exact sign test, see ``PairedFamilyTest``): the
+/// candidate is rejected in a family when it newly crashes in more of them
+/// than chance explains at that family's share of the false-rejection rate
+/// (Bonferroni over the tests made). Knife-edge episodes that any change of
+/// weights flips both ways cancel out; a real loss, however small against the
+/// family's size, does not. The candidate is also rejected when the guardrail
+/// has to step in more often in any family, counted over the episodes both
+/// models ended alike (an episode one drives clean lasts longer and gathers
+/// more interventions for that alone). With the fleet's first version
+/// as a reference (``Configuration/boundsDrift``), each family is also tested
+/// against that version, so small losses no single round can show do not add
+/// up round after round. The reasons name each family and its numbers.
 public struct RegressionGate: Sendable {
     public struct Configuration: Sendable, Equatable {
-        /// Most collision-free percentage points any family may lose.
-        public var tolerance: Double
-        /// Most extra guardrail interventions per episode any family may need.
+        /// α: the chance that the gate rejects a candidate that is in truth no
+        /// worse than the current model in any family. Each family's test runs
+        /// at α divided by the number of tests (families, twice with the drift
+        /// bound). 0 never rejects on collisions; 1 with two families rejects
+        /// any net loss in either (each test at ½), for suites of a few episodes.
+        public var falseRejectionRate: Double
+        /// Most extra guardrail interventions per episode any family may need,
+        /// over the episodes both models ended alike (both clean or both crashed).
         public var interventionTolerance: Double
         /// Whether a passing candidate waits for an operator's approval.
         public var requiresApproval: Bool
-        /// Collision-free points the whole suite must gain, if set: with a
-        /// per-family tolerance wide enough for the knife-edge episodes any
-        /// change of weights flips, this keeps a candidate that is worse
-        /// overall from shipping on the tolerance alone.
-        public var minimumGain: Double?
         /// Whether a round whose whole aggregate is rejected has its updates
         /// screened: each judged alone, and the candidate rebuilt from the
         /// largest set of them that passes together (see
         /// `CoordinatorService.screen`). Never with differential privacy:
         /// judging one update alone would reveal more of it than the noise allows.
         public var screensUpdates: Bool
-        /// Most collision-free points any family may have lost against the
-        /// fleet's first version, if set. The per-round `tolerance` lets each
-        /// promotion give a family a few knife-edge episodes; without a bound
-        /// on the sum, a family the fleet rarely meets drifts down round after
-        /// round. A family already further down than this may not lose more
-        /// (it may stay, or come back up).
-        public var driftTolerance: Double?
-        /// If set, a family's tolerance shrinks to this many binomial standard
-        /// errors of its current collision rate, 100·√(p(1−p)/n) points (p at
-        /// least 1/n), when that is below `tolerance`. A family that fails 4
-        /// episodes of 96 has few knife-edge episodes to flip, so losing 4
-        /// more is a real regression; one that fails half of them flips
-        /// several with any change.
-        public var toleranceStandardErrors: Double?
-        /// If set, a family's net loss is also judged against its paired
-        /// flips (McNemar): with `b` episodes the candidate newly crashes in
-        /// and `c` it newly drives clean, the family fails when b − c ≥ this
-        /// many √(b + c). Where many knife-edge episodes flip both ways a net
-        /// loss of one is churn; where one episode flips and only for the
-        /// worse — ice, which the model almost always drives clean — it is a
-        /// regression, however small against the tolerance.
-        public var flipStandardErrors: Double?
-        /// If set, a family's drift tolerance shrinks to this many binomial
-        /// standard errors of the fleet's first version's collision rate
-        /// (see ``toleranceStandardErrors``), and the drift is bounded even
-        /// without ``driftTolerance``. A family the first version drives
-        /// almost clean — ice, 4 failures in 96 — then may not end a single
-        /// episode worse, while one that fails half its episodes keeps room
-        /// for the knife-edge episodes any change flips.
-        public var driftStandardErrors: Double?
+        /// Whether each family is also tested against the fleet's first version.
+        public var boundsDrift: Bool
 
         public init(
-            tolerance: Double = 2, interventionTolerance: Double = 0.05, requiresApproval: Bool = false, minimumGain: Double? = nil,
-            screensUpdates: Bool = true, driftTolerance: Double? = nil, toleranceStandardErrors: Double? = nil,
-            flipStandardErrors: Double? = nil, driftStandardErrors: Double? = nil
+            falseRejectionRate: Double = 0.05, interventionTolerance: Double = 0.05, requiresApproval: Bool = false,
+            screensUpdates: Bool = true, boundsDrift: Bool = false
         ) {
-            self.tolerance = tolerance
+            self.falseRejectionRate = falseRejectionRate
             self.interventionTolerance = interventionTolerance
             self.requiresApproval = requiresApproval
-            self.minimumGain = minimumGain
             self.screensUpdates = screensUpdates
-            self.driftTolerance = driftTolerance
-            self.toleranceStandardErrors = toleranceStandardErrors
-            self.flipStandardErrors = flipStandardErrors
-            self.driftStandardErrors = driftStandardErrors
+            self.boundsDrift = boundsDrift
         }
 
-        /// Whether the gate holds families to the fleet's first version at all.
-        public var boundsDrift: Bool { driftTolerance != nil || driftStandardErrors != nil }
-
-        /// Most collision-free points `family` may have lost against the first version, `first` (nil: unbounded).
-        public func driftTolerance(for first: FamilyScore) -> Double? {
-            guard let driftStandardErrors else { return driftTolerance }
-            let bySpread = driftStandardErrors * Self.standardErrorPoints(first)
-            return min(driftTolerance ?? bySpread, bySpread)
+        /// The level each family's test runs at when `tests` tests are made.
+        public func familyLevel(tests: Int) -> Double {
+            falseRejectionRate / Double(max(tests, 1))
         }
 
-        /// 100·√(p(1−p)/n) for a family's collision rate p (at least 1/n) over its n episodes.
-        static func standardErrorPoints(_ family: FamilyScore) -> Double {
-            let n = Double(max(family.episodes, 1))
-            let p = max(family.collisionRate, 1 / n)
-            return 100 * (p * (1 - p) / n).squareRoot()
-        }
-
-        /// Whether `flips` of one family are a loss beyond their churn (see ``flipStandardErrors``).
-        public func isRegression(_ flips: EpisodeFlips) -> Bool {
-            guard let flipStandardErrors, flips.newlyCrashed > flips.newlyClean else { return false }
-            return Double(flips.newlyCrashed - flips.newlyClean) >= flipStandardErrors * Double(flips.newlyCrashed + flips.newlyClean).squareRoot()
-        }
-
-        /// Most collision-free points `family` may lose from where it stands.
-        public func tolerance(for family: FamilyScore) -> Double {
-            guard let toleranceStandardErrors, family.episodes > 0 else { return tolerance }
-            return min(tolerance, toleranceStandardErrors * Self.standardErrorPoints(family))
+        /// Whether `test` shows a loss beyond chance at `level`.
+        public static func isRegression(_ test: PairedFamilyTest, level: Double) -> Bool {
+            test.newlyCrashed > test.newlyClean && test.pValue <= level
         }
     }
 
@@ -138,42 +95,33 @@ public struct RegressionGate: Sendable {
     /// The verdict for reports of the same suite.
     public func decide(current: EvaluationReport, candidate: EvaluationReport, reference: EvaluationReport? = nil) -> GateSummary {
         let candidateByFamily = Dictionary(uniqueKeysWithValues: candidate.families.map { ($0.family, $0) })
-        let flipsByFamily = configuration.flipStandardErrors == nil ? [:] : EpisodeFlips.byFamily(from: current, to: candidate)
-        let referenceByFamily = Dictionary(uniqueKeysWithValues: (reference?.families ?? []).map { ($0.family, $0) })
+        let paired = PairedFamilyTest.byFamily(reference: current, candidate: candidate)
+        let drifted = reference.map { PairedFamilyTest.byFamily(reference: $0, candidate: candidate) } ?? [:]
+        let tests = current.families.count * (reference == nil ? 1 : 2)
+        let level = configuration.familyLevel(tests: tests)
         var families: [GateSummary.Family] = []
         var reasons: [String] = []
-        let minimumGain = configuration.minimumGain
         for before in current.families {
             guard let after = candidateByFamily[before.family] else {
                 reasons.append("\(before.family): the candidate was not evaluated on this family")
                 continue
             }
+            let test = paired[before.family] ?? PairedFamilyTest(family: before.family, episodes: 0, newlyCrashed: 0, newlyClean: 0)
             families.append(GateSummary.Family(
                 family: before.family, episodes: before.episodes,
                 currentCollisionRate: before.collisionRate, candidateCollisionRate: after.collisionRate,
-                currentInterventions: before.interventionsPerEpisode, candidateInterventions: after.interventionsPerEpisode
+                currentInterventions: before.interventionsPerEpisode, candidateInterventions: after.interventionsPerEpisode,
+                newlyCrashed: test.newlyCrashed, newlyClean: test.newlyClean, pValue: test.pValue
             ))
-            let lost = before.collisionFreePercent - after.collisionFreePercent
-            let tolerance = configuration.tolerance(for: before)
-            if lost > tolerance {
-                reasons.append("\(before.family): collision-free fell from \(percent(before.collisionFreePercent)) to \(percent(after.collisionFreePercent)) (tolerance \(percent(tolerance)) points)")
+            if Configuration.isRegression(test, level: level) {
+                reasons.append("\(before.family): collision-free fell from \(percent(before.collisionFreePercent)) to \(percent(after.collisionFreePercent)): \(test.newlyCrashed) episodes newly crash, \(test.newlyClean) newly clean (p = \(probability(test.pValue)), at most \(probability(level)) rejects)")
             }
-            if let flips = flipsByFamily[before.family], configuration.isRegression(flips) {
-                reasons.append("\(before.family): episodes newly crashing \(flips.newlyCrashed), newly clean \(flips.newlyClean) (a net loss of at least \(configuration.flipStandardErrors ?? 0) standard errors of the flips)")
+            if let drift = drifted[before.family], Configuration.isRegression(drift, level: level) {
+                reasons.append("\(before.family): against the fleet's first version \(drift.newlyCrashed) episodes newly crash, \(drift.newlyClean) newly clean (p = \(probability(drift.pValue)), at most \(probability(level)) rejects)")
             }
-            if lost > 0, let first = referenceByFamily[before.family], let drift = configuration.driftTolerance(for: first),
-               first.collisionFreePercent - after.collisionFreePercent > drift {
-                reasons.append("\(before.family): collision-free would fall to \(percent(after.collisionFreePercent)), below the fleet's first version's \(percent(first.collisionFreePercent)) (drift tolerance \(percent(drift)) points)")
-            }
-            let extra = after.interventionsPerEpisode - before.interventionsPerEpisode
-            if extra > configuration.interventionTolerance {
-                reasons.append("\(before.family): guardrail interventions rose from \(rate(before.interventionsPerEpisode)) to \(rate(after.interventionsPerEpisode)) per episode")
-            }
-        }
-        if let minimumGain {
-            let gain = candidate.overall.collisionFreePercent - current.overall.collisionFreePercent
-            if !(gain > minimumGain) {
-                reasons.append("the whole suite's collision-free rate went from \(percent(current.overall.collisionFreePercent)) to \(percent(candidate.overall.collisionFreePercent)) (it must gain more than \(percent(minimumGain)) points)")
+            let interventions = test.interventionsPerEpisode
+            if interventions.candidate - interventions.reference > configuration.interventionTolerance {
+                reasons.append("\(before.family): guardrail interventions rose from \(rate(interventions.reference)) to \(rate(interventions.candidate)) per episode over the \(test.concordant) episodes both ended alike")
             }
         }
         let verdict = !reasons.isEmpty ? "rejected" : configuration.requiresApproval ? "awaiting_approval" : "promoted"
@@ -186,28 +134,5 @@ public struct RegressionGate: Sendable {
 
     private func percent(_ value: Double) -> String { String(Double((value * 10).rounded() / 10)) }
     private func rate(_ value: Double) -> String { String(Double((value * 100).rounded() / 100)) }
-}
-
-/// How one family's episodes changed between two reports of the same suite, episode by episode.
-public struct EpisodeFlips: Sendable, Equatable {
-    /// Episodes the second report crashes in and the first did not.
-    public var newlyCrashed: Int
-    /// Episodes the first report crashed in and the second does not.
-    public var newlyClean: Int
-
-    public init(newlyCrashed: Int = 0, newlyClean: Int = 0) {
-        self.newlyCrashed = newlyCrashed
-        self.newlyClean = newlyClean
-    }
-
-    /// Per family, the episodes (matched by id) that flipped from `before` to `after`.
-    public static func byFamily(from before: EvaluationReport, to after: EvaluationReport) -> [String: EpisodeFlips] {
-        let crashedBefore = Dictionary(before.episodes.map { ($0.id, $0.crashed) }, uniquingKeysWith: { first, _ in first })
-        var flips: [String: EpisodeFlips] = [:]
-        for episode in after.episodes {
-            guard let was = crashedBefore[episode.id], was != episode.crashed else { continue }
-            if episode.crashed { flips[episode.family, default: EpisodeFlips()].newlyCrashed += 1 } else { flips[episode.family, default: EpisodeFlips()].newlyClean += 1 }
-        }
-        return flips
-    }
+    private func probability(_ value: Double) -> String { value < 0.0001 ? String(format: "%.1e", value) : String(format: "%.4f", value) }
 }

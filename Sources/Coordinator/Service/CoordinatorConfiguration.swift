@@ -101,12 +101,10 @@ public struct CoordinatorConfiguration: Sendable {
         func fail(_ field: String, _ requirement: String) -> CoordinatorError {
             CoordinatorError(.invalidConfiguration, "\(field) \(requirement)")
         }
-        guard gate.tolerance >= 0 else { throw fail("gate.tolerance", "must be ≥ 0") }
+        guard gate.falseRejectionRate >= 0, gate.falseRejectionRate <= 1 else {
+            throw fail("gate.falseRejectionRate", "must be in [0, 1]")
+        }
         guard gate.interventionTolerance >= 0 else { throw fail("gate.interventionTolerance", "must be ≥ 0") }
-        if let drift = gate.driftTolerance, !(drift >= 0) { throw fail("gate.driftTolerance", "must be ≥ 0") }
-        if let errors = gate.toleranceStandardErrors, !(errors > 0) { throw fail("gate.toleranceStandardErrors", "must be > 0") }
-        if let errors = gate.flipStandardErrors, !(errors > 0) { throw fail("gate.flipStandardErrors", "must be > 0") }
-        if let errors = gate.driftStandardErrors, !(errors >= 0) { throw fail("gate.driftStandardErrors", "must be ≥ 0") }
         if let count = gateSuite.episodesPerFamily, count < 1 { throw fail("gateSuite.episodesPerFamily", "must be ≥ 1") }
         guard maxTaskWait >= 0, maxTaskWait <= 60 else { throw fail("maxTaskWait", "must be in [0, 60] seconds") }
         guard heartbeatInterval > 0, heartbeatInterval < rounds.heartbeatTimeout else {

@@ -11,6 +11,13 @@ public protocol Driver {
     var name: String { get }
     /// The decision for this period.
     mutating func decide(_ observation: Observation, context: DriverContext) -> MetaAction
+    /// Tells the driver the safety rules its decisions will be filtered through
+    /// (a driver that plans can keep to them; the default ignores them).
+    mutating func obey(_ guardrail: Guardrail)
+}
+
+extension Driver {
+    public mutating func obey(_ guardrail: Guardrail) {}
 }
 
 /// What a driver may know besides its observation.

@@ -50,37 +50,68 @@ public struct GuardrailRule: Sendable, Codable, Equatable {
     }
 
     public enum Kind: String, Sendable, Codable, CaseIterable {
-        /// Observed lead time-to-collision below `threshold` seconds → BRAKE.
+        /// Observed lead time-to-collision below `threshold` seconds → BRAKE, except a
+        /// lane change (steering around the lead) into a gap that is free by the
+        /// emergency margin (1 m plus half a second of closing speed): braking straight
+        /// on is not always the safer choice.
         case timeToCollisionBrake
         /// Never change lanes when an observed vehicle is within `threshold` metres (bumper gap)
         /// of the ego along the road in the target lane, plus one second of its closing speed.
         /// The lane change becomes IDLE, or BRAKE when the ego's own lane is closing in
-        /// (lead TTC under 3 s, or the lane ends within 60 m).
+        /// (lead TTC under 3 s, the lane ends within 60 m, or the ego is already braking hard).
+        ///
+        /// In an emergency — the ego decelerating at more than half of μ̂·g, or the
+        /// observed lead under 1.5 s away — staying in lane may be the collision:
+        /// an evasive lane change is then blocked only by a vehicle within 1 m plus
+        /// half a second of its closing speed, and a blocked one becomes BRAKE, never
+        /// IDLE (which would release the brakes).
         case occupiedGap
         /// Never go faster than the limit by more than `threshold` (a fraction, 0.1 = 10 %).
         case speedLimit
+    }
+
+    /// Bumper gap, metres, an evasive lane change needs in an emergency (plus half a second of closing speed).
+    static let emergencyGap = 1.0
+    /// Observed lead time-to-collision under which the ego is in an emergency, seconds.
+    static let emergencyTimeToCollision = 1.5
+
+    /// Whether the observation shows an emergency: hard deceleration (over half of μ̂·g) or a lead under 1.5 s away.
+    static func isEmergency(_ observation: Observation) -> Bool {
+        let grip = max(observation.frictionEstimate, 0.1) * 9.81
+        return observation.egoAcceleration < -0.5 * grip || observation.leadTimeToCollision < emergencyTimeToCollision
+    }
+
+    /// Whether an observed vehicle in the lane `proposed` changes into is within `gap` metres (bumper to
+    /// bumper) of the ego along the road, plus `closingTime` seconds of its closing speed.
+    static func targetLaneBlocked(_ proposed: MetaAction, observation: Observation, laneWidth: Double, gap: Double, closingTime: Double) -> Bool {
+        let centre = (proposed == .laneLeft ? 1.0 : -1.0) * laneWidth
+        for k in 0..<Observation.vehicleSlots {
+            guard let other = observation.vehicle(k), abs(other.y - centre) < laneWidth / 2 + 0.5 else { continue }
+            let bumperGap = abs(other.x) - Actor.carLength
+            let closing = other.x < 0 ? max(other.vx, 0) : max(-other.vx, 0)
+            if bumperGap < gap + closingTime * closing { return true }
+        }
+        return false
     }
 
     /// The replacement action if `proposed` violates the rule, nil if it complies.
     func check(_ proposed: MetaAction, observation: Observation, laneWidth: Double) -> MetaAction? {
         switch kind {
         case .timeToCollisionBrake:
-            return observation.leadTimeToCollision < threshold && proposed != .brake ? .brake : nil
+            guard observation.leadTimeToCollision < threshold, proposed != .brake else { return nil }
+            let evasive = (proposed == .laneLeft || proposed == .laneRight)
+                && !GuardrailRule.targetLaneBlocked(proposed, observation: observation, laneWidth: laneWidth, gap: GuardrailRule.emergencyGap, closingTime: 0.5)
+            return evasive ? nil : .brake
         case .occupiedGap:
             guard proposed == .laneLeft || proposed == .laneRight else { return nil }
-            let centre = (proposed == .laneLeft ? 1.0 : -1.0) * laneWidth
-            for k in 0..<Observation.vehicleSlots {
-                guard let other = observation.vehicle(k), abs(other.y - centre) < laneWidth / 2 + 0.5 else { continue }
-                let bumperGap = abs(other.x) - Actor.carLength
-                // A follower closing at vx needs vx·1 s more room.
-                let needed = threshold + (other.x < 0 ? max(other.vx, 0) : max(-other.vx, 0))
-                if bumperGap < needed {
-                    // Stay in lane; if staying means closing on something, brake instead.
-                    let pressed = observation.leadTimeToCollision < 3 || observation.distanceToLaneEnd < 60
-                    return pressed ? .brake : .idle
-                }
-            }
-            return nil
+            let emergency = GuardrailRule.isEmergency(observation)
+            let blocked = emergency
+                ? GuardrailRule.targetLaneBlocked(proposed, observation: observation, laneWidth: laneWidth, gap: GuardrailRule.emergencyGap, closingTime: 0.5)
+                : GuardrailRule.targetLaneBlocked(proposed, observation: observation, laneWidth: laneWidth, gap: threshold, closingTime: 1)
+            guard blocked else { return nil }
+            // Stay in lane; if staying means closing on something, brake instead.
+            let pressed = emergency || observation.leadTimeToCollision < 3 || observation.distanceToLaneEnd < 60
+            return pressed ? .brake : .idle
         case .speedLimit:
             let limit = observation.speedLimit * (1 + threshold)
             if proposed == .faster && observation.targetSpeed + EgoController.speedStep > limit { return .idle }
@@ -104,6 +135,7 @@ public struct GuardedDriver<Base: Driver>: Driver {
     public init(_ base: Base, guardrail: Guardrail) {
         self.base = base
         self.guardrail = guardrail
+        self.base.obey(guardrail)
     }
 
     public mutating func decide(_ observation: Observation, context: DriverContext) -> MetaAction {

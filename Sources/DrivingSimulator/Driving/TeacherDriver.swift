@@ -25,29 +25,58 @@
 /// (`v·0.5 s + v²/(2·0.7·μ·g) ≤ visibility`, the assured clear distance): the
 /// teacher sees through fog, but a label that relied on it could not be
 /// learned from the observation, so it drives as one who cannot.
+///
+/// A stalled car may open its door into traffic at any moment; nothing in
+/// the observation says whether it will. So the teacher plans as a careful
+/// driver does: in its rollouts every stalled car whose door is still shut
+/// has it open (``assumedDoorWidth`` towards traffic), and it moves over or
+/// slows before passing one that stands at the edge of its lane, rather than
+/// relying on knowing which door stays shut.
+///
+/// Driving under the guardrail (``obey(_:)``), it knows the rules as a driver
+/// knows the traffic law: it chooses among the actions the rules let through
+/// for the observation, rather than planning a lane change the rules will
+/// turn into IDLE and finding out too late.
 public struct TeacherDriver: Driver, Sendable {
     public var name: String { "teacher" }
     /// Look-ahead horizon, seconds.
     public var horizon: Double
 
-    public init(horizon: Double = 4.0) {
+    /// The rules its decisions are filtered through, if any.
+    public var rules: Guardrail?
+
+    public init(horizon: Double = 4.0, rules: Guardrail? = nil) {
         self.horizon = horizon
+        self.rules = rules
+    }
+
+    public mutating func obey(_ guardrail: Guardrail) {
+        rules = guardrail
     }
 
     enum Continuation: CaseIterable { case hold, follow, brake }
 
     public func decide(_ observation: Observation, context: DriverContext) -> MetaAction {
-        decide(world: context.world, decisionSteps: context.decisionSteps)
+        decide(world: context.world, decisionSteps: context.decisionSteps, observation: observation)
     }
 
-    /// The teacher's action for a world state (also used for DAgger labels).
-    public func decide(world: World, decisionSteps: Int) -> MetaAction {
+    /// The teacher's action for a world state (also used for DAgger labels); with
+    /// ``rules`` and the observation, the best action the rules let through.
+    public func decide(world: World, decisionSteps: Int, observation: Observation? = nil) -> MetaAction {
+        var permitted = Set(MetaAction.allCases)
+        if let rules, let observation {
+            for action in MetaAction.allCases where rules.filter(action, observation: observation, laneWidth: world.road.laneWidth).intervened {
+                permitted.remove(action)
+            }
+            if permitted.isEmpty { return rules.filter(.idle, observation: observation, laneWidth: world.road.laneWidth).action }
+        }
         var base = world
         base.forgetPendingScripts()
+        base.assumeOpenDoors(width: TeacherDriver.assumedDoorWidth)
         var bestAction = MetaAction.idle
         var bestScore = -Double.infinity
         let ego = world.actors[0]
-        for action in MetaAction.allCases {
+        for action in MetaAction.allCases where permitted.contains(action) {
             if action == .laneLeft && !world.road.isOpen(lane: world.controller.targetLane + 1, at: ego.s) { continue }
             if action == .laneRight && !world.road.isOpen(lane: world.controller.targetLane - 1, at: ego.s) { continue }
             var score = -Double.infinity
@@ -164,6 +193,9 @@ public struct TeacherDriver: Driver, Sendable {
         return min(safe, sightSpeed(visibility: world.environment.visibility, deceleration: 0.7 * grip))
     }
 
+    /// How far a careful driver assumes a stalled car's door may swing into traffic, metres.
+    public static let assumedDoorWidth = 1.2
+
     /// Seconds between seeing an obstacle and braking, in the assured clear distance.
     static let sightReactionTime = 0.5
 
@@ -179,5 +211,15 @@ extension World {
     /// Drops storyboard actions that have not started (the teacher's rollouts do not foresee them).
     mutating func forgetPendingScripts() {
         scripts.removeAll { !$0.started }
+    }
+
+    /// Opens, by `width` towards the middle of the road, the door of every stalled car whose door is still shut.
+    mutating func assumeOpenDoors(width: Double) {
+        for index in actors.indices.dropFirst() where actors[index].kind == .stalled && actors[index].width <= Actor.carWidth {
+            let side: Double = actors[index].d < road.width / 2 ? 1 : -1
+            actors[index].width += width
+            actors[index].d += side * width / 2
+            actors[index].lane = road.lane(at: actors[index].d)
+        }
     }
 }

@@ -78,6 +78,7 @@ public enum EpisodeRunner {
 
     /// Runs until the duration, a crash, or the end of the road.
     public static func run(_ start: World, driver: inout some Driver, options: EpisodeOptions) -> EpisodeResult {
+        if let guardrail = options.guardrail { driver.obey(guardrail) }
         var world = start
         var observation = Observation()
         let dt = world.timeStep

@@ -9,7 +9,7 @@ public import Foundation
 /// changing the list means a new version.
 public struct GoldSuite: Sendable, Codable, Equatable {
     public static let schema = "fleet-gold/1"
-    public static let fileName = "gold-v3.json"
+    public static let fileName = "gold-v4.json"
 
     public var schema: String
     public var version: Int

@@ -90,6 +90,8 @@ public struct ObservedVehicle: Sendable, Equatable {
 extension Observation {
     /// Ego speed, m/s.
     public var egoSpeed: Double { Double(values[0]) * Observation.speedScale }
+    /// Longitudinal acceleration, m/s².
+    public var egoAcceleration: Double { Double(values[4]) * Observation.accelerationScale }
     /// Controller target speed, m/s.
     public var targetSpeed: Double { Double(values[5]) * Observation.speedScale }
     /// Speed limit, m/s.

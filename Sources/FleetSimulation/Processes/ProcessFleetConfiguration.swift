@@ -27,17 +27,11 @@ public struct ProcessFleetConfiguration: Sendable {
     public var serverLearningRate: Float?
     /// Share of each changed tensor the model delta keeps (nil: the coordinator's default).
     public var downlinkFraction: Double?
-    /// Gold-suite points a family may lose, and extra interventions per episode, before the gate rejects (nil: the coordinator's defaults).
-    public var gateTolerance: Double?
+    /// The gate's false-rejection rate and extra interventions per episode it tolerates (nil: the coordinator's defaults).
+    public var gateFalseRejectionRate: Double?
     public var interventionTolerance: Double?
-    /// Gold-suite points a family may have lost against the fleet's first version (nil: no bound).
-    public var driftTolerance: Double?
-    /// Standard errors of a family's collision rate its gate tolerance shrinks to (nil: the fixed tolerance only).
-    public var toleranceStandardErrors: Double?
-    /// Standard errors of a family's paired flips a net loss may reach (nil: no such rule).
-    public var flipStandardErrors: Double?
-    /// Standard errors of a family's first collision rate it may have lost against the fleet's first version (nil: no such bound).
-    public var driftStandardErrors: Double?
+    /// Whether the gate also tests every family against the fleet's first version.
+    public var boundsDrift: Bool = false
     /// Gold episodes per family the gate drives (nil: the full suite).
     public var gateEpisodesPerFamily: Int?
     /// Gold families the gate drives (empty: every family).
@@ -61,7 +55,7 @@ public struct ProcessFleetConfiguration: Sendable {
         nodes: Int = 4, rounds: Int = 3, regions: [String]? = nil, seed: UInt64 = 1, participation: Double = 1,
         variations: Int = 8, anchorEpisodes: Int = 0, maxCaptures: Int = 1, speedup: Double = 0,
         aggregator: String = "weighted-mean", serverLearningRate: Float? = nil,
-        gateTolerance: Double? = nil, interventionTolerance: Double? = nil,
+        gateFalseRejectionRate: Double? = nil, interventionTolerance: Double? = nil,
         gateEpisodesPerFamily: Int? = 4, gateFamilies: [String] = [],
         roundDeadline: Double? = nil, patience: Duration? = nil,
         pollInterval: Duration = .seconds(1), stopGrace: Duration = .seconds(10),
@@ -78,7 +72,7 @@ public struct ProcessFleetConfiguration: Sendable {
         self.speedup = speedup
         self.aggregator = aggregator
         self.serverLearningRate = serverLearningRate
-        self.gateTolerance = gateTolerance
+        self.gateFalseRejectionRate = gateFalseRejectionRate
         self.interventionTolerance = interventionTolerance
         self.gateEpisodesPerFamily = gateEpisodesPerFamily
         self.gateFamilies = gateFamilies

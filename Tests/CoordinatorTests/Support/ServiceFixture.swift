@@ -34,8 +34,10 @@ enum Fixture {
     static let signingKey: PrivateKey = try! PrivateKey(generating: .ed25519)
     /// One gold episode of two families: the gate still compares like with like, in a second or two.
     static let gateSelection = CoordinatorConfiguration.GateSuite(episodesPerFamily: 1, families: ["cut-in", "fog"])
+    /// With one episode per family no loss is past chance at 0.05; at 1 each family's test runs at ½, so any net loss is a regression.
+    static let strictGate = RegressionGate.Configuration(falseRejectionRate: 1)
     static let gate: RegressionGate = try! RegressionGate.make(
-        content: content, configuration: .init(), selection: gateSelection
+        content: content, configuration: strictGate, selection: gateSelection
     )
 
     static func temporaryDirectory(_ name: String) -> URL {
@@ -46,7 +48,7 @@ enum Fixture {
 
     static func configuration(
         directory: URL, rounds: RoundConfiguration = RoundConfiguration(minParticipants: 2, quorumFraction: 1, minUpdates: 1, deadline: 60),
-        gate: RegressionGate.Configuration = .init(), aggregation: AggregationConfiguration = .init()
+        gate: RegressionGate.Configuration = Fixture.strictGate, aggregation: AggregationConfiguration = .init()
     ) -> CoordinatorConfiguration {
         CoordinatorConfiguration(
             dataDirectory: directory, rounds: rounds, aggregation: aggregation, gate: gate, gateSuite: gateSelection,
