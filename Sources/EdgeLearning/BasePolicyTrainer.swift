@@ -39,6 +39,17 @@ public struct BasePolicyTrainer: Sendable {
             self.architecture = architecture
         }
 
+        /// The ceiling's recipe: DAgger with the fleet's network on every family
+        /// at the gold suite's difficulty (each scenario's own), `episodesPerFamily`
+        /// fresh episodes a family (seeds apart from the gold suite's and the
+        /// base policy's), six iterations of eight epochs. What the network
+        /// reaches with all the data it wants: the upper bound a fleet is measured against.
+        public static func upperBound(episodesPerFamily: Int = 120) -> Configuration {
+            Configuration(
+                driving: OrdinaryDriving(episodesPerFamily: episodesPerFamily, difficulty: nil, baseSeed: 0xCE11_0000_0001),
+                labelling: DAggerLabeller.Configuration(iterations: 6, initialBeta: 1, betaDecay: 0.5))
+        }
+
         /// The configuration as string pairs, for the checkpoint's metadata and its note.
         public var description: [String: String] {
             [

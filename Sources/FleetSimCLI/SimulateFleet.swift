@@ -54,7 +54,7 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Collision-free points a lesson must gain over a node's check episodes before it is sent (negative: no such rule).")
     var lessonCheckMinimumGain = 0.0
     @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 0
-    @Flag(help: "Also run the baselines on the same captures: local-only twins (one per region) and a centralized trainer.")
+    @Flag(help: "Also run the baselines: local-only twins (one per region) and a centralized trainer on the same captures, and the upper bound (DAgger on every family at gold difficulty).")
     var baselines = false
     @Option(help: "Start from this policy checkpoint (safetensors) instead of Simulator/models/base-policy.safetensors.")
     var seedModel: String?
@@ -129,6 +129,10 @@ struct SimulateFleet: AsyncParsableCommand {
         if let gold = summary.gold, let centralized = gold.centralized {
             let local = gold.localOnly.values.map(\.score)
             baselines = String(format: " (centralized %.1f, local-only %.1f)", centralized.score, local.reduce(0, +) / Double(max(local.count, 1)))
+        }
+        if let gold = summary.gold, let upperBound = gold.upperBound {
+            baselines += String(format: " (upper bound %.1f", upperBound.score)
+                + (gold.federatedShareOfUpperBound.map { String(format: ": the fleet reached %.0f %% of its gain)", 100 * $0) } ?? ")")
         }
         print("fleet-sim: gold (whole suite) \(before) → \(after)\(baselines) after \(rounds) rounds; version \(summary.finalVersion), model \(summary.finalModelHash); \(String(format: "%.0f", summary.seconds)) s; wrote \(outputDirectory.path)")
     }

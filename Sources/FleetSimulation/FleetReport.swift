@@ -53,7 +53,8 @@ public struct FleetReport: Sendable {
         var html = "<h2>Per family, on the whole gold suite</h2><p>Collision % of each model on every gold episode after the last round"
         html += twins.isEmpty ? ".</p>" : "; local-only is the mean of the twins (one per region, never sharing), and “where unmet” the mean of the twins whose region never meets the family.</p>"
         html += "<table><tr><th>family</th><th class=\"n\">seed model</th><th class=\"n\">federated</th><th class=\"n\">change (points)</th>"
-        if gold.centralized != nil { html += "<th class=\"n\">centralized</th>" }
+        if gold.centralized != nil { html += "<th class=\"n\">centralized (pooled lessons)</th>" }
+        if gold.upperBound != nil { html += "<th class=\"n\">upper bound</th>" }
         if !twins.isEmpty { html += "<th class=\"n\">local-only</th><th class=\"n\">local-only where unmet</th>" }
         html += "</tr>"
         func cell(_ rate: Double?, against seed: Double) -> String {
@@ -65,6 +66,7 @@ public struct FleetReport: Sendable {
             html += "<tr><td>\(HTML.escape(family))</td><td class=\"n\">\(String(format: "%.1f", 100 * seed))</td>" + cell(federated, against: seed)
             html += "<td class=\"n\">\(String(format: "%+.1f", 100 * (federated - seed)))</td>"
             if let centralized = gold.centralized { html += cell(centralized.collisionRate[family], against: seed) }
+            if let upperBound = gold.upperBound { html += cell(upperBound.collisionRate[family], against: seed) }
             if !twins.isEmpty {
                 let unmet = twins.filter { !(summary.regionFamilies[$0] ?? []).contains(family) }
                 html += cell(mean(twins.compactMap { gold.localOnly[$0]?.collisionRate[family] }), against: seed)
@@ -75,12 +77,16 @@ public struct FleetReport: Sendable {
         html += "<tr><th>gold score (collision-free %)</th><th class=\"n\">\(String(format: "%.1f", gold.seed.score))</th><th class=\"n\">\(String(format: "%.1f", gold.federated.score))</th>"
         html += "<th class=\"n\">\(String(format: "%+.1f", gold.federated.score - gold.seed.score))</th>"
         if let centralized = gold.centralized { html += "<th class=\"n\">\(String(format: "%.1f", centralized.score))</th>" }
+        if let upperBound = gold.upperBound { html += "<th class=\"n\">\(String(format: "%.1f", upperBound.score))</th>" }
         if !twins.isEmpty {
             html += "<th class=\"n\">\(score(mean(twins.compactMap { gold.localOnly[$0]?.score })))</th><th></th>"
         }
         html += "</tr></table>"
+        if let share = gold.federatedShareOfUpperBound, let upperBound = gold.upperBound {
+            html += "<p>The fleet reached <b>\(String(format: "%.0f", 100 * share)) %</b> of the upper bound's gain (\(String(format: "%.1f", gold.seed.score)) → \(String(format: "%.1f", upperBound.score)): the same network trained centrally by DAgger on every family at gold difficulty).</p>"
+        }
         if let share = gold.federatedShareOfCentralized {
-            html += "<p>The federated model gained <b>\(String(format: "%.0f", 100 * share)) %</b> of the centralized trainer's gain in gold score.</p>"
+            html += "<p>The federated model gained <b>\(String(format: "%.0f", 100 * share)) %</b> of the pooled-lessons trainer's gain in gold score.</p>"
         }
         return html
     }

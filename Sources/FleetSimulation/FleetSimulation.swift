@@ -109,7 +109,7 @@ public struct FleetSimulation: Sendable {
                 &nodes, baselines: &baselines, settings: settings, service: service, clock: clock, verifier: verifier, base: base,
                 library: library, guardrail: guardrail, progress: progress)
             summary.gold = try await Self.compare(
-                seed: base, federated: nodes.first?.policy ?? base, baselines: baselines,
+                seed: base, federated: nodes.first?.policy ?? base, baselines: baselines, library: library, settings: settings,
                 gate: RegressionGate.make(content: content, configuration: settings.gate, selection: .init(episodesPerFamily: settings.comparisonEpisodesPerFamily)))
             summary.centralizedRounds = baselines?.centralized.rounds
             summary.regions = Dictionary(grouping: placement, by: { $0.region.name }).mapValues { $0.map(\.id) }
@@ -247,11 +247,21 @@ public struct FleetSimulation: Sendable {
     }
 
     /// The seed model, the fleet's final one and the baselines' on the whole gold suite.
-    static func compare(seed: MoEPolicy, federated: MoEPolicy, baselines: Baselines?, gate: RegressionGate) async throws -> GoldComparison {
+    static func compare(
+        seed: MoEPolicy, federated: MoEPolicy, baselines: Baselines?, library: ScenarioLibrary, settings: FleetSimulationConfiguration,
+        gate: RegressionGate
+    ) async throws -> GoldComparison {
         let seedResult = GoldResult(try await gate.evaluate(seed, name: "seed"))
         let federatedResult = GoldResult(try await gate.evaluate(federated, name: "federated"))
         let others = try await baselines?.evaluate(with: gate)
-        return GoldComparison(seed: seedResult, federated: federatedResult, centralized: others?.centralized, localOnly: others?.localOnly ?? [:])
+        var comparison = GoldComparison(seed: seedResult, federated: federatedResult, centralized: others?.centralized, localOnly: others?.localOnly ?? [:])
+        if baselines != nil {
+            var recipe = BasePolicyTrainer.Configuration.upperBound(episodesPerFamily: settings.upperBoundEpisodesPerFamily)
+            recipe.architecture = seed.architecture
+            let (upperBound, _) = try await BasePolicyTrainer(configuration: recipe).train(library: library)
+            comparison.upperBound = GoldResult(try await gate.evaluate(upperBound, name: "upper-bound"))
+        }
+        return comparison
     }
 
     /// The final model beside the report: its safetensors checkpoint, the

@@ -85,6 +85,8 @@ public struct FleetSimulationConfiguration: Sendable {
     /// per region, never sharing) and a centralized trainer (every lesson's
     /// captures pooled), compared with the fleet on the whole gold suite.
     public var baselines: Bool
+    /// Episodes per family of the upper bound's DAgger run (with `baselines`).
+    public var upperBoundEpisodesPerFamily: Int = 120
     /// Gold episodes per family of the comparison after the last round (nil: the whole suite).
     public var comparisonEpisodesPerFamily: Int?
     /// The model the fleet starts from (nil: the committed base policy in `Simulator/models/`).
@@ -165,6 +167,7 @@ public struct FleetSimulationConfiguration: Sendable {
         if let anchorDifficulty, !(0...1).contains(anchorDifficulty) { throw fail("anchor-difficulty", "must be in [0, 1]") }
         if let gateEpisodesPerFamily, gateEpisodesPerFamily < 1 { throw fail("gate-episodes", "must be at least 1") }
         if let comparisonEpisodesPerFamily, comparisonEpisodesPerFamily < 1 { throw fail("comparison-episodes", "must be at least 1") }
+        guard upperBoundEpisodesPerFamily >= 1 else { throw fail("upper-bound-episodes", "must be at least 1") }
         if let regions, regions.isEmpty { throw fail("regions", "must name at least one region") }
     }
 }

@@ -133,6 +133,15 @@ public struct GoldComparison: Sendable, Codable, Equatable {
     public var centralized: GoldResult?
     /// One twin per region that learned only from its own captures, by region.
     public var localOnly: [String: GoldResult]
+    /// The upper bound: the fleet's network trained centrally by DAgger on every
+    /// family at gold difficulty (``BasePolicyTrainer/Configuration/upperBound(episodesPerFamily:)``).
+    public var upperBound: GoldResult?
+
+    /// The federated model's gain in gold score as a share of the upper bound's (nil without an upper bound above the seed).
+    public var federatedShareOfUpperBound: Double? {
+        guard let upperBound, upperBound.score > seed.score else { return nil }
+        return (federated.score - seed.score) / (upperBound.score - seed.score)
+    }
 
     /// The federated model's gain in gold score as a share of the centralized one's (nil without a centralized gain).
     public var federatedShareOfCentralized: Double? {

@@ -52,15 +52,20 @@ struct FleetSimulationTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         var configuration = try Self.configuration(seed: 7, output: directory)
         configuration.baselines = true
+        configuration.upperBoundEpisodesPerFamily = 1
         let summary = try await FleetSimulation(configuration: configuration).run()
         let gold = try #require(summary.gold)
+        let upperBound = try #require(gold.upperBound, "the upper bound was trained and driven through the gold suite")
+        #expect(upperBound.collisionRate.keys.sorted() == gold.seed.collisionRate.keys.sorted())
+        #expect((0...100).contains(upperBound.score))
         #expect(Set(gold.localOnly.keys) == ["alpine", "coastal", "urban"], "one twin per region")
         #expect(gold.centralized != nil)
         #expect(summary.centralizedRounds?.count == 1, "the trainer's candidate faced the gate once a round")
         #expect(summary.centralizedRounds?.first?.verdict != "none", "the fleet learned something this round, so the trainer had captures")
         #expect(gold.seed.collisionRate.keys.sorted() == gold.federated.collisionRate.keys.sorted())
         let report = FleetReport(summary).html()
-        #expect(report.contains("<th class=\"n\">centralized</th>") && report.contains("local-only where unmet"))
+        #expect(report.contains("<th class=\"n\">centralized (pooled lessons)</th>") && report.contains("local-only where unmet"))
+        #expect(report.contains("<th class=\"n\">upper bound</th>"))
         #expect(report.contains("its local-only twin"), "the transfer table shows what the region would have alone")
     }
 
