@@ -15,6 +15,7 @@ struct TrainBase: AsyncParsableCommand {
     @Option(help: "DAgger iterations (the first is behaviour cloning).") var iterations = 4
     @Option(help: "Epochs over the aggregate per iteration.") var epochs = 8
     @Option(help: "Output directory (default: Simulator/models).") var output: String?
+    @Flag(help: "The teacher's labels keep to Simulator/rules/guardrail.json (the best action the rules let through).") var rulesAwareLabels = false
 
     func run() async throws {
         guard let content = SimulatorContent.locate() else { throw ValidationError("Run from the repository (Simulator/ not found).") }
@@ -24,6 +25,7 @@ struct TrainBase: AsyncParsableCommand {
         configuration.driving.difficulty = difficulty
         configuration.labelling.iterations = iterations
         configuration.fitting.epochs = epochs
+        if rulesAwareLabels { configuration.rules = try Guardrail.load(contentsOf: content.guardrailRules) }
         let clock = ContinuousClock()
         let start = clock.now
         let (policy, log) = try await BasePolicyTrainer(configuration: configuration).train(library: library) { print($0) }

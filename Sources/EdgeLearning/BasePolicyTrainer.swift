@@ -24,6 +24,8 @@ public struct BasePolicyTrainer: Sendable {
         public var seed: UInt64
         /// The architecture (the driving policy by default).
         public var architecture: PolicyArchitecture
+        /// The rules the teacher's labels keep to (nil: labels ignore them).
+        public var rules: Guardrail?
 
         public init(
             driving: OrdinaryDriving = OrdinaryDriving(episodesPerFamily: 40),
@@ -89,7 +91,7 @@ public struct BasePolicyTrainer: Sendable {
     ) async throws -> (policy: MoEPolicy, iterations: [Iteration]) {
         var policy = try MoEPolicy(architecture: configuration.architecture, seed: configuration.seed)
         let items = try configuration.driving.items(library: library)
-        let labeller = DAggerLabeller(configuration: configuration.labelling)
+        let labeller = DAggerLabeller(configuration: configuration.labelling, teacher: TeacherDriver(rules: configuration.rules))
         let fitting = PolicyFitting(configuration: configuration.fitting)
         var data = TrainingSet(width: configuration.architecture.inputs)
         var iterations: [Iteration] = []

@@ -35,7 +35,8 @@ public struct LabellingDriver<Student: Driver>: Driver {
     }
 
     public mutating func decide(_ observation: Observation, context: DriverContext) -> MetaAction {
-        let label = teacher.decide(world: context.world, decisionSteps: context.decisionSteps)
+        // With rules, the label is the best action they let through for what the student saw.
+        let label = teacher.decide(world: context.world, decisionSteps: context.decisionSteps, observation: observation)
         let proposed = student.decide(observation, context: context)
         let executed = beta > 0 && generator.unit() < beta ? label : proposed
         samples.append(LabelledSample(observation: observation.values, label: label, executed: executed))
