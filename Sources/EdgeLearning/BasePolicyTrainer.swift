@@ -46,6 +46,8 @@ public struct BasePolicyTrainer: Sendable {
         /// fresh episodes a family (seeds apart from the gold suite's and the
         /// base policy's), six iterations of eight epochs. What the network
         /// reaches with all the data it wants: the upper bound a fleet is measured against.
+        /// Set ``rules`` to the guardrail the fleet drives under: labels that keep
+        /// to it raise the ceiling (88.2 → 90.1 % on gold v4, see BENCHMARKS.md).
         public static func upperBound(episodesPerFamily: Int = 120) -> Configuration {
             Configuration(
                 driving: OrdinaryDriving(episodesPerFamily: episodesPerFamily, difficulty: nil, baseSeed: 0xCE11_0000_0001),

@@ -258,6 +258,7 @@ public struct FleetSimulation: Sendable {
         if baselines != nil {
             var recipe = BasePolicyTrainer.Configuration.upperBound(episodesPerFamily: settings.upperBoundEpisodesPerFamily)
             recipe.architecture = seed.architecture
+            recipe.rules = gate.guardrail
             let (upperBound, _) = try await BasePolicyTrainer(configuration: recipe).train(library: library)
             comparison.upperBound = GoldResult(try await gate.evaluate(upperBound, name: "upper-bound"))
         }
