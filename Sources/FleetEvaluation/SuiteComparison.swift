@@ -2,9 +2,9 @@ public import DrivingSimulator
 
 /// Two evaluations of the same suite side by side, per family.
 ///
-/// The gate promotes a candidate only if no family falls by more than a
-/// tolerance, and a node reports how much a lesson helped; both need the same
-/// per-family difference, in collision-free percentage points.
+/// A node reports how much a lesson helped, and benchmarks how much a change
+/// moved each family: the per-family difference, in collision-free percentage
+/// points. (The gate decides episode by episode, with ``PairedFamilyTest``.)
 public struct SuiteComparison: Sendable, Equatable {
     /// One family's score before and after.
     public struct Row: Sendable, Equatable {

@@ -136,10 +136,7 @@ extension World {
                 actors[index].scriptedFloorSpeed = 0
                 actors[index].changesLanes = false
             case .openDoor(let width):
-                let side: Double = agent.d < road.width / 2 ? 1 : -1
-                actors[index].width += width
-                actors[index].d += side * width / 2
-                actors[index].lane = road.lane(at: actors[index].d)
+                openDoor(ofActor: index, width: width)
             case .cross(let speed, let direction):
                 actors[index].lateralSpeed = speed * (direction >= 0 ? 1 : -1)
             case .setSpeed(let speed):

@@ -216,10 +216,15 @@ extension World {
     /// Opens, by `width` towards the middle of the road, the door of every stalled car whose door is still shut.
     mutating func assumeOpenDoors(width: Double) {
         for index in actors.indices.dropFirst() where actors[index].kind == .stalled && actors[index].width <= Actor.carWidth {
-            let side: Double = actors[index].d < road.width / 2 ? 1 : -1
-            actors[index].width += width
-            actors[index].d += side * width / 2
-            actors[index].lane = road.lane(at: actors[index].d)
+            openDoor(ofActor: index, width: width)
         }
+    }
+
+    /// Widens actor `index` by `width` towards the middle of the road: its door opens into traffic.
+    mutating func openDoor(ofActor index: Int, width: Double) {
+        let side: Double = actors[index].d < road.width / 2 ? 1 : -1
+        actors[index].width += width
+        actors[index].d += side * width / 2
+        actors[index].lane = road.lane(at: actors[index].d)
     }
 }
