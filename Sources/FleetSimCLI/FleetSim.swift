@@ -265,7 +265,8 @@ struct TracingDriver: Driver {
         if verdict?.rule != nil {
             for k in 0..<Observation.vehicleSlots {
                 guard let other = observation.vehicle(k) else { continue }
-                print("        seen: x \(number(other.x)) y \(number(other.y)) vx \(number(other.vx)) kind \(other.kind)")
+                print("        seen: x \(number(other.x)) y \(number(other.y)) vx \(number(other.vx)) ax \(number(other.acceleration)) "
+                      + "kind \(other.kind) size \(number(other.length))×\(number(other.width)) age \(number(other.age))")
             }
         }
         return executed

@@ -5,7 +5,7 @@ import Testing
 struct ObservationTests {
     @Test("size and block offsets are the documented ones")
     func layout() {
-        #expect(Observation.size == 76)
+        #expect(Observation.size == 108 && Observation.vehicleFeatures == 11 && Observation.layoutVersion == 2)
         #expect(Observation.laneOffset == 8 && Observation.environmentOffset == 15 && Observation.vehiclesOffset == 20)
         #expect(MetaAction.count == 6 && MetaAction.brake.rawValue == 5)
     }
@@ -22,6 +22,8 @@ struct ObservationTests {
         #expect(abs(nearest.x - 10) < 1e-4 && abs(nearest.y - 3.75) < 1e-4)
         let lead = observation.vehicle(1)!
         #expect(abs(lead.x - 40) < 1e-4 && abs(lead.vx + 5) < 1e-4)
+        #expect(abs(lead.length - 5) < 1e-4 && abs(lead.width - 2) < 1e-4 && lead.acceleration == 0 && lead.age == 0)
+        #expect(abs(lead.bumperGap() - 35) < 1e-4)
         #expect(observation.vehicle(3) == nil)
         #expect(observation.values.allSatisfy { $0 >= -1 && $0 <= 1 })
         #expect(abs(observation.leadTimeToCollision - 35.0 / 5) < 1e-3)
@@ -39,17 +41,46 @@ struct ObservationTests {
         #expect(observation.vehicle(0) != nil)
     }
 
-    @Test("dropout removes detections at about the given rate")
+    @Test("dropout removes detections at about the given rate; the tracker keeps the object in its row")
     func dropout() {
         var world = Fixtures.world(others: [Fixtures.car(lane: 1, s: 150, speed: 25)])
         world.environment.dropout = 0.7
         var observation = Observation()
-        var seen = 0
-        for _ in 0..<1_000 {
+        var fresh = 0, tracked = 0
+        for _ in 0..<400 {
             world.observe(into: &observation)
-            if observation.vehicle(0) != nil { seen += 1 }
+            if let lead = observation.vehicle(0) {
+                tracked += 1
+                if lead.age == 0 { fresh += 1 }
+                #expect(lead.age <= Observation.maximumTrackAge + 1e-3)
+                // Both drive at 25 m/s: the prediction stays where the car is.
+                #expect(abs(lead.x - 50) < 0.5)
+            }
+            world.advance(with: .idle, steps: 3)
         }
-        #expect(seen > 220 && seen < 380)
+        #expect(fresh > 85 && fresh < 155)
+        #expect(tracked > 380)
+    }
+
+    @Test("a track coasts at constant deceleration and stops rather than reversing")
+    func trackPrediction() {
+        let track = SensorTrack(time: 0, s: 100, d: 5, speed: 20, lateralSpeed: 0.5, heading: 0, acceleration: -8,
+                                length: 5, width: 2, kind: 0)
+        let second = track.predicted(after: 1)
+        #expect(abs(second.s - 116) < 1e-9 && abs(second.speed - 12) < 1e-9 && abs(second.d - 5.5) < 1e-9)
+        let later = track.predicted(after: 5)
+        #expect(abs(later.s - 125) < 1e-9 && later.speed == 0)
+    }
+
+    @Test("an opening door widens the object's row")
+    func extent() {
+        var world = Fixtures.world(others: [Fixtures.car(lane: 1, s: 140, speed: 0, kind: .stalled)])
+        var observation = Observation()
+        world.observe(into: &observation)
+        #expect(abs(observation.vehicle(0)!.width - 2) < 1e-4 && observation.vehicle(0)!.kind == 0.5)
+        world.openDoor(ofActor: 1, width: 1.2)
+        world.observe(into: &observation)
+        #expect(abs(observation.vehicle(0)!.width - 3.2) < 1e-4)
     }
 
     @Test("latency delivers the frame from the given number of periods ago")

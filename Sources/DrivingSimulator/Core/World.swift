@@ -42,6 +42,8 @@ public struct World: Sendable {
     var latencyFrames: [Float]
     /// Number of valid frames in `latencyFrames`.
     var latencyFrameCount: Int
+    /// The ego's tracker: per actor index, its last detection (nil = never detected).
+    var tracks: [SensorTrack?]
     /// The neighbour index (derived; rebuilt on decode).
     var occupancy: LaneOccupancy
 
@@ -70,6 +72,7 @@ public struct World: Sendable {
         self.observationPeriod = 0.2
         self.latencyFrames = []
         self.latencyFrameCount = 0
+        self.tracks = []
         self.occupancy = LaneOccupancy(actors: placed, laneCount: road.laneCount)
     }
 
@@ -105,7 +108,7 @@ extension World: Codable {
     enum CodingKeys: String, CodingKey {
         case road, environment, actors, scripts, time, stepCount, timeStep, controller
         case egoCollided, egoOffRoad, collisionPartner, sensorGenerator
-        case frictionEstimate, observationPeriod, latencyFrames, latencyFrameCount
+        case frictionEstimate, observationPeriod, latencyFrames, latencyFrameCount, tracks
     }
 
     public init(from decoder: any Decoder) throws {
@@ -126,6 +129,11 @@ extension World: Codable {
         observationPeriod = try c.decode(Double.self, forKey: .observationPeriod)
         latencyFrames = try c.decode([Float].self, forKey: .latencyFrames)
         latencyFrameCount = try c.decode(Int.self, forKey: .latencyFrameCount)
+        // Snapshots from before the tracker start with an empty one.
+        tracks = try c.decodeIfPresent([SensorTrack?].self, forKey: .tracks) ?? []
+        guard tracks.count <= actors.count else {
+            throw DecodingError.dataCorruptedError(forKey: .tracks, in: c, debugDescription: "more tracks than actors")
+        }
         guard !actors.isEmpty, actors[0].kind == .ego else {
             throw DecodingError.dataCorruptedError(forKey: .actors, in: c, debugDescription: "actor 0 must be the ego")
         }
@@ -150,5 +158,6 @@ extension World: Codable {
         try c.encode(observationPeriod, forKey: .observationPeriod)
         try c.encode(latencyFrames, forKey: .latencyFrames)
         try c.encode(latencyFrameCount, forKey: .latencyFrameCount)
+        try c.encode(tracks, forKey: .tracks)
     }
 }

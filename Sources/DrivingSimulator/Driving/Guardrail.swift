@@ -87,7 +87,7 @@ public struct GuardrailRule: Sendable, Codable, Equatable {
         let centre = (proposed == .laneLeft ? 1.0 : -1.0) * laneWidth
         for k in 0..<Observation.vehicleSlots {
             guard let other = observation.vehicle(k), abs(other.y - centre) < laneWidth / 2 + 0.5 else { continue }
-            let bumperGap = abs(other.x) - Actor.carLength
+            let bumperGap = other.bumperGap()
             let closing = other.x < 0 ? max(other.vx, 0) : max(-other.vx, 0)
             if bumperGap < gap + closingTime * closing { return true }
         }

@@ -101,6 +101,7 @@ public struct VariationSampler: Sendable {
         world.sensorGenerator = SeededGenerator(seed: SeededGenerator.mix(seed(of: index), 0x5E45))
         world.latencyFrames = []
         world.latencyFrameCount = 0
+        world.tracks = []
         world.reindex()
         return world
     }

@@ -1,7 +1,8 @@
 /// What a driver sees: a fixed-size vector of `Float`, normalized like highway-env's Kinematics observation.
 ///
 /// A neural policy consumes this vector directly, so its layout is a contract:
-/// `Observation.size` floats, in four blocks. Distances and speeds are divided
+/// `Observation.size` floats, in four blocks (layout version
+/// ``Observation/layoutVersion``). Distances and speeds are divided
 /// by the ranges below and clipped to [-1, 1] (highway-env's `lmap` + clip);
 /// flags are 0 or 1. All vehicle quantities are relative to the ego, in road
 /// coordinates (x along the road, y to the left). This is the one place the
@@ -29,14 +30,26 @@
 /// | 17 | environment | sensor noise σ | / 2 m |
 /// | 18 | environment | dropout probability | as is |
 /// | 19 | environment | latency | / 0.5 s |
-/// | 20 + 7k … | vehicle k (k = 0 … 7, nearest first) | presence, x / 100 m, y / 15 m, vx / 40 m/s, vy / 5 m/s, heading / 0.5 rad, kind | |
+/// | 20 + 11k … 30 + 11k | vehicle k (k = 0 … 7, nearest first) | presence, x / 100 m, y / 15 m, vx / 40 m/s, vy / 5 m/s, heading / 0.5 rad, kind, length / 20 m, width / 5 m, its own longitudinal acceleration / 10 m/s², track age / 2 s | |
 ///
 /// `kind` is 0 for a vehicle, 0.5 for a stationary object (stalled car, cone)
 /// and 1 for a pedestrian. Rows of absent vehicles are all zero. Vehicles are
 /// the K = 8 nearest (Euclidean, in road coordinates) within the sensor range
-/// and the visibility; each may be dropped (dropout) and its position and
-/// speed carry Gaussian noise. With latency the driver receives the frame
-/// produced that many decision periods ago.
+/// and the visibility. Each detection may be dropped (dropout); position, speed
+/// and acceleration carry Gaussian noise. Length and width are the object's
+/// extent as seen now, so a door opening into the lane widens its row.
+///
+/// The rows come from a tracker, as a real perception stack hands a planner
+/// a tracked-object list rather than raw detections: an object whose
+/// detection drops out stays in its row for up to ``maximumTrackAge`` seconds,
+/// predicted from its last detection at constant acceleration (never
+/// reversing), with its age in the last column (0 = detected in this frame).
+/// With latency the driver receives the frame produced that many decision
+/// periods ago.
+///
+/// Version 1 (76 floats) had seven features per row: no extent, acceleration
+/// or memory. A policy records its input width, so a version-1 policy is
+/// refused by name rather than fed the wrong layout.
 public struct Observation: Sendable, Equatable {
     /// The feature vector, `Observation.size` long.
     public var values: [Float]
@@ -51,14 +64,19 @@ public struct Observation: Sendable, Equatable {
         self.values = values
     }
 
-    /// Number of floats: 8 ego + 7 lane + 5 environment + 8 × 7 vehicle features = 76.
+    /// The layout's version; a new layout is a new input width, so a new policy architecture.
+    public static let layoutVersion = 2
+
+    /// Number of floats: 8 ego + 7 lane + 5 environment + 8 × 11 vehicle features = 108.
     public static let size = egoFeatures + laneFeatures + environmentFeatures + vehicleSlots * vehicleFeatures
     public static let egoFeatures = 8
     public static let laneFeatures = 7
     public static let environmentFeatures = 5
     /// K, the number of vehicle rows.
     public static let vehicleSlots = 8
-    public static let vehicleFeatures = 7
+    public static let vehicleFeatures = 11
+    /// Seconds a tracked object whose detection dropped out stays in the observation.
+    public static let maximumTrackAge = 2.0
     public static let laneOffset = egoFeatures
     public static let environmentOffset = laneOffset + laneFeatures
     public static let vehiclesOffset = environmentOffset + environmentFeatures
@@ -75,6 +93,8 @@ public struct Observation: Sendable, Equatable {
     static let yScale = 15.0
     static let noiseScale = 2.0
     static let latencyScale = 0.5
+    static let lengthScale = 20.0
+    static let widthScale = 5.0
 }
 
 /// One decoded vehicle row, in physical units relative to the ego.
@@ -85,6 +105,18 @@ public struct ObservedVehicle: Sendable, Equatable {
     public var vy: Double
     public var heading: Double
     public var kind: Double
+    /// Extent along and across the road, m.
+    public var length: Double
+    public var width: Double
+    /// Its own longitudinal acceleration, m/s².
+    public var acceleration: Double
+    /// Seconds since it was last detected (0 = in this frame).
+    public var age: Double
+
+    /// Bumper-to-bumper distance along the road to an ego of `egoLength`, m (0 when they overlap).
+    public func bumperGap(egoLength: Double = Actor.carLength) -> Double {
+        max(abs(x) - (length + egoLength) / 2, 0)
+    }
 }
 
 extension Observation {
@@ -123,6 +155,10 @@ extension Observation {
             vx: Double(values[base + 3]) * Observation.speedScale,
             vy: Double(values[base + 4]) * Observation.lateralSpeedScale,
             heading: Double(values[base + 5]) * Observation.headingScale,
-            kind: Double(values[base + 6]))
+            kind: Double(values[base + 6]),
+            length: Double(values[base + 7]) * Observation.lengthScale,
+            width: Double(values[base + 8]) * Observation.widthScale,
+            acceleration: Double(values[base + 9]) * Observation.accelerationScale,
+            age: Double(values[base + 10]) * Observation.maximumTrackAge)
     }
 }

@@ -77,8 +77,9 @@ extension World {
             let x = Double(values[base + 1]) * Observation.xScale
             let y = Double(values[base + 2]) * Observation.yScale
             let vx = Double(values[base + 3]) * Observation.speedScale
+            let length = Double(values[base + 7]) * Observation.lengthScale
             if x > 0 && abs(y) < halfLane && vx < 0 {
-                ttc = min(ttc, max(x - Actor.carLength, 0) / -vx)
+                ttc = min(ttc, max(x - (length + ego.length) / 2, 0) / -vx)
             }
         }
         values[l + 6] = ttc.isFinite ? Float(min(ttc / Observation.timeScale, 1)) : 1
@@ -134,26 +135,55 @@ extension World {
                         }
                     }
                 }
+                if tracks.count != actors.count {
+                    tracks = [SensorTrack?](repeating: nil, count: actors.count)
+                }
+                let now = time
                 var row = 0
                 for k in 0..<found {
-                    if dropout > 0 && generator.unit() < dropout { continue }
-                    let other = actors[Int(nearest[k])]
-                    var x = other.s - ego.s, y = other.d - ego.d
-                    var vx = other.longitudinalSpeed - ego.longitudinalSpeed
-                    let vy = other.lateralSpeed - ego.lateralSpeed
-                    if noise > 0 {
-                        x += noise * generator.gaussian()
-                        y += 0.25 * noise * generator.gaussian()
-                        vx += 0.5 * noise * generator.gaussian()
+                    let index = Int(nearest[k])
+                    let other = actors[index]
+                    var track: SensorTrack
+                    var age = 0.0
+                    if dropout > 0 && generator.unit() < dropout {
+                        // Missed in this frame: the tracker coasts on its last detection.
+                        guard let last = tracks[index], now - last.time <= Observation.maximumTrackAge + 1e-9 else { continue }
+                        age = now - last.time
+                        let p = last.predicted(after: age)
+                        track = last
+                        track.s = p.s
+                        track.d = p.d
+                        track.speed = p.speed
+                        if track.speed <= 0 && track.acceleration < 0 { track.acceleration = 0 }
+                    } else {
+                        var x = other.s - ego.s, y = other.d - ego.d
+                        var vx = other.longitudinalSpeed - ego.longitudinalSpeed
+                        var acceleration = other.acceleration
+                        if noise > 0 {
+                            x += noise * generator.gaussian()
+                            y += 0.25 * noise * generator.gaussian()
+                            vx += 0.5 * noise * generator.gaussian()
+                            acceleration += 0.5 * noise * generator.gaussian()
+                        }
+                        track = SensorTrack(
+                            time: now, s: ego.s + x, d: ego.d + y, speed: vx + ego.longitudinalSpeed,
+                            lateralSpeed: other.lateralSpeed, heading: other.heading, acceleration: acceleration,
+                            length: other.length, width: other.width,
+                            kind: other.kind == .pedestrian ? 1 : (other.kind.isStatic || other.crashed ? 0.5 : 0))
+                        tracks[index] = track
                     }
                     let base = Observation.vehiclesOffset + row * features
                     values[base] = 1
-                    values[base + 1] = Float(clamp(x / Observation.xScale, -1, 1))
-                    values[base + 2] = Float(clamp(y / Observation.yScale, -1, 1))
-                    values[base + 3] = Float(clamp(vx / Observation.speedScale, -1, 1))
-                    values[base + 4] = Float(clamp(vy / Observation.lateralSpeedScale, -1, 1))
-                    values[base + 5] = Float(clamp(other.heading / Observation.headingScale, -1, 1))
-                    values[base + 6] = other.kind == .pedestrian ? 1 : (other.kind.isStatic || other.crashed ? 0.5 : 0)
+                    values[base + 1] = Float(clamp((track.s - ego.s) / Observation.xScale, -1, 1))
+                    values[base + 2] = Float(clamp((track.d - ego.d) / Observation.yScale, -1, 1))
+                    values[base + 3] = Float(clamp((track.speed - ego.longitudinalSpeed) / Observation.speedScale, -1, 1))
+                    values[base + 4] = Float(clamp((track.lateralSpeed - ego.lateralSpeed) / Observation.lateralSpeedScale, -1, 1))
+                    values[base + 5] = Float(clamp(track.heading / Observation.headingScale, -1, 1))
+                    values[base + 6] = track.kind
+                    values[base + 7] = Float(clamp(track.length / Observation.lengthScale, 0, 1))
+                    values[base + 8] = Float(clamp(track.width / Observation.widthScale, 0, 1))
+                    values[base + 9] = Float(clamp(track.acceleration / Observation.accelerationScale, -1, 1))
+                    values[base + 10] = Float(clamp(age / Observation.maximumTrackAge, 0, 1))
                     row += 1
                 }
                 for r in row..<slots {
