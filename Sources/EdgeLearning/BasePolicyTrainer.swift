@@ -87,12 +87,18 @@ public struct BasePolicyTrainer: Sendable {
         self.configuration = configuration
     }
 
-    /// Trains a base policy; `log` receives one line per iteration.
+    /// Trains a base policy on ``Configuration/driving``'s episodes; `log` receives one line per iteration.
     public func train(
         library: ScenarioLibrary, log: @Sendable (String) -> Void = { _ in }
     ) async throws -> (policy: MoEPolicy, iterations: [Iteration]) {
+        try await train(items: try configuration.driving.items(library: library), log: log)
+    }
+
+    /// Trains a policy from scratch by DAgger on `items` (``Configuration/driving`` is not used).
+    public func train(
+        items: [EvaluationItem], log: @Sendable (String) -> Void = { _ in }
+    ) async throws -> (policy: MoEPolicy, iterations: [Iteration]) {
         var policy = try MoEPolicy(architecture: configuration.architecture, seed: configuration.seed)
-        let items = try configuration.driving.items(library: library)
         let labeller = DAggerLabeller(configuration: configuration.labelling, teacher: TeacherDriver(rules: configuration.rules))
         let fitting = PolicyFitting(configuration: configuration.fitting)
         var data = TrainingSet(width: configuration.architecture.inputs)

@@ -72,10 +72,11 @@ struct RunEpisode: AsyncParsableCommand {
     @Argument(help: "Family name.") var family: String
     @Option(help: "Episode index (seed mix(scenario seed, index)).") var index = 0
     @Option(help: "Driver: teacher, baseline, idle.") var driver = "baseline"
+    @Option(help: "Drive this policy checkpoint (safetensors) instead of a named driver.") var model: String?
     @Flag(help: "Filter the driver through Simulator/rules/guardrail.json.") var guardrail = false
     @Flag(help: "Run the teacher in shadow mode (disagreement trigger).") var shadow = false
     @Option(help: "Directory to write captures into.") var captures: String?
-    @Flag(help: "Print every decision: time, the driver's action, the executed one, the rule that changed it, the observed lead TTC and the true gap.")
+    @Flag(help: "Print every decision: time, the driver's action, the teacher's label for the state, the executed action, the rule that changed it, the observed lead TTC and the true gap.")
     var trace = false
 
     func run() async throws {
@@ -89,7 +90,13 @@ struct RunEpisode: AsyncParsableCommand {
         options.episode = episode
         if guardrail { options.guardrail = try Guardrail.load(contentsOf: located.guardrailRules) }
         if shadow { options.shadowTeacher = TeacherDriver() }
-        var chosen = try makeDriver(driver)
+        var chosen: any Driver
+        if let model {
+            do { chosen = try PolicyDriver(policy: try BasePolicy.load(at: model), name: URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent) }
+            catch { throw ValidationError("\(model): \(error)") }
+        } else {
+            chosen = try makeDriver(driver)
+        }
         if trace {
             let traced = TracingDriver(base: chosen, guardrail: options.guardrail)
             options.guardrail = nil
@@ -248,7 +255,7 @@ struct TracingDriver: Driver {
     var name: String { base.name + (guardrail == nil ? "" : "+guardrail") }
 
     func printHeader() {
-        print("     t  driver      executed    rule              obs-TTC  true-gap  speed  lane")
+        print("     t  driver      teacher     executed    rule              obs-TTC  true-gap  speed  lane")
     }
 
     mutating func decide(_ observation: Observation, context: DriverContext) -> MetaAction {
@@ -257,9 +264,11 @@ struct TracingDriver: Driver {
         let executed = verdict?.action ?? proposed
         let world = context.world
         let ego = world.actors[0]
+        // The label DAgger would give this state.
+        let label = TeacherDriver(rules: guardrail).decide(world: world, decisionSteps: context.decisionSteps, observation: observation)
         func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
         func number(_ value: Double) -> String { value.isFinite ? String(format: "%.2f", value) : "inf" }
-        print(String(format: "%6.2f", world.time) + "  " + pad("\(proposed)", 11) + " " + pad("\(executed)", 11) + " "
+        print(String(format: "%6.2f", world.time) + "  " + pad("\(proposed)", 11) + " " + pad("\(label)", 11) + " " + pad("\(executed)", 11) + " "
               + pad(verdict?.rule ?? "-", 17) + " " + pad(number(observation.leadTimeToCollision), 8) + " "
               + pad(number(world.egoHeadway(range: 150)), 9) + " " + pad(number(ego.speed), 6) + " " + "\(ego.lane)")
         if verdict?.rule != nil {

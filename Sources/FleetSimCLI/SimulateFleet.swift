@@ -54,7 +54,7 @@ struct SimulateFleet: AsyncParsableCommand {
     @Option(help: "Collision-free points a lesson must gain over a node's check episodes before it is sent (negative: no such rule).")
     var lessonCheckMinimumGain = 0.0
     @Option(help: "Gold episodes per family the gate drives (0: the full suite).") var gateEpisodes = 0
-    @Flag(help: "Also run the baselines: local-only twins (one per region) and a centralized trainer on the same captures, and the upper bound (DAgger on every family at gold difficulty).")
+    @Flag(help: "Also run the baselines: local-only twins (one per region) and the centralized baseline (DAgger on every capture the fleet took), and the upper bound (DAgger on every family at gold difficulty).")
     var baselines = false
     @Option(help: "Start from this policy checkpoint (safetensors) instead of Simulator/models/base-policy.safetensors.")
     var seedModel: String?

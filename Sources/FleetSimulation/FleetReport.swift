@@ -53,7 +53,7 @@ public struct FleetReport: Sendable {
         var html = "<h2>Per family, on the whole gold suite</h2><p>Collision % of each model on every gold episode after the last round"
         html += twins.isEmpty ? ".</p>" : "; local-only is the mean of the twins (one per region, never sharing), and “where unmet” the mean of the twins whose region never meets the family.</p>"
         html += "<table><tr><th>family</th><th class=\"n\">seed model</th><th class=\"n\">federated</th><th class=\"n\">change (points)</th>"
-        if gold.centralized != nil { html += "<th class=\"n\">centralized (pooled lessons)</th>" }
+        if gold.centralized != nil { html += "<th class=\"n\">centralized (every capture)</th>" }
         if gold.upperBound != nil { html += "<th class=\"n\">upper bound</th>" }
         if !twins.isEmpty { html += "<th class=\"n\">local-only</th><th class=\"n\">local-only where unmet</th>" }
         html += "</tr>"
@@ -85,8 +85,11 @@ public struct FleetReport: Sendable {
         if let share = gold.federatedShareOfUpperBound, let upperBound = gold.upperBound {
             html += "<p>The fleet reached <b>\(String(format: "%.0f", 100 * share)) %</b> of the upper bound's gain (\(String(format: "%.1f", gold.seed.score)) → \(String(format: "%.1f", upperBound.score)): the same network trained centrally by DAgger on every family at gold difficulty).</p>"
         }
-        if let share = gold.federatedShareOfCentralized {
-            html += "<p>The federated model gained <b>\(String(format: "%.0f", 100 * share)) %</b> of the pooled-lessons trainer's gain in gold score.</p>"
+        if let centralized = gold.centralized {
+            let data = gold.centralizedCaptures.map { " from the base policy's ordinary driving and the variations of all \($0) captures the fleet took" } ?? ""
+            let share = gold.federatedShareOfCentralized.map { "the fleet reached <b>\(String(format: "%.0f", 100 * $0)) %</b> of its gain" }
+                ?? "it gained nothing over the seed model"
+            html += "<p>Centralized baseline (the same network trained centrally by DAgger\(data)): \(String(format: "%.1f", centralized.score)); \(share).</p>"
         }
         return html
     }
@@ -141,19 +144,11 @@ public struct FleetReport: Sendable {
     }
 
     private func versions() -> String {
-        let centralized = summary.centralizedRounds ?? []
-        var html = "<table><tr><th>round</th><th>updates</th><th>verdict</th><th>version serving</th><th class=\"n\">gold</th><th>why</th>"
-        html += centralized.isEmpty ? "</tr>" : "<th>centralized baseline</th></tr>"
-        for (index, round) in summary.rounds.enumerated() {
+        var html = "<table><tr><th>round</th><th>updates</th><th>verdict</th><th>version serving</th><th class=\"n\">gold</th><th>why</th></tr>"
+        for round in summary.rounds {
             let why = round.reasons.isEmpty ? (round.verdict == "promoted" ? "no family regressed" : "") : round.reasons.joined(separator: "; ")
             html += "<tr><td>\(round.round)</td><td>\(round.updatesAccepted)/\(round.updatesSent)</td><td class=\"\(round.verdict)\">\(round.verdict)</td>"
-            html += "<td>v\(round.version)</td><td class=\"n\">\(score(round.goldScore))</td><td>\(HTML.escape(why))</td>"
-            if index < centralized.count {
-                let other = centralized[index]
-                let detail = other.verdict == "none" ? "" : " (\(other.captures) captures\(other.reasons.isEmpty ? "" : ": " + other.reasons.joined(separator: "; ")))"
-                html += "<td class=\"\(other.verdict)\">\(other.verdict)\(HTML.escape(detail))</td>"
-            }
-            html += "</tr>"
+            html += "<td>v\(round.version)</td><td class=\"n\">\(score(round.goldScore))</td><td>\(HTML.escape(why))</td></tr>"
         }
         return html + "</table>"
     }

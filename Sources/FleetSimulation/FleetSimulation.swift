@@ -99,11 +99,7 @@ public struct FleetSimulation: Sendable {
             }
             for index in nodes.indices { _ = try await Self.pull(&nodes[index], verifier: verifier) }
             var baselines = settings.baselines
-                ? try await Baselines(
-                    nodes: nodes, regions: regions, library: library, guardrail: guardrail, settings: settings, base: base,
-                    gate: RegressionGate.make(
-                        content: content, configuration: settings.gate,
-                        selection: .init(episodesPerFamily: settings.gateEpisodesPerFamily)))
+                ? Baselines(nodes: nodes, regions: regions, library: library, guardrail: guardrail, settings: settings, base: base)
                 : nil
             var summary = try await Self.rounds(
                 &nodes, baselines: &baselines, settings: settings, service: service, clock: clock, verifier: verifier, base: base,
@@ -111,7 +107,6 @@ public struct FleetSimulation: Sendable {
             summary.gold = try await Self.compare(
                 seed: base, federated: nodes.first?.policy ?? base, baselines: baselines, library: library, settings: settings,
                 gate: RegressionGate.make(content: content, configuration: settings.gate, selection: .init(episodesPerFamily: settings.comparisonEpisodesPerFamily)))
-            summary.centralizedRounds = baselines?.centralized.rounds
             summary.regions = Dictionary(grouping: placement, by: { $0.region.name }).mapValues { $0.map(\.id) }
             summary.regionFamilies = Dictionary(regions.map { ($0.name, $0.families.keys.sorted()) }, uniquingKeysWith: { first, _ in first })
             summary.seconds = Self.seconds(since: started)
@@ -149,6 +144,7 @@ public struct FleetSimulation: Sendable {
                 summary.captures.merge(drive.capturesByFamily, uniquingKeysWith: +)
                 summary.capturesByRegion[nodes[index].region, default: [:]].merge(drive.capturesByFamily, uniquingKeysWith: +)
                 expertUse[nodes[index].region, default: []].add(drive.expertUse)
+                baselines?.centralized.record(drive.captured)
             }
             try baselines?.drive(settings: settings)
             for node in nodes {
@@ -168,8 +164,6 @@ public struct FleetSimulation: Sendable {
             if let version = nodes.first?.version, check?.version != version, let policy = nodes.first?.policy {
                 check = (version, try await Self.lessonCheck(for: policy, library: library, guardrail: guardrail, settings: settings))
             }
-            // The centralized baseline learns from the very captures the fleet's lessons use.
-            let pooled = tasks.keys.sorted().flatMap { nodes[$0].lessonCaptures(maxCaptures: settings.maxCaptures) }
             let lessons = try await Self.learn(
                 &nodes, tasks: tasks, anchor: anchor?.set ?? TrainingSet(width: base.architecture.inputs), check: check?.check,
                 library: library, settings: settings, round: number)
@@ -195,7 +189,7 @@ public struct FleetSimulation: Sendable {
                 }
             }
 
-            try await baselines?.learn(pooled: pooled, settings: settings, library: library, guardrail: guardrail, round: number)
+            try await baselines?.learn(settings: settings, library: library, guardrail: guardrail, round: number)
 
             // 4. The round closes at its deadline, is aggregated and gated.
             clock.advance(by: Self.roundDeadline + 1)
@@ -253,15 +247,8 @@ public struct FleetSimulation: Sendable {
     ) async throws -> GoldComparison {
         let seedResult = GoldResult(try await gate.evaluate(seed, name: "seed"))
         let federatedResult = GoldResult(try await gate.evaluate(federated, name: "federated"))
-        let others = try await baselines?.evaluate(with: gate)
-        var comparison = GoldComparison(seed: seedResult, federated: federatedResult, centralized: others?.centralized, localOnly: others?.localOnly ?? [:])
-        if baselines != nil {
-            var recipe = BasePolicyTrainer.Configuration.upperBound(episodesPerFamily: settings.upperBoundEpisodesPerFamily)
-            recipe.architecture = seed.architecture
-            recipe.rules = gate.guardrail
-            let (upperBound, _) = try await BasePolicyTrainer(configuration: recipe).train(library: library)
-            comparison.upperBound = GoldResult(try await gate.evaluate(upperBound, name: "upper-bound"))
-        }
+        var comparison = GoldComparison(seed: seedResult, federated: federatedResult, centralized: nil, localOnly: [:])
+        try await baselines?.compare(into: &comparison, architecture: seed.architecture, library: library, settings: settings, gate: gate)
         return comparison
     }
 

@@ -81,12 +81,16 @@ public struct FleetSimulationConfiguration: Sendable {
     public var lessonCheckMinimumGain: Double?
     /// Gold episodes per family the gate drives (nil: the full suite).
     public var gateEpisodesPerFamily: Int?
-    /// Also run the baselines on the same captures: local-only twins (one
-    /// per region, never sharing) and a centralized trainer (every lesson's
-    /// captures pooled), compared with the fleet on the whole gold suite.
+    /// Also run the baselines: local-only twins (one per region, never
+    /// sharing), the centralized baseline (every capture the fleet took,
+    /// learned centrally, see ``CentralizedBaseline``) and the upper bound,
+    /// compared with the fleet on the whole gold suite.
     public var baselines: Bool
     /// Episodes per family of the upper bound's DAgger run (with `baselines`).
     public var upperBoundEpisodesPerFamily: Int = 120
+    /// Ordinary-driving episodes per family in the centralized baseline's data
+    /// (with `baselines`; the base policy's recipe has 40), beside every capture's variations.
+    public var centralizedOrdinaryEpisodesPerFamily: Int = 40
     /// Gold episodes per family of the comparison after the last round (nil: the whole suite).
     public var comparisonEpisodesPerFamily: Int?
     /// The model the fleet starts from (nil: the committed base policy in `Simulator/models/`).

@@ -23,6 +23,8 @@ protocol LearningVehicle {
 /// What one round's drive gave.
 struct Drive: Sendable {
     var capturesByFamily: [String: Int] = [:]
+    /// Every capture the triage kept, in the order taken.
+    var captured: [Capture] = []
     var crashes = 0
     /// Decisions per expert (the router's top choice).
     var expertUse: [Int] = []
@@ -42,6 +44,7 @@ extension LearningVehicle {
             drive.expertUse.add(driver.topExpertCounts)
             guard let capture = CaptureTriage.scene(of: result.captures) else { continue }
             drive.capturesByFamily[VariationSynthesizer.family(of: capture), default: 0] += 1
+            drive.captured.append(capture)
             CaptureTriage.spool(capture, into: &captures, keep: keep)
         }
         return drive

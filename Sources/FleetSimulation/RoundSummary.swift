@@ -79,15 +79,13 @@ public struct SimulationSummary: Sendable, Codable {
     public var finalVersion: UInt64
     /// The seed and final models (and the baselines') on the whole gold suite.
     public var gold: GoldComparison?
-    /// The centralized baseline's rounds: its gate verdicts and why.
-    public var centralizedRounds: [CentralizedRound]?
     public var seconds: Double
 
     public init(
         nodes: Int, rounds: [RoundSummary], regions: [String: [String]], seed: UInt64, transport: String,
         goldBefore: Double?, goldAfter: Double?, collisionBefore: [String: Double], collisionAfter: [String: Double],
         expertUseByRegion: [String: [Int]], regionFamilies: [String: [String]], finalModelHash: String, finalVersion: UInt64,
-        gold: GoldComparison? = nil, centralizedRounds: [CentralizedRound]? = nil, seconds: Double
+        gold: GoldComparison? = nil, seconds: Double
     ) {
         self.nodes = nodes
         self.rounds = rounds
@@ -103,7 +101,6 @@ public struct SimulationSummary: Sendable, Codable {
         self.finalModelHash = finalModelHash
         self.finalVersion = finalVersion
         self.gold = gold
-        self.centralizedRounds = centralizedRounds
         self.seconds = seconds
     }
 }
@@ -123,14 +120,19 @@ public struct GoldResult: Sendable, Codable, Equatable {
 
 /// Every model of the run on the whole gold suite after the last round
 /// (the gate may drive a subset each round): the seed model, the fleet's,
-/// and with baselines the centralized trainer's and each local-only twin's.
+/// and with baselines the centralized baseline's, the upper bound's and each local-only twin's.
 public struct GoldComparison: Sendable, Codable, Equatable {
     /// The model every car started with.
     public var seed: GoldResult
     /// The fleet's final shared model.
     public var federated: GoldResult
-    /// All captures pooled in one trainer, through the same gate.
+    /// The centralized baseline: the fleet's network trained from scratch by DAgger
+    /// on the base policy's ordinary driving and the variations of every capture the fleet took.
     public var centralized: GoldResult?
+    /// Captures the centralized baseline learned from (every one the fleet's nodes took).
+    public var centralizedCaptures: Int?
+    /// Episodes it was trained on (ordinary driving plus the captures' variations).
+    public var centralizedEpisodes: Int?
     /// One twin per region that learned only from its own captures, by region.
     public var localOnly: [String: GoldResult]
     /// The upper bound: the fleet's network trained centrally by DAgger on every

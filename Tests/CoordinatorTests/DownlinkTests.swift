@@ -117,7 +117,7 @@ struct DownlinkTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         var configuration = Fixture.configuration(directory: directory)
         // One entry of each changed tensor per round: most of the step waits for later rounds.
-        configuration.downlink = .init(fraction: 1e-4, quantize: true)
+        configuration.downlink = .init(fraction: 5e-5, quantize: true)
         let service = try await Fixture.service(configuration)
         _ = try await Self.publishRound(service)
         // Both rounds' mean step is (i mod 3) × 6.5e-4 on this tensor (two nodes, equal weights).

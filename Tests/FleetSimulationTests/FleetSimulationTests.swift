@@ -46,13 +46,14 @@ struct FleetSimulationTests {
         #expect(!report.contains("nan") && !report.contains("inf"))
     }
 
-    @Test("baselines learn from the same captures: a local-only twin per region and a centralized trainer, all on the gold suite")
+    @Test("baselines: a local-only twin per region, the centralized baseline on every capture, the upper bound, all on the gold suite")
     func baselines() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-sim-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         var configuration = try Self.configuration(seed: 7, output: directory)
         configuration.baselines = true
         configuration.upperBoundEpisodesPerFamily = 1
+        configuration.centralizedOrdinaryEpisodesPerFamily = 1
         let summary = try await FleetSimulation(configuration: configuration).run()
         let gold = try #require(summary.gold)
         let upperBound = try #require(gold.upperBound, "the upper bound was trained and driven through the gold suite")
@@ -60,11 +61,13 @@ struct FleetSimulationTests {
         #expect((0...100).contains(upperBound.score))
         #expect(Set(gold.localOnly.keys) == ["alpine", "coastal", "urban"], "one twin per region")
         #expect(gold.centralized != nil)
-        #expect(summary.centralizedRounds?.count == 1, "the trainer's candidate faced the gate once a round")
-        #expect(summary.centralizedRounds?.first?.verdict != "none", "the fleet learned something this round, so the trainer had captures")
+        let captured = summary.rounds.reduce(0) { $0 + $1.captures.values.reduce(0, +) }
+        #expect(captured > 0 && gold.centralizedCaptures == captured, "the centralized baseline learned from every capture the fleet took")
+        #expect(gold.centralizedEpisodes == gold.seed.collisionRate.count + captured * configuration.variations, "one ordinary episode a family and every capture's variations")
         #expect(gold.seed.collisionRate.keys.sorted() == gold.federated.collisionRate.keys.sorted())
         let report = FleetReport(summary).html()
-        #expect(report.contains("<th class=\"n\">centralized (pooled lessons)</th>") && report.contains("local-only where unmet"))
+        #expect(report.contains("<th class=\"n\">centralized (every capture)</th>") && report.contains("local-only where unmet"))
+        #expect(report.contains("captures the fleet took"))
         #expect(report.contains("<th class=\"n\">upper bound</th>"))
         #expect(report.contains("its local-only twin"), "the transfer table shows what the region would have alone")
     }

@@ -5,18 +5,18 @@ import EdgeNode
 import FleetEvaluation
 import PolicyNetwork
 
-/// The two baselines a run can carry beside the fleet (`--baselines`):
-/// local-only twins, one per region, and a centralized trainer fed the
-/// captures of every lesson the fleet learned.
+/// The baselines a run can carry beside the fleet (`--baselines`): local-only
+/// twins, one per region; the centralized baseline, trained on every capture
+/// the fleet took; and the upper bound, trained on every family at gold difficulty.
 struct Baselines: Sendable {
     var twins: [LocalOnlyTwin]
-    var centralized: CentralizedTrainer
+    var centralized = CentralizedBaseline()
 
-    /// Twins of the first node of each region, and a trainer with the fleet's gate.
+    /// Twins of the first node of each region.
     init(
         nodes: [SimulatedFleetNode], regions: [Region], library: ScenarioLibrary, guardrail: Guardrail,
-        settings: FleetSimulationConfiguration, base: MoEPolicy, gate: RegressionGate
-    ) async throws {
+        settings: FleetSimulationConfiguration, base: MoEPolicy
+    ) {
         twins = regions.compactMap { region in
             guard let index = nodes.firstIndex(where: { $0.region == region.name }) else { return nil }
             return LocalOnlyTwin(
@@ -26,7 +26,6 @@ struct Baselines: Sendable {
                     seed: DrivingSimulator.SeededGenerator.mix(settings.seed, UInt64(index)), captureLead: settings.captureLead),
                 policy: base, compressor: DeltaCompressor(configuration: .init(fraction: settings.compression)))
         }
-        centralized = try await CentralizedTrainer(base: base, gate: gate)
     }
 
     /// The twins drive the round's episodes, as the fleet's nodes do.
@@ -36,23 +35,30 @@ struct Baselines: Sendable {
         }
     }
 
-    /// Each twin learns from its own captures; the trainer from `pooled`, the captures the fleet's lessons used.
-    mutating func learn(
-        pooled: [Capture], settings: FleetSimulationConfiguration, library: ScenarioLibrary, guardrail: Guardrail, round: Int
-    ) async throws {
+    /// Each twin learns from its own captures.
+    mutating func learn(settings: FleetSimulationConfiguration, library: ScenarioLibrary, guardrail: Guardrail, round: Int) async throws {
         for index in twins.indices {
             try await twins[index].learn(settings: settings, library: library, guardrail: guardrail, round: round)
         }
-        try await centralized.learn(captures: pooled, settings: settings, library: library, round: round)
     }
 
-    /// Every model on the whole gold suite.
-    func evaluate(with gate: RegressionGate) async throws -> (centralized: GoldResult, localOnly: [String: GoldResult]) {
-        var localOnly: [String: GoldResult] = [:]
+    /// Trains the centralized baseline and the upper bound, and drives every baseline through the gold suite.
+    func compare(
+        into comparison: inout GoldComparison, architecture: PolicyArchitecture, library: ScenarioLibrary,
+        settings: FleetSimulationConfiguration, gate: RegressionGate
+    ) async throws {
         for twin in twins {
-            localOnly[twin.region] = GoldResult(try await gate.evaluate(twin.policy, name: twin.id))
+            comparison.localOnly[twin.region] = GoldResult(try await gate.evaluate(twin.policy, name: twin.id))
         }
-        return (GoldResult(try await gate.evaluate(centralized.policy, name: "centralized")), localOnly)
+        let trained = try await centralized.train(architecture: architecture, library: library, rules: gate.guardrail, settings: settings)
+        comparison.centralized = GoldResult(try await gate.evaluate(trained.policy, name: "centralized"))
+        comparison.centralizedCaptures = centralized.captures.count
+        comparison.centralizedEpisodes = trained.episodes
+        var recipe = BasePolicyTrainer.Configuration.upperBound(episodesPerFamily: settings.upperBoundEpisodesPerFamily)
+        recipe.architecture = architecture
+        recipe.rules = gate.guardrail
+        let (upperBound, _) = try await BasePolicyTrainer(configuration: recipe).train(library: library)
+        comparison.upperBound = GoldResult(try await gate.evaluate(upperBound, name: "upper-bound"))
     }
 }
 
