@@ -41,6 +41,20 @@ struct VariationAndTeacherTests {
         #expect([.brake, .slower, .laneLeft, .laneRight].contains(action))
     }
 
+    @Test("the teacher keeps the following distance of a driver who perceives late")
+    func followingDistance() {
+        // One lane, a car 20 m ahead (bumper to bumper) at the ego's 25 m/s.
+        var world = Fixtures.world(lanes: 1, egoLane: 0, egoSpeed: 25, others: [Fixtures.car(lane: 0, s: 125, speed: 25)])
+        let prompt = TeacherDriver.headwayShortfall(world)
+        world.environment.latency = 0.5
+        let late = TeacherDriver.headwayShortfall(world)
+        // Reacting after 0.3 s needs 7.5 m plus the ego's longer stop (0.8·μ·g against the lead's μ·g, 10 m): 20 m is enough.
+        #expect(prompt == 0)
+        // Perceiving 0.6 s late needs 15 m more: 12.5 m short.
+        #expect(abs(late - 12.5) < 0.1)
+        #expect([.slower, .brake].contains(TeacherDriver().decide(world: world, decisionSteps: 3)))
+    }
+
     @Test("the teacher drives gold episodes without crashing", arguments: [("pedestrian", 1), ("cut-in", 0)])
     func teacherEpisode(family: String, index: Int) throws {
         let (episode, world) = try Fixtures.world(family, index: index)

@@ -15,8 +15,15 @@ enum LearningFixtures {
     static let base: MoEPolicy = try! BasePolicy.load(from: content)
 
     /// A driver that only speeds up crashes into the braking lead: a collision capture.
-    static let capture: Capture = {
-        let scenario = library.scenario(family: "lead-brake")!
+    static let capture = collision(in: "lead-brake")
+
+    /// A driver that only speeds up crashes into the car ahead once the one in front of it moves out: a lesson
+    /// in which the grown expert fails no more than the routed ones, so growth keeps it.
+    static let growthCapture = collision(in: "cut-out")
+
+    /// The collision capture of episode 0 of `family` driven by always speeding up.
+    static func collision(in family: String) -> Capture {
+        let scenario = library.scenario(family: family)!
         let episode = ScenarioBuilder.episode(scenario, index: 0)
         let world = try! ScenarioBuilder.build(scenario, episode: episode)
         var options = EpisodeOptions(duration: scenario.duration, decisionSteps: 3)
@@ -24,7 +31,7 @@ enum LearningFixtures {
         options.episode = episode
         var driver = ConstantDriver(.faster)
         return EpisodeRunner.run(world, driver: &driver, options: options).captures.first { $0.trigger.kind == .collision }!
-    }()
+    }
 
     /// Teacher-labelled states of two far-away variants: enough rows to exercise replay.
     static func anchor() async throws -> TrainingSet {
@@ -104,7 +111,7 @@ struct EdgeLearnerTests {
     func growth() async throws {
         let base = LearningFixtures.base
         let learner = EdgeLearner(configuration: LearningFixtures.configuration(growth: true))
-        let adaptation = try await learner.adapt(captures: [LearningFixtures.capture], base: base, anchor: TrainingSet())
+        let adaptation = try await learner.adapt(captures: [LearningFixtures.growthCapture], base: base, anchor: TrainingSet())
         #expect(adaptation.grownExpert == base.experts.count)
         #expect(adaptation.local.experts.count == base.experts.count + 1)
         var exact = DeltaCompressor(configuration: .uncompressed)

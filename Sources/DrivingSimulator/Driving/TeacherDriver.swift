@@ -15,6 +15,7 @@
 ///     −1000·(2 − t_crash / H) − 20·v_crash  on a collision or road departure at t_crash
 ///     − Σ dt · |v − v_safe| / v_safe       progress against the safe speed
 ///     − Σ dt · 4 · max(0, 2 s − TTC)       closeness
+///     − Σ dt · 2 · shortfall / v            following distance (``headwayShortfall(_:)``)
 ///     − Σ dt · 3 · max(0, v − v_safe)      speeding over the safe speed
 ///     − action cost                        lane change 0.3, brake 0.4, speed change 0.02
 ///
@@ -32,6 +33,13 @@
 /// has it open (``assumedDoorWidth`` towards traffic), and it moves over or
 /// slows before passing one that stands at the edge of its lane, rather than
 /// relying on knowing which door stays shut.
+///
+/// It sees the car ahead brake the moment it does; a student sees it a
+/// latency later. So the teacher keeps the following distance of a driver who
+/// perceives late (``headwayShortfall(_:)``): enough to stop behind a car
+/// that brakes as hard as the road allows, reacting after the latency, a
+/// decision period and the brakes' build-up. A student copying it then has the
+/// room to react to what it sees.
 ///
 /// Driving under the guardrail (``obey(_:)``), it knows the rules as a driver
 /// knows the traffic law: it chooses among the actions the rules let through
@@ -128,6 +136,7 @@ public struct TeacherDriver: Driver, Sendable {
                     score -= period * 3 * max(0, v - safe)
                     let ttc = world.egoTimeToCollision(range: 100)
                     if ttc < 2 { score -= period * 4 * (2 - ttc) }
+                    score -= period * 2 * TeacherDriver.headwayShortfall(world) / max(v, 1)
                 }
                 if step >= totalSteps { break }
             }
@@ -155,6 +164,31 @@ public struct TeacherDriver: Driver, Sendable {
             if a > 0.7 && world.controller.targetSpeed < safe - 1 { return .faster }
             return .idle
         }
+    }
+
+    /// Seconds the ego needs before its brakes bite after the car ahead starts braking:
+    /// the perception latency, one decision period, and the brakes' build-up.
+    static func reactionTime(_ world: World) -> Double {
+        Double(world.latencyInFrames) * world.observationPeriod + world.observationPeriod + 0.1
+    }
+
+    /// How many metres the gap to the car ahead falls short of the careful
+    /// driver's following distance: if it braked now as hard as the road
+    /// allows, the ego — reacting after ``reactionTime(_:)``, braking at
+    /// 0.8·μ·g — would still stop behind it. 0 with nothing ahead.
+    ///
+    /// A careful driver keeps this margin without knowing whether the car
+    /// ahead will brake (nothing in the observation says so) and leaves more
+    /// of it the later it perceives; with it a student that sees the brake
+    /// lights a latency late still stops.
+    static func headwayShortfall(_ world: World) -> Double {
+        let gap = world.egoHeadway(range: 120)
+        guard gap.isFinite else { return 0 }
+        let v = world.actors[0].speed
+        let lead = max(TeacherDriver.leadSpeed(world), 0)
+        let grip = min(world.environment.gripLimit, World.egoMaxGrip)
+        let required = v * reactionTime(world) + max(0, v * v / (1.6 * grip) - lead * lead / (2 * grip))
+        return max(0, required - max(gap, 0))
     }
 
     /// Speed of the nearest actor ahead in the ego's corridor (its own speed if none).
