@@ -72,6 +72,22 @@ struct ObservationTests {
         #expect(abs(later.s - 125) < 1e-9 && later.speed == 0)
     }
 
+    @Test("the observed time-to-collision counts what walks into the lane, not what stays beside it")
+    func crossingTimeToCollision() {
+        var walker = Fixtures.car(lane: 1, s: 130, speed: 0, kind: .pedestrian)
+        walker.length = Actor.pedestrianSize
+        walker.width = Actor.pedestrianSize
+        walker.d -= 3.5
+        var world = Fixtures.world(egoSpeed: 25, others: [walker])
+        var observation = Observation()
+        world.observe(into: &observation)
+        #expect(observation.leadTimeToCollision == .infinity, "standing on the kerb")
+        world.actors[1].lateralSpeed = 2
+        world.observe(into: &observation)
+        // 27.2 m to cover at 25 m/s: 1.09 s, by when the walker is 1.3 m from the lane centre.
+        #expect(abs(observation.leadTimeToCollision - 27.2 / 25) < 0.01)
+    }
+
     @Test("an opening door widens the object's row")
     func extent() {
         var world = Fixtures.world(others: [Fixtures.car(lane: 1, s: 140, speed: 0, kind: .stalled)])

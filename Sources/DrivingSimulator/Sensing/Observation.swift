@@ -24,7 +24,7 @@
 /// | 11 | lane | curvature here | × 200 m |
 /// | 12 | lane | sharpest curvature in the next 150 m | × 200 m |
 /// | 13 | lane | current lane index | / (lanes − 1) |
-/// | 14 | lane | time-to-collision with the observed lead | / 10 s (1 = none) |
+/// | 14 | lane | time-to-collision with the observed lead: anything ahead in the ego's lane, or moving across into it by the time the ego gets there (within 4 s) | / 10 s (1 = none) |
 /// | 15 | environment | friction estimate μ̂ | as is |
 /// | 16 | environment | visibility | / 200 m |
 /// | 17 | environment | sensor noise σ | / 2 m |
@@ -75,6 +75,8 @@ public struct Observation: Sendable, Equatable {
     /// K, the number of vehicle rows.
     public static let vehicleSlots = 8
     public static let vehicleFeatures = 11
+    /// Seconds ahead an object's lateral motion is extrapolated to see whether it enters the ego's lane (feature 14).
+    public static let corridorHorizon = 4.0
     /// Seconds a tracked object whose detection dropped out stays in the observation.
     public static let maximumTrackAge = 2.0
     public static let laneOffset = egoFeatures
@@ -137,7 +139,8 @@ extension Observation {
         let v = Double(values[Observation.laneOffset + 2])
         return v >= 1 ? .infinity : v * Observation.distanceScale
     }
-    /// Estimated time-to-collision with the lead, s (∞ if none).
+    /// Estimated time-to-collision with the lead, s (∞ if none): anything ahead in the
+    /// ego's lane, or crossing into it by the time the ego arrives.
     public var leadTimeToCollision: Double {
         let v = Double(values[Observation.laneOffset + 6])
         return v >= 1 ? .infinity : v * Observation.timeScale

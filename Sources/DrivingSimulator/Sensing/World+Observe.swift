@@ -68,7 +68,8 @@ extension World {
         values[e + 3] = Float(clamp(environment.dropout, 0, 1))
         values[e + 4] = Float(min(environment.latency / Observation.latencyScale, 1))
         writeVehicles(into: &values)
-        // Lead TTC from what was observed (noise included).
+        // Time-to-collision from what was observed (noise included): with anything ahead
+        // that is in the ego's lane, or whose lateral motion brings it there by the time the ego arrives.
         var ttc = Double.infinity
         let halfLane = road.laneWidth / 2
         for k in 0..<Observation.vehicleSlots {
@@ -77,10 +78,13 @@ extension World {
             let x = Double(values[base + 1]) * Observation.xScale
             let y = Double(values[base + 2]) * Observation.yScale
             let vx = Double(values[base + 3]) * Observation.speedScale
+            let vy = Double(values[base + 4]) * Observation.lateralSpeedScale
             let length = Double(values[base + 7]) * Observation.lengthScale
-            if x > 0 && abs(y) < halfLane && vx < 0 {
-                ttc = min(ttc, max(x - (length + ego.length) / 2, 0) / -vx)
-            }
+            guard x > 0 && vx < 0 else { continue }
+            let t = max(x - (length + ego.length) / 2, 0) / -vx
+            let inLane = abs(y) < halfLane
+            let entering = t <= Observation.corridorHorizon && abs(y + vy * t) < halfLane
+            if inLane || entering { ttc = min(ttc, t) }
         }
         values[l + 6] = ttc.isFinite ? Float(min(ttc / Observation.timeScale, 1)) : 1
     }
