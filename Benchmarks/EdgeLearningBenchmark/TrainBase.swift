@@ -15,6 +15,8 @@ struct TrainBase: AsyncParsableCommand {
     @Option(help: "DAgger iterations (the first is behaviour cloning).") var iterations = 4
     @Option(help: "Epochs over the aggregate per iteration.") var epochs = 8
     @Option(help: "Output directory (default: Simulator/models).") var output: String?
+    @Option(help: "Experts (a capacity check; the fleet's network has 8).") var experts = PolicyArchitecture.driving.experts
+    @Option(help: "Hidden width of each expert (a capacity check; the fleet's network has 128).") var hidden = PolicyArchitecture.driving.hidden
     @Flag(help: "The teacher's labels keep to Simulator/rules/guardrail.json (the best action the rules let through).") var rulesAwareLabels = false
 
     func run() async throws {
@@ -26,6 +28,10 @@ struct TrainBase: AsyncParsableCommand {
         configuration.labelling.iterations = iterations
         configuration.fitting.epochs = epochs
         if rulesAwareLabels { configuration.rules = try Guardrail.load(contentsOf: content.guardrailRules) }
+        let driving = PolicyArchitecture.driving
+        configuration.architecture = try PolicyArchitecture(
+            inputs: driving.inputs, experts: experts, hidden: hidden, topK: min(driving.topK, experts), actions: driving.actions,
+            activation: driving.activation)
         let clock = ContinuousClock()
         let start = clock.now
         let (policy, log) = try await BasePolicyTrainer(configuration: configuration).train(library: library) { print($0) }
@@ -44,7 +50,10 @@ struct TrainBase: AsyncParsableCommand {
             "architecture": policy.architecture.canonicalString,
             "architecture_hash": policy.architecture.hash,
             "parameters": policy.parameterCount,
-            "command": "swift run -c release edge-learning-benchmark train-base --episodes \(episodes) --difficulty \(difficulty) --iterations \(iterations) --epochs \(epochs)",
+            "multiply_adds_per_decision": policy.architecture.multiplyAddsPerDecision,
+            "command": "swift run -c release edge-learning-benchmark train-base --episodes \(episodes) --difficulty \(difficulty) --iterations \(iterations) --epochs \(epochs)"
+                + (experts == driving.experts ? "" : " --experts \(experts)") + (hidden == driving.hidden ? "" : " --hidden \(hidden)")
+                + (rulesAwareLabels ? " --rules-aware-labels" : ""),
             "method": "behaviour cloning on teacher-driven ordinary episodes (iteration 0, beta 1), then DAgger: beta halves each iteration, the teacher labels every state the mixture visits, all parameters refitted on the aggregate",
             "data": "every scenario family, \(episodes) episodes each at difficulty \(difficulty), seeds mix(\(configuration.driving.baseSeed), i), disjoint from the gold suite (scenario seeds) and from held-out capture variations",
             "configuration": configuration.description,

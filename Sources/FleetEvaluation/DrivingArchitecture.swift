@@ -3,7 +3,7 @@ public import PolicyNetwork
 
 extension PolicyArchitecture {
     /// The fleet's driving policy: one input per observation feature
-    /// (`Observation.size` = 108, layout version 2), 8 experts of hidden width 128, top-2, one
+    /// (`Observation.size` = 109, layout version 2), 8 experts of hidden width 128, top-2, one
     /// logit per `MetaAction`, GELU.
     ///
     /// It is ``PolicyArchitecture/standard`` with the input width of the

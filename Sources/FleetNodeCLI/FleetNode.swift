@@ -27,7 +27,7 @@ struct FleetNode: AsyncParsableCommand {
 
             Observation sources: `simulated` (the built-in simulated vehicle in --region), `-` \
             (JSON lines on standard input) or a file of JSON lines. Each line is \
-            {"time": s, "observation": [108 numbers], "lane_width": m, "scene": <world>}; see \
+            {"time": s, "observation": [109 numbers], "lane_width": m, "scene": <world>}; see \
             README.md. With --decisions the node answers each frame with its action.
             """
     )

@@ -59,6 +59,12 @@ public struct PolicyArchitecture: Codable, Hashable, Sendable, CustomStringConve
         }
     }
 
+    /// Multiply-adds of one decision: the router over every expert, then the
+    /// `topK` chosen experts' two layers (FLOPs are twice this).
+    public var multiplyAddsPerDecision: Int {
+        inputs * experts + topK * (inputs * hidden + hidden * actions)
+    }
+
     /// The same architecture with a different number of experts (after adding or removing one).
     func with(experts count: Int) -> PolicyArchitecture {
         var copy = self

@@ -5,8 +5,8 @@ import Testing
 struct ObservationTests {
     @Test("size and block offsets are the documented ones")
     func layout() {
-        #expect(Observation.size == 108 && Observation.vehicleFeatures == 11 && Observation.layoutVersion == 2)
-        #expect(Observation.laneOffset == 8 && Observation.environmentOffset == 15 && Observation.vehiclesOffset == 20)
+        #expect(Observation.size == 109 && Observation.vehicleFeatures == 11 && Observation.layoutVersion == 2)
+        #expect(Observation.laneOffset == 8 && Observation.environmentOffset == 16 && Observation.vehiclesOffset == 21)
         #expect(MetaAction.count == 6 && MetaAction.brake.rawValue == 5)
     }
 
@@ -86,6 +86,23 @@ struct ObservationTests {
         world.observe(into: &observation)
         // 27.2 m to cover at 25 m/s: 1.09 s, by when the walker is 1.3 m from the lane centre.
         #expect(abs(observation.leadTimeToCollision - 27.2 / 25) < 0.01)
+    }
+
+    @Test("the curve-speed advisory slows for an icy bend ahead and is the limit on a straight")
+    func advisory() {
+        let bend = [RoadSegment(length: 200, speedLimit: 30), RoadSegment(length: 250, curvature: 0.005, speedLimit: 30),
+                    RoadSegment(length: 600, speedLimit: 30)]
+        var world = Fixtures.world(friction: 0.15, segments: bend)
+        var observation = Observation()
+        world.observe(into: &observation)
+        // The bend starts 100 m ahead: √(0.8·μ̂·g/κ) there, plus what 100 m of braking at 0.7·μ̂·g sheds.
+        let grip = world.frictionEstimate * 9.81
+        let expected = (0.8 * grip / 0.005 + 2 * 0.7 * grip * 100).squareRoot()
+        #expect(abs(observation.advisorySpeed - expected) < 0.01)
+        #expect(observation.advisorySpeed < 22, "an ego at 25 m/s is told to slow down")
+        var straight = Fixtures.world(friction: 0.15)
+        straight.observe(into: &observation)
+        #expect(abs(observation.advisorySpeed - 30) < 1e-4, "the limit")
     }
 
     @Test("an opening door widens the object's row")

@@ -38,7 +38,7 @@ struct ObservationFeedTests {
         (#"{"observation": []}"#, "missing field 'time'"),
         (#"{"time": "soon", "observation": []}"#, "'time' must be a finite number"),
         (#"{"time": 1}"#, "missing field 'observation'"),
-        (#"{"time": 1, "observation": [1, 2, 3]}"#, "has 3 values; expected 108"),
+        (#"{"time": 1, "observation": [1, 2, 3]}"#, "has 3 values; expected 109"),
         (line(time: 1, observation: Array(repeating: 0, count: 75) + [Double.nan]), "not valid JSON"),
         (line(time: 1, extra: #", "speed": 3"#), "unknown field 'speed'"),
         (line(time: 1, extra: #", "lane_width": -2"#), "'lane_width' must be a positive number"),

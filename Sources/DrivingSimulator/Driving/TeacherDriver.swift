@@ -209,22 +209,9 @@ public struct TeacherDriver: Driver, Sendable {
     /// The highest speed from which every bend in the next 400 m can be taken
     /// within 0.8·μ·g and the ego can stop within the visibility.
     public static func safeSpeed(world: World) -> Double {
-        let ego = world.actors[0]
-        let road = world.road
         let grip = min(world.environment.gripLimit, World.egoMaxGrip)
-        var safe = road.speedLimit(at: ego.s)
-        var index = road.segmentIndex(at: ego.s)
-        while index < road.segments.count && road.segmentStarts[index] <= ego.s + 400 {
-            let segment = road.segments[index]
-            let distance = max(road.segmentStarts[index] - ego.s, 0)
-            var vSegment = segment.speedLimit
-            if segment.curvature != 0 {
-                vSegment = min(vSegment, (0.8 * grip / abs(segment.curvature)).squareRoot())
-            }
-            safe = min(safe, (vSegment * vSegment + 2 * 0.7 * grip * distance).squareRoot())
-            index += 1
-        }
-        return min(safe, sightSpeed(visibility: world.environment.visibility, deceleration: 0.7 * grip))
+        let advisory = world.road.advisorySpeed(from: world.actors[0].s, grip: grip)
+        return min(advisory, sightSpeed(visibility: world.environment.visibility, deceleration: 0.7 * grip))
     }
 
     /// How far a careful driver assumes a stalled car's door may swing into traffic, metres.

@@ -178,3 +178,28 @@ public struct LaneClosure: Sendable, Codable, Equatable {
         self.cones = cones
     }
 }
+
+extension Road {
+    /// Metres of road ahead ``advisorySpeed(from:grip:)`` looks at.
+    public static let advisoryLookahead = 400.0
+
+    /// The highest speed at `s` from which every bend in the next
+    /// ``advisoryLookahead`` metres can be taken within 0.8·`grip` of lateral
+    /// acceleration, braking at 0.7·`grip` before it, and no limit is passed
+    /// (a map's curve-speed advisory for the grip the car feels).
+    public func advisorySpeed(from s: Double, grip: Double) -> Double {
+        var safe = speedLimit(at: s)
+        var index = segmentIndex(at: s)
+        while index < segments.count && segmentStarts[index] <= s + Road.advisoryLookahead {
+            let segment = segments[index]
+            let distance = max(segmentStarts[index] - s, 0)
+            var vSegment = segment.speedLimit
+            if segment.curvature != 0 {
+                vSegment = min(vSegment, (0.8 * max(grip, 0) / abs(segment.curvature)).squareRoot())
+            }
+            safe = min(safe, (vSegment * vSegment + 2 * 0.7 * max(grip, 0) * distance).squareRoot())
+            index += 1
+        }
+        return safe
+    }
+}

@@ -25,12 +25,13 @@
 /// | 12 | lane | sharpest curvature in the next 150 m | × 200 m |
 /// | 13 | lane | current lane index | / (lanes − 1) |
 /// | 14 | lane | time-to-collision with the observed lead: anything ahead in the ego's lane, or moving across into it by the time the ego gets there (within 4 s) | / 10 s (1 = none) |
-/// | 15 | environment | friction estimate μ̂ | as is |
-/// | 16 | environment | visibility | / 200 m |
-/// | 17 | environment | sensor noise σ | / 2 m |
-/// | 18 | environment | dropout probability | as is |
-/// | 19 | environment | latency | / 0.5 s |
-/// | 20 + 11k … 30 + 11k | vehicle k (k = 0 … 7, nearest first) | presence, x / 100 m, y / 15 m, vx / 40 m/s, vy / 5 m/s, heading / 0.5 rad, kind, length / 20 m, width / 5 m, its own longitudinal acceleration / 10 m/s², track age / 2 s | |
+/// | 15 | lane | curve-speed advisory: the highest speed from which every bend in the next 400 m can be taken within 0.8·μ̂·g, braking at 0.7·μ̂·g | / 40 m/s |
+/// | 16 | environment | friction estimate μ̂ | as is |
+/// | 17 | environment | visibility | / 200 m |
+/// | 18 | environment | sensor noise σ | / 2 m |
+/// | 19 | environment | dropout probability | as is |
+/// | 20 | environment | latency | / 0.5 s |
+/// | 21 + 11k … 31 + 11k | vehicle k (k = 0 … 7, nearest first) | presence, x / 100 m, y / 15 m, vx / 40 m/s, vy / 5 m/s, heading / 0.5 rad, kind, length / 20 m, width / 5 m, its own longitudinal acceleration / 10 m/s², track age / 2 s | |
 ///
 /// `kind` is 0 for a vehicle, 0.5 for a stationary object (stalled car, cone)
 /// and 1 for a pedestrian. Rows of absent vehicles are all zero. Vehicles are
@@ -47,8 +48,9 @@
 /// With latency the driver receives the frame produced that many decision
 /// periods ago.
 ///
-/// Version 1 (76 floats) had seven features per row: no extent, acceleration
-/// or memory. A policy records its input width, so a version-1 policy is
+/// Version 1 (76 floats) had seven features per row (no extent, acceleration
+/// or memory), no curve-speed advisory, and counted only what was already in
+/// the lane in the time-to-collision. A policy records its input width, so a version-1 policy is
 /// refused by name rather than fed the wrong layout.
 public struct Observation: Sendable, Equatable {
     /// The feature vector, `Observation.size` long.
@@ -67,10 +69,10 @@ public struct Observation: Sendable, Equatable {
     /// The layout's version; a new layout is a new input width, so a new policy architecture.
     public static let layoutVersion = 2
 
-    /// Number of floats: 8 ego + 7 lane + 5 environment + 8 × 11 vehicle features = 108.
+    /// Number of floats: 8 ego + 8 lane + 5 environment + 8 × 11 vehicle features = 109.
     public static let size = egoFeatures + laneFeatures + environmentFeatures + vehicleSlots * vehicleFeatures
     public static let egoFeatures = 8
-    public static let laneFeatures = 7
+    public static let laneFeatures = 8
     public static let environmentFeatures = 5
     /// K, the number of vehicle rows.
     public static let vehicleSlots = 8
@@ -145,6 +147,8 @@ extension Observation {
         let v = Double(values[Observation.laneOffset + 6])
         return v >= 1 ? .infinity : v * Observation.timeScale
     }
+    /// Curve-speed advisory for the road ahead, m/s.
+    public var advisorySpeed: Double { Double(values[Observation.laneOffset + 7]) * Observation.speedScale }
     /// Friction estimate μ̂.
     public var frictionEstimate: Double { Double(values[Observation.environmentOffset]) }
 

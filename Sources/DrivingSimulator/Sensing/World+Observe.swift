@@ -61,6 +61,8 @@ extension World {
         values[l + 3] = norm(road.curvature(at: ego.s) * Observation.curvatureScale, 1)
         values[l + 4] = norm(road.sharpestCurvature(from: ego.s, over: 150) * Observation.curvatureScale, 1)
         values[l + 5] = road.laneCount > 1 ? Float(Double(lane) / Double(road.laneCount - 1)) : 0
+        let feltGrip = min(clamp(frictionEstimate, 0, 1.2) * standardGravity, World.egoMaxGrip)
+        values[l + 7] = Float(min(road.advisorySpeed(from: ego.s, grip: feltGrip) / Observation.speedScale, 1))
         let e = Observation.environmentOffset
         values[e] = Float(clamp(frictionEstimate, 0, 1))
         values[e + 1] = Float(min(environment.visibility / Observation.distanceScale, 1))

@@ -4,7 +4,7 @@ import Foundation
 /// One line of the JSON-lines feed a real vehicle stack writes: what the car sees now.
 ///
 /// ```json
-/// {"time": 12.4, "observation": [108 numbers], "lane_width": 3.7, "scene": { … }}
+/// {"time": 12.4, "observation": [109 numbers], "lane_width": 3.7, "scene": { … }}
 /// ```
 ///
 /// `time` (seconds, never decreasing) and `observation` (the
