@@ -11,10 +11,11 @@ struct TrainBase: AsyncParsableCommand {
         commandName: "train-base", abstract: "Train the fleet's base policy from the teacher (behaviour cloning + DAgger).")
 
     @Option(help: "Episodes per family of ordinary driving.") var episodes = 40
-    @Option(help: "Difficulty knob for the ordinary episodes (0 easy … 1 hard).") var difficulty = 0.2
+    @Option(help: "Difficulty knob for the ordinary episodes (0 easy … 1 hard).") var difficulty = 0.0
     @Option(help: "DAgger iterations (the first is behaviour cloning).") var iterations = 4
     @Option(help: "Epochs over the aggregate per iteration.") var epochs = 8
     @Option(help: "Output directory (default: Simulator/models).") var output: String?
+    @Option(help: "Seed of the weights' initialization and the shuffling (the ceiling is reported over several).") var seed: UInt64 = 1
     @Option(help: "Experts (a capacity check; the fleet's network has 8).") var experts = PolicyArchitecture.driving.experts
     @Option(help: "Hidden width of each expert (a capacity check; the fleet's network has 128).") var hidden = PolicyArchitecture.driving.hidden
     @Flag(help: "The teacher's labels keep to Simulator/rules/guardrail.json (the best action the rules let through).") var rulesAwareLabels = false
@@ -27,6 +28,7 @@ struct TrainBase: AsyncParsableCommand {
         configuration.driving.difficulty = difficulty
         configuration.labelling.iterations = iterations
         configuration.fitting.epochs = epochs
+        configuration.seed = seed
         if rulesAwareLabels { configuration.rules = try Guardrail.load(contentsOf: content.guardrailRules) }
         let driving = PolicyArchitecture.driving
         configuration.architecture = try PolicyArchitecture(
@@ -53,7 +55,7 @@ struct TrainBase: AsyncParsableCommand {
             "multiply_adds_per_decision": policy.architecture.multiplyAddsPerDecision,
             "command": "swift run -c release edge-learning-benchmark train-base --episodes \(episodes) --difficulty \(difficulty) --iterations \(iterations) --epochs \(epochs)"
                 + (experts == driving.experts ? "" : " --experts \(experts)") + (hidden == driving.hidden ? "" : " --hidden \(hidden)")
-                + (rulesAwareLabels ? " --rules-aware-labels" : ""),
+                + (rulesAwareLabels ? " --rules-aware-labels" : "") + (seed == 1 ? "" : " --seed \(seed)"),
             "method": "behaviour cloning on teacher-driven ordinary episodes (iteration 0, beta 1), then DAgger: beta halves each iteration, the teacher labels every state the mixture visits, all parameters refitted on the aggregate",
             "data": "every scenario family, \(episodes) episodes each at difficulty \(difficulty), seeds mix(\(configuration.driving.baseSeed), i), disjoint from the gold suite (scenario seeds) and from held-out capture variations",
             "configuration": configuration.description,

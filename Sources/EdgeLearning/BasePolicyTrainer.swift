@@ -5,8 +5,8 @@ public import PolicyNetwork
 /// Trains the fleet's starting model from the teacher: behaviour cloning, then DAgger.
 ///
 /// The base policy has to drive reasonably — it is what every car runs on day
-/// one — but it is trained only on ordinary driving (every family at a low
-/// difficulty, seeds apart from the gold suite), so the hard edge cases are
+/// one — but it is trained only on ordinary driving (every family at its
+/// easiest, seeds apart from the gold suite), so the hard edge cases are
 /// left for the fleet to learn. Iteration 0 is behaviour cloning (β = 1: the
 /// teacher drives, every state is labelled); later iterations let the student
 /// drive more (β halves) and label the states it reaches, and the policy is
@@ -28,7 +28,7 @@ public struct BasePolicyTrainer: Sendable {
         public var rules: Guardrail?
 
         public init(
-            driving: OrdinaryDriving = OrdinaryDriving(episodesPerFamily: 40),
+            driving: OrdinaryDriving = OrdinaryDriving(episodesPerFamily: 40, difficulty: 0),
             labelling: DAggerLabeller.Configuration = DAggerLabeller.Configuration(iterations: 4, initialBeta: 1, betaDecay: 0.5),
             fitting: PolicyFitting.Configuration = PolicyFitting.Configuration(
                 epochs: 8, batchSize: 256, learningRate: 1e-3, replayRatio: 0, curriculumStart: 1),
