@@ -124,13 +124,6 @@ struct LessonCheck: Sendable {
         return Outcome(delta: passed.candidate.0, trial: passed.trial, reasons: [])
     }
 
-    /// The longest step towards `local` that passes as it is — for a trainer
-    /// whose model crosses no wire (the centralized baseline); nil when none does.
-    func review(local: MoEPolicy, base: MoEPolicy) async throws -> (model: MoEPolicy, step: Float)? {
-        let (passed, _) = try await firstPassingTrial(towards: local, from: base, leading: nil) { ($0, $0) }
-        return passed.map { ($0.candidate, $0.trial.step) }
-    }
-
     /// Tries each of ``trials(leading:)``: `make` turns a model into what
     /// would be shipped and the model it amounts to, which is judged.
     /// Returns the first that passes, or the reasons the last one failed.

@@ -21,16 +21,17 @@ struct SensorTrack: Codable, Sendable, Equatable {
     /// The observation's `kind` code.
     var kind: Float
 
-    /// The track predicted `age` seconds after its detection: position and speed along the road.
-    func predicted(after age: Double) -> (s: Double, d: Double, speed: Double) {
+    /// The track as predicted `age` seconds after its detection: a braking object
+    /// stops and stays stopped (its acceleration then reads 0), never reversing.
+    func predicted(after age: Double) -> SensorTrack {
         let age = max(age, 0)
-        var t = age
-        var a = acceleration
-        if a < 0 {
-            // Braking: it stops and stays stopped.
-            t = speed > 0 ? min(age, speed / -a) : 0
-            if speed <= 0 { a = 0 }
-        }
-        return (s + speed * t + 0.5 * a * t * t, d + lateralSpeed * age, max(speed + a * t, 0))
+        // Braking, it moves only until it stops.
+        let t = acceleration < 0 ? min(age, max(speed, 0) / -acceleration) : age
+        var track = self
+        track.s = s + speed * t + 0.5 * acceleration * t * t
+        track.d = d + lateralSpeed * age
+        track.speed = max(speed + acceleration * t, 0)
+        if track.speed <= 0 && acceleration < 0 { track.acceleration = 0 }
+        return track
     }
 }

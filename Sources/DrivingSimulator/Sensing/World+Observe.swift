@@ -155,12 +155,7 @@ extension World {
                         // Missed in this frame: the tracker coasts on its last detection.
                         guard let last = tracks[index], now - last.time <= Observation.maximumTrackAge + 1e-9 else { continue }
                         age = now - last.time
-                        let p = last.predicted(after: age)
-                        track = last
-                        track.s = p.s
-                        track.d = p.d
-                        track.speed = p.speed
-                        if track.speed <= 0 && track.acceleration < 0 { track.acceleration = 0 }
+                        track = last.predicted(after: age)
                     } else {
                         var x = other.s - ego.s, y = other.d - ego.d
                         var vx = other.longitudinalSpeed - ego.longitudinalSpeed

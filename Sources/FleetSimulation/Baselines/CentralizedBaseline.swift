@@ -23,19 +23,14 @@ struct CentralizedBaseline: Sendable {
         captures += taken
     }
 
-    /// The recipe: the base policy's (its ordinary driving, DAgger, fitting) with the fleet's rules on the labels.
-    static func recipe(architecture: PolicyArchitecture, rules: Guardrail) -> BasePolicyTrainer.Configuration {
-        var recipe = BasePolicyTrainer.Configuration()
-        recipe.architecture = architecture
-        recipe.rules = rules
-        return recipe
-    }
-
     /// Trains the baseline; returns it with the number of episodes it learned from.
     func train(
         architecture: PolicyArchitecture, library: ScenarioLibrary, rules: Guardrail, settings: FleetSimulationConfiguration
     ) async throws -> (policy: MoEPolicy, episodes: Int) {
-        var recipe = Self.recipe(architecture: architecture, rules: rules)
+        // The base policy's recipe (its ordinary driving, DAgger, fitting), with the fleet's rules on the labels.
+        var recipe = BasePolicyTrainer.Configuration()
+        recipe.architecture = architecture
+        recipe.rules = rules
         recipe.driving.episodesPerFamily = settings.centralizedOrdinaryEpisodesPerFamily
         var items = try recipe.driving.items(library: library)
         let synthesis = settings.lessonLearner(node: 0, round: 0).synthesis
