@@ -76,7 +76,7 @@ struct RunEpisode: AsyncParsableCommand {
     @Flag(help: "Filter the driver through Simulator/rules/guardrail.json.") var guardrail = false
     @Flag(help: "Run the teacher in shadow mode (disagreement trigger).") var shadow = false
     @Option(help: "Directory to write captures into.") var captures: String?
-    @Flag(help: "Print every decision: time, the driver's action, the teacher's label for the state, the executed action, the rule that changed it, the observed lead TTC and the true gap.")
+    @Flag(help: "Print every decision: time, the driver's action, the teacher's label for the state, the executed action, the rule that changed it, the observed lead TTC and the true gap; and the observed objects wherever a rule fired or the driver and the teacher disagree.")
     var trace = false
 
     func run() async throws {
@@ -271,7 +271,7 @@ struct TracingDriver: Driver {
         print(String(format: "%6.2f", world.time) + "  " + pad("\(proposed)", 11) + " " + pad("\(label)", 11) + " " + pad("\(executed)", 11) + " "
               + pad(verdict?.rule ?? "-", 17) + " " + pad(number(observation.leadTimeToCollision), 8) + " "
               + pad(number(world.egoHeadway(range: 150)), 9) + " " + pad(number(ego.speed), 6) + " " + "\(ego.lane)")
-        if verdict?.rule != nil {
+        if verdict?.rule != nil || label != proposed {
             for k in 0..<Observation.vehicleSlots {
                 guard let other = observation.vehicle(k) else { continue }
                 print("        seen: x \(number(other.x)) y \(number(other.y)) vx \(number(other.vx)) ax \(number(other.acceleration)) "

@@ -24,6 +24,21 @@ struct GuardrailTests {
         #expect(verdict.action == .brake && verdict.rule == "ttc")
     }
 
+    @Test("a walker who reaches the lane only while the ego is alongside is in the observed time-to-collision, not the brake rule's")
+    func walkerAlongside() {
+        // 20.3 m ahead, 3.5 m to the side, crossing at 2 m/s: the ego's front passes at 0.7 s with the
+        // walker 2.1 m off its line; the walker is within half a lane at 0.81 s, before the rear passes.
+        var walker = Fixtures.car(lane: 1, s: 120.3, speed: 0, kind: .pedestrian)
+        walker.length = Actor.pedestrianSize
+        walker.width = Actor.pedestrianSize
+        walker.d -= 3.5
+        walker.lateralSpeed = 2
+        let observation = observe(Fixtures.world(egoSpeed: 25, others: [walker]))
+        #expect(observation.leadTimeToCollision < 1)
+        #expect(GuardrailRule.headOnTimeToCollision(observation, laneWidth: 3.75) == .infinity)
+        #expect(!guardrail.filter(.faster, observation: observation, laneWidth: 3.75).intervened, "braking would keep the ego alongside")
+    }
+
     @Test("a lane change into an occupied gap is refused")
     func occupiedGap() {
         let observation = observe(Fixtures.world(others: [Fixtures.car(lane: 2, s: 103, speed: 25)]))
@@ -64,6 +79,8 @@ struct GuardrailTests {
         // Every episode the rules of rule-file version 1 turned into a crash, and the first three of every family.
         var wanted = Set([4, 22, 25, 37, 41, 45, 47, 49, 51, 55, 75, 82, 85].map { String(format: "stalled-vehicle-%03d", $0) })
         wanted.insert("pedestrian-006")
+        // Braking for a walker who only reaches the lane while the ego passes keeps the ego alongside.
+        wanted.insert("pedestrian-033")
         let suite = try GoldSuite.load(contentsOf: Fixtures.content.goldSuite, library: Fixtures.library)
         let episodes = suite.episodes.filter { wanted.contains($0.id) || (Int($0.id.suffix(3)) ?? 99) < 3 }
         let free = try await Evaluator.evaluate(episodes: episodes, library: Fixtures.library, driverName: "teacher") { TeacherDriver() }

@@ -62,6 +62,26 @@ struct ObservationTests {
         #expect(tracked > 380)
     }
 
+    @Test("the tracker's first frame sees every object in range, however many detections drop out later")
+    func firstFrameSeesEverything() {
+        let others = [Fixtures.car(lane: 1, s: 150, speed: 25), Fixtures.car(lane: 0, s: 90, speed: 25), Fixtures.car(lane: 2, s: 60, speed: 25)]
+        for seed in 0..<20 {
+            var world = Fixtures.world(others: others)
+            world.environment.dropout = 0.95
+            world.sensorGenerator = SeededGenerator(seed: UInt64(seed))
+            var observation = Observation()
+            world.observe(into: &observation)
+            #expect((0..<3).allSatisfy { observation.vehicle($0) != nil })
+            #expect(observation.vehicle(3) == nil)
+            // Later frames drop detections; the tracker keeps each object, coasting.
+            for _ in 0..<5 {
+                world.advance(with: .idle, steps: 3)
+                world.observe(into: &observation)
+            }
+            #expect((0..<3).allSatisfy { observation.vehicle($0) != nil })
+        }
+    }
+
     @Test("a track coasts at constant deceleration and stops rather than reversing")
     func trackPrediction() {
         let track = SensorTrack(time: 0, s: 100, d: 5, speed: 20, lateralSpeed: 0.5, heading: 0, acceleration: -8,
@@ -86,6 +106,42 @@ struct ObservationTests {
         world.observe(into: &observation)
         // 27.2 m to cover at 25 m/s: 1.09 s, by when the walker is 1.3 m from the lane centre.
         #expect(abs(observation.leadTimeToCollision - 27.2 / 25) < 0.01)
+    }
+
+    @Test("a lead braking at the ego's own speed is seconds away in the observed time-to-collision, never for the rules")
+    func brakingLead() {
+        var lead = Fixtures.car(lane: 1, s: 150, speed: 25)
+        lead.acceleration = -8
+        var world = Fixtures.world(egoSpeed: 25, others: [lead])
+        var observation = Observation()
+        world.observe(into: &observation)
+        // 45 m bumper to bumper; the lead stops after 3.125 s and 39.1 m, the ego covers the last 5.9 m at 25 m/s.
+        #expect(abs(observation.leadTimeToCollision - (3.125 + (45 - 39.0625) / 25)) < 0.02)
+        #expect(GuardrailRule.headOnTimeToCollision(observation, laneWidth: 3.75) == .infinity)
+        // Braking gently it is beyond the 10 s the feature shows.
+        world.actors[1].acceleration = -0.3
+        world.observe(into: &observation)
+        #expect(observation.leadTimeToCollision == .infinity)
+    }
+
+    @Test("a walker who reaches the lane while the ego is alongside counts; one who reaches it after the ego has passed does not")
+    func crossingAlongside() {
+        func timeToCollision(walkerAhead ahead: Double) -> Double {
+            var walker = Fixtures.car(lane: 1, s: 100 + ahead, speed: 0, kind: .pedestrian)
+            walker.length = Actor.pedestrianSize
+            walker.width = Actor.pedestrianSize
+            walker.d -= 3.5
+            walker.lateralSpeed = 2
+            var world = Fixtures.world(egoSpeed: 25, others: [walker])
+            var observation = Observation()
+            world.observe(into: &observation)
+            return observation.leadTimeToCollision
+        }
+        // Front and walker meet after 0.7 s, 2.1 m apart; the walker is within half a lane
+        // (1.875 m) of the ego's line at 0.81 s, before the ego's rear has passed (0.92 s).
+        #expect(abs(timeToCollision(walkerAhead: 20.3) - 0.8125) < 0.01)
+        // 10 m ahead the ego has gone by (0.51 s) before the walker arrives.
+        #expect(timeToCollision(walkerAhead: 10) == .infinity)
     }
 
     @Test("the curve-speed advisory slows for an icy bend ahead and is the limit on a straight")

@@ -75,10 +75,17 @@ public struct GuardrailRule: Sendable, Codable, Equatable {
     /// Observed lead time-to-collision under which the ego is in an emergency, seconds.
     static let emergencyTimeToCollision = 1.5
 
+    /// Time-to-collision with what is, or will be, in the ego's way when its front gets there
+    /// at constant speeds (``Observation/corridorTimeToCollision(egoLength:laneWidth:anticipating:)``
+    /// without anticipating): what braking can avoid.
+    static func headOnTimeToCollision(_ observation: Observation, laneWidth: Double) -> Double {
+        observation.corridorTimeToCollision(egoLength: Actor.carLength, laneWidth: laneWidth, anticipating: false)
+    }
+
     /// Whether the observation shows an emergency: hard deceleration (over half of μ̂·g) or a lead under 1.5 s away.
-    static func isEmergency(_ observation: Observation) -> Bool {
+    static func isEmergency(_ observation: Observation, laneWidth: Double) -> Bool {
         let grip = max(observation.frictionEstimate, 0.1) * 9.81
-        return observation.egoAcceleration < -0.5 * grip || observation.leadTimeToCollision < emergencyTimeToCollision
+        return observation.egoAcceleration < -0.5 * grip || headOnTimeToCollision(observation, laneWidth: laneWidth) < emergencyTimeToCollision
     }
 
     /// Whether an observed vehicle in the lane `proposed` changes into is within `gap` metres (bumper to
@@ -98,19 +105,19 @@ public struct GuardrailRule: Sendable, Codable, Equatable {
     func check(_ proposed: MetaAction, observation: Observation, laneWidth: Double) -> MetaAction? {
         switch kind {
         case .timeToCollisionBrake:
-            guard observation.leadTimeToCollision < threshold, proposed != .brake else { return nil }
+            guard GuardrailRule.headOnTimeToCollision(observation, laneWidth: laneWidth) < threshold, proposed != .brake else { return nil }
             let evasive = (proposed == .laneLeft || proposed == .laneRight)
                 && !GuardrailRule.targetLaneBlocked(proposed, observation: observation, laneWidth: laneWidth, gap: GuardrailRule.emergencyGap, closingTime: 0.5)
             return evasive ? nil : .brake
         case .occupiedGap:
             guard proposed == .laneLeft || proposed == .laneRight else { return nil }
-            let emergency = GuardrailRule.isEmergency(observation)
+            let emergency = GuardrailRule.isEmergency(observation, laneWidth: laneWidth)
             let blocked = emergency
                 ? GuardrailRule.targetLaneBlocked(proposed, observation: observation, laneWidth: laneWidth, gap: GuardrailRule.emergencyGap, closingTime: 0.5)
                 : GuardrailRule.targetLaneBlocked(proposed, observation: observation, laneWidth: laneWidth, gap: threshold, closingTime: 1)
             guard blocked else { return nil }
             // Stay in lane; if staying means closing on something, brake instead.
-            let pressed = emergency || observation.leadTimeToCollision < 3 || observation.distanceToLaneEnd < 60
+            let pressed = emergency || GuardrailRule.headOnTimeToCollision(observation, laneWidth: laneWidth) < 3 || observation.distanceToLaneEnd < 60
             return pressed ? .brake : .idle
         case .speedLimit:
             let limit = observation.speedLimit * (1 + threshold)

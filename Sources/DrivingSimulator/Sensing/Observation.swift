@@ -24,7 +24,7 @@
 /// | 11 | lane | curvature here | × 200 m |
 /// | 12 | lane | sharpest curvature in the next 150 m | × 200 m |
 /// | 13 | lane | current lane index | / (lanes − 1) |
-/// | 14 | lane | time-to-collision with the observed lead: anything ahead in the ego's lane, or moving across into it by the time the ego gets there (within 4 s) | / 10 s (1 = none) |
+/// | 14 | lane | time-to-collision with the observed lead: anything ahead in the ego's lane, or moving across into it while the ego passes it, front to rear (within 4 s) | / 10 s (1 = none) |
 /// | 15 | lane | curve-speed advisory: the highest speed from which every bend in the next 400 m can be taken within 0.8·μ̂·g, braking at 0.7·μ̂·g | / 40 m/s |
 /// | 16 | environment | friction estimate μ̂ | as is |
 /// | 17 | environment | visibility | / 200 m |
@@ -45,6 +45,8 @@
 /// detection drops out stays in its row for up to ``maximumTrackAge`` seconds,
 /// predicted from its last detection at constant acceleration (never
 /// reversing), with its age in the last column (0 = detected in this frame).
+/// The tracker's first frame detects every object in range: perception has
+/// been running before an episode, or a replayed capture, begins.
 /// With latency the driver receives the frame produced that many decision
 /// periods ago.
 ///
@@ -154,6 +156,10 @@ extension Observation {
 
     /// The k-th vehicle row, or nil if the slot is empty.
     public func vehicle(_ k: Int) -> ObservedVehicle? {
+        Observation.vehicle(k, in: values)
+    }
+
+    static func vehicle(_ k: Int, in values: [Float]) -> ObservedVehicle? {
         let base = Observation.vehiclesOffset + k * Observation.vehicleFeatures
         guard values[base] > 0.5 else { return nil }
         return ObservedVehicle(
@@ -167,5 +173,68 @@ extension Observation {
             width: Double(values[base + 8]) * Observation.widthScale,
             acceleration: Double(values[base + 9]) * Observation.accelerationScale,
             age: Double(values[base + 10]) * Observation.maximumTrackAge)
+    }
+
+    /// Seconds until the ego, carrying on at its speed, reaches an observed object ahead
+    /// that is in its lane (within half a lane of its line) or moving into it (∞ if none).
+    ///
+    /// Without `anticipating`, every object keeps its speed and one moving across counts
+    /// if it is within half a lane of the ego's line when the ego's front reaches it:
+    /// what braking can avoid, and what the guardrail's rules use. With `anticipating`
+    /// (feature 14), as a planner looking ahead would:
+    /// - an object in the lane keeps its observed deceleration until it stops (a lead
+    ///   braking hard at the ego's own speed is seconds away, not "never");
+    /// - one moving across also counts if it arrives before the ego's rear has gone by
+    ///   (a walker stepping into the ego's side collides as surely as one in front);
+    /// - during a lane change the line is the target lane's centre, which the ego is
+    ///   moving to, and objects move at their own lateral speed, not relative to the
+    ///   ego's sideways motion (which stops there).
+    /// Only what arrives within ``corridorHorizon`` counts for objects moving across.
+    public func corridorTimeToCollision(egoLength: Double, laneWidth: Double, anticipating: Bool) -> Double {
+        Observation.corridorTimeToCollision(values, egoLength: egoLength, laneWidth: laneWidth, anticipating: anticipating)
+    }
+
+    /// ``corridorTimeToCollision(egoLength:laneWidth:anticipating:)`` of a frame being written.
+    static func corridorTimeToCollision(_ values: [Float], egoLength: Double, laneWidth: Double, anticipating: Bool) -> Double {
+        var ttc = Double.infinity
+        let halfLane = laneWidth / 2
+        let egoSpeed = Double(values[0]) * Observation.speedScale
+        // Where the ego is heading across the road, relative to where it is, and its sideways speed.
+        let line = anticipating ? Double(values[7]) * laneWidth - Double(values[3]) * halfLane : 0
+        let sideways = anticipating ? Double(values[1]) * Observation.lateralSpeedScale : 0
+        for k in 0..<Observation.vehicleSlots {
+            guard let other = vehicle(k, in: values), other.x > 0 else { continue }
+            let reach = (other.length + egoLength) / 2
+            let gap = max(other.x - reach, 0)
+            let y = other.y - line
+            if abs(other.y) < halfLane || abs(y) < halfLane {
+                let deceleration = anticipating ? max(0, -other.acceleration) : 0
+                ttc = min(ttc, Observation.closingTime(gap: gap, closing: -other.vx, speed: egoSpeed + other.vx, deceleration: deceleration, egoSpeed: egoSpeed))
+                continue
+            }
+            // Moving towards the line: within half a lane of it from `enters` to `leaves`.
+            let vy = other.vy + sideways
+            guard other.vx < 0, vy * y < 0 else { continue }
+            let front = gap / -other.vx
+            let enters = (abs(y) - halfLane) / abs(vy)
+            let leaves = (abs(y) + halfLane) / abs(vy)
+            let last = anticipating ? (other.x + reach) / -other.vx : front
+            let arrival = max(front, enters)
+            if enters <= last && leaves >= front && arrival <= Observation.corridorHorizon { ttc = min(ttc, arrival) }
+        }
+        return ttc
+    }
+
+    /// Seconds until a `gap` closing at `closing` m/s is gone, the object ahead (at `speed`)
+    /// slowing at `deceleration` until it stops while the ego keeps `egoSpeed`.
+    static func closingTime(gap: Double, closing: Double, speed: Double, deceleration: Double, egoSpeed: Double) -> Double {
+        guard deceleration > 0, speed > 0 else { return closing > 0 ? gap / closing : .infinity }
+        // gap − closing·t − ½·b·t² = 0 while the object still moves…
+        let stops = speed / deceleration
+        let t = (-closing + (closing * closing + 2 * deceleration * gap).squareRoot()) / deceleration
+        if t <= stops { return t }
+        // …and after it has stopped, the ego closes the rest at its own speed.
+        let left = gap - closing * stops - deceleration * stops * stops / 2
+        return egoSpeed > 0 ? stops + left / egoSpeed : .infinity
     }
 }

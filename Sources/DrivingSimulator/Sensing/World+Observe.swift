@@ -70,24 +70,8 @@ extension World {
         values[e + 3] = Float(clamp(environment.dropout, 0, 1))
         values[e + 4] = Float(min(environment.latency / Observation.latencyScale, 1))
         writeVehicles(into: &values)
-        // Time-to-collision from what was observed (noise included): with anything ahead
-        // that is in the ego's lane, or whose lateral motion brings it there by the time the ego arrives.
-        var ttc = Double.infinity
-        let halfLane = road.laneWidth / 2
-        for k in 0..<Observation.vehicleSlots {
-            let base = Observation.vehiclesOffset + k * Observation.vehicleFeatures
-            guard values[base] > 0.5 else { continue }
-            let x = Double(values[base + 1]) * Observation.xScale
-            let y = Double(values[base + 2]) * Observation.yScale
-            let vx = Double(values[base + 3]) * Observation.speedScale
-            let vy = Double(values[base + 4]) * Observation.lateralSpeedScale
-            let length = Double(values[base + 7]) * Observation.lengthScale
-            guard x > 0 && vx < 0 else { continue }
-            let t = max(x - (length + ego.length) / 2, 0) / -vx
-            let inLane = abs(y) < halfLane
-            let entering = t <= Observation.corridorHorizon && abs(y + vy * t) < halfLane
-            if inLane || entering { ttc = min(ttc, t) }
-        }
+        // Time-to-collision from what was observed (noise included), anticipating as a planner does.
+        let ttc = Observation.corridorTimeToCollision(values, egoLength: ego.length, laneWidth: road.laneWidth, anticipating: true)
         values[l + 6] = ttc.isFinite ? Float(min(ttc / Observation.timeScale, 1)) : 1
     }
 
@@ -141,7 +125,11 @@ extension World {
                         }
                     }
                 }
-                if tracks.count != actors.count {
+                // The tracker's first frame: a car's perception has been running before
+                // an episode (or a replayed capture) begins, so every object in range is
+                // detected once, with noise, and nothing starts out dropped.
+                let firstFrame = tracks.count != actors.count
+                if firstFrame {
                     tracks = [SensorTrack?](repeating: nil, count: actors.count)
                 }
                 let now = time
@@ -151,7 +139,7 @@ extension World {
                     let other = actors[index]
                     var track: SensorTrack
                     var age = 0.0
-                    if dropout > 0 && generator.unit() < dropout {
+                    if !firstFrame && dropout > 0 && generator.unit() < dropout {
                         // Missed in this frame: the tracker coasts on its last detection.
                         guard let last = tracks[index], now - last.time <= Observation.maximumTrackAge + 1e-9 else { continue }
                         age = now - last.time
