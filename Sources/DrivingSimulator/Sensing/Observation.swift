@@ -24,7 +24,7 @@
 /// | 11 | lane | curvature here | × 200 m |
 /// | 12 | lane | sharpest curvature in the next 150 m | × 200 m |
 /// | 13 | lane | current lane index | / (lanes − 1) |
-/// | 14 | lane | time-to-collision with the observed lead: anything ahead in the ego's lane, or moving across into it while the ego passes it, front to rear (within 4 s) | / 10 s (1 = none) |
+/// | 14 | lane | time-to-collision, anticipating: anything ahead in the ego's lane (or the lane it is changing into), a lead keeping its observed braking until it stops, or anything moving across into it while the ego passes it, front to rear (within 4 s) | / 10 s (1 = none) |
 /// | 15 | lane | curve-speed advisory: the highest speed from which every bend in the next 400 m can be taken within 0.8·μ̂·g, braking at 0.7·μ̂·g | / 40 m/s |
 /// | 16 | environment | friction estimate μ̂ | as is |
 /// | 17 | environment | visibility | / 200 m |
@@ -143,8 +143,8 @@ extension Observation {
         let v = Double(values[Observation.laneOffset + 2])
         return v >= 1 ? .infinity : v * Observation.distanceScale
     }
-    /// Estimated time-to-collision with the lead, s (∞ if none): anything ahead in the
-    /// ego's lane, or crossing into it by the time the ego arrives.
+    /// Feature 14, s (∞ if none or beyond 10 s): the anticipating
+    /// ``corridorTimeToCollision(egoLength:laneWidth:anticipating:)`` of the frame.
     public var leadTimeToCollision: Double {
         let v = Double(values[Observation.laneOffset + 6])
         return v >= 1 ? .infinity : v * Observation.timeScale
