@@ -34,6 +34,16 @@ enum Fixtures {
               width: Actor.carWidth, lane: lane, targetSpeed: speed)
     }
 
+    /// A pedestrian `ahead` metres in front of the ego (at s = 100, lane 1), 3.5 m to its right, walking towards its line at `lateralSpeed`.
+    static func walker(ahead: Double, lateralSpeed: Double = 0) -> Actor {
+        var walker = car(lane: 1, s: 100 + ahead, speed: 0, kind: .pedestrian)
+        walker.length = Actor.pedestrianSize
+        walker.width = Actor.pedestrianSize
+        walker.d -= 3.5
+        walker.lateralSpeed = lateralSpeed
+        return walker
+    }
+
     static func options(_ scenario: Scenario, episode: EpisodeSpec) -> EpisodeOptions {
         var options = EpisodeOptions(duration: scenario.duration, decisionSteps: 3)
         options.episode = episode

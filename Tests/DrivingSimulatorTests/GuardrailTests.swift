@@ -28,12 +28,7 @@ struct GuardrailTests {
     func walkerAlongside() {
         // 20.3 m ahead, 3.5 m to the side, crossing at 2 m/s: the ego's front passes at 0.7 s with the
         // walker 2.1 m off its line; the walker is within half a lane at 0.81 s, before the rear passes.
-        var walker = Fixtures.car(lane: 1, s: 120.3, speed: 0, kind: .pedestrian)
-        walker.length = Actor.pedestrianSize
-        walker.width = Actor.pedestrianSize
-        walker.d -= 3.5
-        walker.lateralSpeed = 2
-        let observation = observe(Fixtures.world(egoSpeed: 25, others: [walker]))
+        let observation = observe(Fixtures.world(egoSpeed: 25, others: [Fixtures.walker(ahead: 20.3, lateralSpeed: 2)]))
         #expect(observation.leadTimeToCollision < 1)
         #expect(GuardrailRule.headOnTimeToCollision(observation, laneWidth: 3.75) == .infinity)
         #expect(!guardrail.filter(.faster, observation: observation, laneWidth: 3.75).intervened, "braking would keep the ego alongside")

@@ -94,11 +94,7 @@ struct ObservationTests {
 
     @Test("the observed time-to-collision counts what walks into the lane, not what stays beside it")
     func crossingTimeToCollision() {
-        var walker = Fixtures.car(lane: 1, s: 130, speed: 0, kind: .pedestrian)
-        walker.length = Actor.pedestrianSize
-        walker.width = Actor.pedestrianSize
-        walker.d -= 3.5
-        var world = Fixtures.world(egoSpeed: 25, others: [walker])
+        var world = Fixtures.world(egoSpeed: 25, others: [Fixtures.walker(ahead: 30)])
         var observation = Observation()
         world.observe(into: &observation)
         #expect(observation.leadTimeToCollision == .infinity, "standing on the kerb")
@@ -124,15 +120,27 @@ struct ObservationTests {
         #expect(observation.leadTimeToCollision == .infinity)
     }
 
+    @Test("changing lanes, the observed time-to-collision looks along the lane the ego is moving into")
+    func targetLane() {
+        // A walker standing in lane 2, 30 m ahead; the ego, still in lane 1, steers left at 1.5 m/s.
+        var walker = Fixtures.walker(ahead: 30)
+        walker.d += 3.5 + 3.75
+        walker.lane = 2
+        var world = Fixtures.world(egoSpeed: 25, others: [walker])
+        var observation = Observation()
+        world.observe(into: &observation)
+        #expect(observation.leadTimeToCollision == .infinity, "beside the ego's lane")
+        world.controller.targetLane = 2
+        world.actors[0].lateralSpeed = 1.5
+        world.observe(into: &observation)
+        #expect(abs(observation.leadTimeToCollision - 27.2 / 25) < 0.01)
+        #expect(GuardrailRule.headOnTimeToCollision(observation, laneWidth: 3.75) == .infinity)
+    }
+
     @Test("a walker who reaches the lane while the ego is alongside counts; one who reaches it after the ego has passed does not")
     func crossingAlongside() {
         func timeToCollision(walkerAhead ahead: Double) -> Double {
-            var walker = Fixtures.car(lane: 1, s: 100 + ahead, speed: 0, kind: .pedestrian)
-            walker.length = Actor.pedestrianSize
-            walker.width = Actor.pedestrianSize
-            walker.d -= 3.5
-            walker.lateralSpeed = 2
-            var world = Fixtures.world(egoSpeed: 25, others: [walker])
+            var world = Fixtures.world(egoSpeed: 25, others: [Fixtures.walker(ahead: ahead, lateralSpeed: 2)])
             var observation = Observation()
             world.observe(into: &observation)
             return observation.leadTimeToCollision
