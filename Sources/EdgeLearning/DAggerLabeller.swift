@@ -77,7 +77,7 @@ public struct DAggerLabeller: Sendable {
     ) async throws(LearningError) -> Pass {
         _ = try Self.driver(policy)
         let teacher = self.teacher
-        let results = await Self.parallelMap(items, concurrency: configuration.concurrency) { index, item in
+        let results = try await Self.parallelMap(items, concurrency: configuration.concurrency) { index, item in
             var driver = LabellingDriver(
                 student: try! PolicyDriver(policy: policy, name: "student"), teacher: teacher, beta: beta, seed: DrivingSimulator.SeededGenerator.mix(seed, UInt64(index)))
             let result = EpisodeRunner.run(
@@ -90,7 +90,7 @@ public struct DAggerLabeller: Sendable {
     /// Drives every item with the student alone and scores it: how the policy does, with no teacher help.
     public func score(_ policy: MoEPolicy, items: [EvaluationItem]) async throws(LearningError) -> [RolloutScore] {
         _ = try Self.driver(policy)
-        return await Self.parallelMap(items, concurrency: configuration.concurrency) { _, item in
+        return try await Self.parallelMap(items, concurrency: configuration.concurrency) { _, item in
             var driver = try! PolicyDriver(policy: policy, name: "student")
             return RolloutScore(EpisodeRunner.run(
                 item.world, driver: &driver, options: EpisodeOptions(duration: item.duration, decisionSteps: item.decisionSteps)))
@@ -107,10 +107,11 @@ public struct DAggerLabeller: Sendable {
     ///
     /// Items are dealt out in contiguous chunks, one per worker: rollouts cost
     /// about the same, and a chunk keeps each worker's driver (and its
-    /// workspace) for the whole chunk.
+    /// workspace) for the whole chunk. Workers stop between items once the
+    /// task is cancelled, and the call throws ``LearningError/Code/cancelled``.
     static func parallelMap<Item: Sendable, Result: Sendable>(
         _ items: [Item], concurrency: Int, _ transform: @escaping @Sendable (Int, Item) -> Result
-    ) async -> [Result] {
+    ) async throws(LearningError) -> [Result] {
         let workers = max(1, min(concurrency, items.count))
         let chunk = (items.count + workers - 1) / max(workers, 1)
         var results = [Result?](repeating: nil, count: items.count)
@@ -119,13 +120,20 @@ public struct DAggerLabeller: Sendable {
                 let range = (worker * chunk)..<min(items.count, (worker + 1) * chunk)
                 guard !range.isEmpty else { continue }
                 group.addTask {
-                    (range.lowerBound, range.map { transform($0, items[$0]) })
+                    var chunkResults: [Result] = []
+                    chunkResults.reserveCapacity(range.count)
+                    for index in range {
+                        if Task.isCancelled { break }
+                        chunkResults.append(transform(index, items[index]))
+                    }
+                    return (range.lowerBound, chunkResults)
                 }
             }
             for await (start, chunkResults) in group {
                 for (offset, result) in chunkResults.enumerated() { results[start + offset] = result }
             }
         }
+        try LearningError.checkCancellation("the rollouts")
         return results.map { $0! }
     }
 }

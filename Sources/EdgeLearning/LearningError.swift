@@ -20,6 +20,8 @@ public struct LearningError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let deltaMismatch = Code("deltaMismatch")
         /// A capture's episode could not be replayed into variations (its scenario no longer builds).
         public static let unreplayableCapture = Code("unreplayableCapture")
+        /// The task running the learning was cancelled (a node shutting down abandons its lesson).
+        public static let cancelled = Code("cancelled")
     }
 
     public var code: Code
@@ -35,6 +37,13 @@ public struct LearningError: Error, Hashable, Sendable, CustomStringConvertible 
     public var description: String {
         let extra = context.keys.sorted().map { "\($0)=\(context[$0]!)" }.joined(separator: ", ")
         return "LearningError.\(code): \(message)" + (extra.isEmpty ? "" : " [\(extra)]")
+    }
+
+    /// Throws ``Code/cancelled`` when the current task has been cancelled: long
+    /// loops check between rollouts and between epochs, so an abandoned lesson
+    /// stops instead of computing on for minutes.
+    static func checkCancellation(_ during: String) throws(LearningError) {
+        if Task.isCancelled { throw LearningError(.cancelled, "cancelled during \(during)") }
     }
 
     public static func == (lhs: LearningError, rhs: LearningError) -> Bool { lhs.code == rhs.code }

@@ -172,6 +172,7 @@ public struct PolicyFitting: Sendable {
         }
 
         for epoch in 0..<epochs {
+            try LearningError.checkCancellation("the fitting")
             let share = max(configuration.curriculumStart, Double(epoch + 1) / Double(epochs))
             var pool: [Int] = []
             for row in order.prefix(max(1, Int((share * Double(order.count)).rounded(.up)))) {

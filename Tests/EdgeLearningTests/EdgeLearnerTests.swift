@@ -60,6 +60,21 @@ enum LearningFixtures {
 struct EdgeLearnerTests {
     let header = DeltaHeader(nodeID: "node-7", baseVersion: 3, round: 2)
 
+    @Test("cancelled, the rollouts and the fitting stop and say so")
+    func cancellation() async throws {
+        let items = try VariationSynthesizer(configuration: .init(count: 200, seconds: 3)).items(for: LearningFixtures.capture)
+        let labelling = Task { try await DAggerLabeller().label(LearningFixtures.base, items: items, beta: 1, seed: 1) }
+        labelling.cancel()
+        await #expect(throws: LearningError(.cancelled, "")) { try await labelling.value }
+        let data = try await LearningFixtures.anchor()
+        let fitting = Task {
+            var policy = LearningFixtures.base
+            return try PolicyFitting(configuration: .init(epochs: 1_000, batchSize: 32)).fit(&policy, data: data, seed: 1)
+        }
+        fitting.cancel()
+        await #expect(throws: LearningError(.cancelled, "")) { try await fitting.value }
+    }
+
     @Test("one capture becomes a delta that decodes, touches only the routed experts and carries routing counts")
     func endToEnd() async throws {
         let base = LearningFixtures.base

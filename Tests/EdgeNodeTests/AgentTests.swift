@@ -258,7 +258,7 @@ struct AgentTests {
         let log = EventLog()
         let timing = try await FakeCoordinator.serve(state) { port in
             let agent = try self.agent(port: port, data: fleet.dataDirectory("abandon")) {
-                $0.learner.synthesis.count = 8  // a lesson of well over five seconds in a debug build
+                $0.learner.synthesis.count = 1_000  // a lesson of many minutes in a debug build
             }
             let services = ServiceGroup(configuration: .init(services: [agent], logger: Self.quiet))
             return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -274,7 +274,9 @@ struct AgentTests {
                 return (clock.now - start, agent.spool.count)
             }
         }
-        #expect(timing.0 < .seconds(5), "shutdown took \(timing.0)")
+        // Waiting for the lesson would take many minutes; abandoning it takes a moment, and the
+        // bound leaves room for a machine busy with other work.
+        #expect(timing.0 < .seconds(120), "shutdown took \(timing.0)")
         #expect(timing.1 >= 2)  // nothing was consumed
         #expect(await state.uploads.isEmpty)
     }

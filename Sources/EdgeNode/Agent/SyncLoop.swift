@@ -311,11 +311,11 @@ struct SyncLoop {
 
         let agent = self.agent
         typealias Outcome = Result<(EdgeLearner.SpoolLesson, DeltaCompressor), LearningError>
-        // The lesson runs as its own task so that a graceful shutdown need not wait for it: the
-        // learner has no cancellation points, and a lesson of a thousand variations per capture
-        // takes minutes. Learning only reads the spool, so abandoning it loses nothing — the
-        // captures stay until an upload is accepted, and the process exit ends the work. It runs on
-        // threads of its own (``LearningExecutor``) so driving and heartbeats go on meanwhile.
+        // The lesson runs as its own task so that a graceful shutdown need not wait for it: a lesson
+        // of a thousand variations per capture takes minutes, and the learner only stops at its
+        // next cancellation point (between rollouts, between epochs). Learning only reads the
+        // spool, so abandoning it loses nothing — the captures stay until an upload is accepted.
+        // It runs on threads of its own (``LearningExecutor``) so driving and heartbeats go on meanwhile.
         let finished = ResumeOnce<Outcome>()
         let work = Task.detached(executorPreference: LearningExecutor.shared, priority: .utility) {
             var compressor = startCompressor
