@@ -83,9 +83,9 @@ public struct GuardrailRule: Sendable, Codable, Equatable {
     }
 
     /// Whether the observation shows an emergency: hard deceleration (over half of μ̂·g) or a lead under 1.5 s away.
-    static func isEmergency(_ observation: Observation, laneWidth: Double) -> Bool {
+    static func isEmergency(_ observation: Observation, headOnTimeToCollision ttc: Double) -> Bool {
         let grip = max(observation.frictionEstimate, 0.1) * 9.81
-        return observation.egoAcceleration < -0.5 * grip || headOnTimeToCollision(observation, laneWidth: laneWidth) < emergencyTimeToCollision
+        return observation.egoAcceleration < -0.5 * grip || ttc < emergencyTimeToCollision
     }
 
     /// Whether an observed vehicle in the lane `proposed` changes into is within `gap` metres (bumper to
@@ -111,13 +111,14 @@ public struct GuardrailRule: Sendable, Codable, Equatable {
             return evasive ? nil : .brake
         case .occupiedGap:
             guard proposed == .laneLeft || proposed == .laneRight else { return nil }
-            let emergency = GuardrailRule.isEmergency(observation, laneWidth: laneWidth)
+            let ttc = GuardrailRule.headOnTimeToCollision(observation, laneWidth: laneWidth)
+            let emergency = GuardrailRule.isEmergency(observation, headOnTimeToCollision: ttc)
             let blocked = emergency
                 ? GuardrailRule.targetLaneBlocked(proposed, observation: observation, laneWidth: laneWidth, gap: GuardrailRule.emergencyGap, closingTime: 0.5)
                 : GuardrailRule.targetLaneBlocked(proposed, observation: observation, laneWidth: laneWidth, gap: threshold, closingTime: 1)
             guard blocked else { return nil }
             // Stay in lane; if staying means closing on something, brake instead.
-            let pressed = emergency || GuardrailRule.headOnTimeToCollision(observation, laneWidth: laneWidth) < 3 || observation.distanceToLaneEnd < 60
+            let pressed = emergency || ttc < 3 || observation.distanceToLaneEnd < 60
             return pressed ? .brake : .idle
         case .speedLimit:
             let limit = observation.speedLimit * (1 + threshold)
